@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the pinned local-stack tools into a per-user cache, idempotently.
+# Each tool is installed into a versioned folder and marked complete only at the end,
+# so an interrupted install is redone rather than half-used.
+set -euo pipefail
+
+TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
+DYNOXIDE_VERSION=3.2.0
+SES_LOCAL_VERSION=2.10.2
+CARGO_LAMBDA_VERSION=1.9.2
+SAM_CLI_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
+
+mkdir -p "$TOOLS_DIR"
+
+install_dynoxide() {
+  local dir="$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing dynoxide-rs $DYNOXIDE_VERSION into $dir" >&2
+  rm -rf "$dir"
+  cargo install dynoxide-rs --version "$DYNOXIDE_VERSION" --locked --quiet \
+    --no-default-features --features native-sqlite,http-server,cli \
+    --root "$dir" --target-dir "$TOOLS_DIR/cargo-target"
+  rm -rf "$TOOLS_DIR/cargo-target"
+  touch "$dir/.done"
+}
+
+install_ses_local() {
+  local dir="$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing aws-ses-v2-local $SES_LOCAL_VERSION into $dir" >&2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+    "aws-ses-v2-local@$SES_LOCAL_VERSION" >&2
+  touch "$dir/.done"
+}
+
+install_python_tools() {
+  local dir="$TOOLS_DIR/venv-cl$CARGO_LAMBDA_VERSION-sam$SAM_CLI_VERSION-lint$CFN_LINT_VERSION"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing cargo-lambda, aws-sam-cli, cfn-lint into $dir" >&2
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check \
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
+  touch "$dir/.done"
+}
+
+case "${1:-all}" in
+  dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
+  ses) install_ses_local; echo "$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION/node_modules/.bin/aws-ses-v2-local" ;;
+  python) install_python_tools; echo "$TOOLS_DIR/venv-cl$CARGO_LAMBDA_VERSION-sam$SAM_CLI_VERSION-lint$CFN_LINT_VERSION/bin" ;;
+  all) install_dynoxide; install_ses_local; install_python_tools ;;
+  *) echo "usage: $0 [dynoxide|ses|python|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,117 @@
+//! The API error catalogue: every [`Error`] as grpc-gateway JSON with a stable ID.
+//!
+//! This is the only place that decides codes, HTTP statuses and the texts callers see;
+//! README.md lists the same table.
+
+use serde_json::json;
+
+use crate::error::Error;
+
+/// gRPC status codes used by this API, with grpc-gateway's HTTP mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidArgument = 3,
+    NotFound = 5,
+    PermissionDenied = 7,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::InvalidArgument | Code::FailedPrecondition => 400,
+            Code::Unauthenticated => 401,
+            Code::PermissionDenied => 403,
+            Code::NotFound => 404,
+            Code::Aborted => 409,
+            Code::Internal => 500,
+            Code::Unimplemented => 501,
+            Code::Unavailable => 503,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: Code,
+    pub id: &'static str,
+    pub message: &'static str,
+}
+
+impl ApiError {
+    pub const fn new(code: Code, id: &'static str, message: &'static str) -> Self {
+        Self { code, id, message }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "code": self.code as i32,
+            "message": format!("{} ({})", self.message, self.id),
+            "details": [{
+                "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                "id": self.id,
+                "message": self.message,
+            }],
+        })
+    }
+}
+
+pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
+pub const METHOD_NOT_ALLOWED: ApiError =
+    ApiError::new(Code::Unimplemented, "HTTP-Mt7Qa", "Method not allowed on this route");
+
+impl From<&Error> for ApiError {
+    fn from(e: &Error) -> Self {
+        use Code::*;
+        match e {
+            Error::Unauthenticated => ApiError::new(Unauthenticated, "AUTH-7kZq2", "No valid caller identity"),
+            Error::InvalidUserId => ApiError::new(InvalidArgument, "USER-x9Ql1", "User id must be 1-200 characters of A-Z a-z 0-9 - _ . @"),
+            Error::InvalidOrgId => ApiError::new(InvalidArgument, "AUTH-Pq4Wd", "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @"),
+            Error::InvalidBody(_) => ApiError::new(InvalidArgument, "HTTP-Bd7Jn", "Request body must be a JSON object"),
+            Error::PermissionDenied => ApiError::new(PermissionDenied, "AUTH-5mWD2", "No matching permissions found"),
+            Error::OrgNotFound => ApiError::new(NotFound, "AUTH-Bs7Ds", "Organisation not found"),
+            Error::OrgInactive => ApiError::new(FailedPrecondition, "ORG-Hs9Lk", "Organisation is not active"),
+            Error::UserNotFound => ApiError::new(NotFound, "USER-3n8fS", "User could not be found"),
+            Error::MachineUser => ApiError::new(FailedPrecondition, "USER-Mk8Ht", "Machine users cannot register passkeys"),
+            Error::UserNotActive => ApiError::new(FailedPrecondition, "USER-Ds3Fv", "User is not active"),
+            Error::UserWithoutEmail => ApiError::new(FailedPrecondition, "USER-Em4Nz", "User has no e-mail address"),
+            Error::Conflict => ApiError::new(Aborted, "USER-Cq7Rx", "User was changed concurrently, try again"),
+            Error::StoreUnavailable(_) => ApiError::new(Unavailable, "STORE-Un5Wb", "Storage is unavailable, try again later"),
+            Error::MailUnavailable(_) => ApiError::new(Unavailable, "MAIL-Un2Ks", "E-mail service is unavailable, try again later"),
+            Error::MailRejected(_) => ApiError::new(FailedPrecondition, "MAIL-Rj6Tp", "E-mail could not be delivered to the user's address"),
+            Error::Internal(_) => ApiError::new(Internal, "INTERNAL-Zx1Lq", "Internal error"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_grpc_gateway_shape() {
+        let e = ApiError::from(&Error::PermissionDenied);
+        assert_eq!(e.http_status(), 403);
+        assert_eq!(
+            e.body(),
+            json!({"code":7,"message":"No matching permissions found (AUTH-5mWD2)","details":[
+                {"@type":"type.googleapis.com/zitadel.v1.ErrorDetail","id":"AUTH-5mWD2","message":"No matching permissions found"}]})
+        );
+    }
+
+    #[test]
+    fn internals_never_reach_the_message() {
+        let e = ApiError::from(&Error::Internal("table passkeys-prod missing".into()));
+        assert_eq!(e.http_status(), 500);
+        assert!(!e.body().to_string().contains("passkeys-prod"));
+    }
+}

@@ -1,0 +1,33 @@
+//! The Lambda function: builds configuration and AWS clients once, then serves requests.
+
+use send_passkey_link::config::Config;
+use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
+use send_passkey_link::http::Api;
+use send_passkey_link::mailer::ses::SesMailer;
+use send_passkey_link::permissions::RolePermissions;
+use send_passkey_link::store::dynamodb::Table;
+use send_passkey_link::{aws, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let sdk = aws::load().await;
+    let api = Api {
+        links: PasskeyLinks {
+            store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+            mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &config.mail_from, config.ses_configuration_set.clone()),
+            policy: LinkPolicy {
+                url_template: config.link_url_template.clone(),
+                lifetime: config.link_lifetime,
+                permissions: RolePermissions::default(),
+            },
+        },
+        org_claim: config.org_claim.clone(),
+    };
+    let api = &api;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(api.handle(req).await)
+    }))
+    .await
+}

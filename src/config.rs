@@ -1,0 +1,149 @@
+//! Runtime configuration, read once at cold start from environment variables.
+//!
+//! Every value is validated here so that a bad deployment fails at start-up with an error
+//! naming the variable, never later inside a request.
+
+use std::time::Duration;
+
+use crate::link::UrlTemplate;
+
+pub const DEFAULT_ORG_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";
+pub const DEFAULT_LINK_URL_TEMPLATE: &str = "http://localhost:8080/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}";
+pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(3600);
+/// Shorter links expire before a person can switch devices; longer ones outlive the
+/// "lost phone" window that makes a registration link dangerous.
+pub const LINK_LIFETIME_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(7 * 24 * 3600));
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TABLE_NAME`: the single DynamoDB table holding orgs, users, memberships, links, events.
+    pub table_name: String,
+    /// `MAIL_FROM`: the verified SES sender, e.g. `Passkeys <no-reply@example.com>`.
+    pub mail_from: String,
+    /// `SES_CONFIGURATION_SET`: optional SES configuration set for every send.
+    pub ses_configuration_set: Option<String>,
+    /// `LINK_URL_TEMPLATE`: where the link in the mail points.
+    pub link_url_template: UrlTemplate,
+    /// `LINK_LIFETIME_SECONDS`: how long a link can be used.
+    pub link_lifetime: Duration,
+    /// `ORG_CLAIM`: the JWT claim holding the caller's organisation.
+    pub org_claim: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| {
+            get(name).ok_or(ConfigError { variable: name, reason: "must be set".into() })
+        };
+
+        let table_name = required("TABLE_NAME")?;
+        if !valid_table_name(&table_name) {
+            return Err(ConfigError {
+                variable: "TABLE_NAME",
+                reason: "must be 3-255 characters of a-z, A-Z, 0-9, '_', '-', '.'".into(),
+            });
+        }
+        let mail_from = required("MAIL_FROM")?;
+        if mail_from.contains(['\r', '\n']) || !mail_from.contains('@') {
+            return Err(ConfigError {
+                variable: "MAIL_FROM",
+                reason: "must be one e-mail address (optionally with a display name)".into(),
+            });
+        }
+        let link_url_template = UrlTemplate::parse(
+            &get("LINK_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_LINK_URL_TEMPLATE.into()),
+        )
+        .map_err(|reason| ConfigError { variable: "LINK_URL_TEMPLATE", reason })?;
+        let link_lifetime = match get("LINK_LIFETIME_SECONDS") {
+            None => DEFAULT_LINK_LIFETIME,
+            Some(raw) => parse_lifetime(&raw)
+                .map_err(|reason| ConfigError { variable: "LINK_LIFETIME_SECONDS", reason })?,
+        };
+        Ok(Self {
+            table_name,
+            mail_from,
+            ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            link_url_template,
+            link_lifetime,
+            org_claim: get("ORG_CLAIM").unwrap_or_else(|| DEFAULT_ORG_CLAIM.into()),
+        })
+    }
+}
+
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn parse_lifetime(raw: &str) -> Result<Duration, String> {
+    let (min, max) = LINK_LIFETIME_BOUNDS;
+    let secs: u64 = raw.trim().parse().map_err(|_| format!("{raw:?} is not a whole number of seconds"))?;
+    let lifetime = Duration::from_secs(secs);
+    if lifetime < min || lifetime > max {
+        return Err(format!("must be between {} and {} seconds", min.as_secs(), max.as_secs()));
+    }
+    Ok(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 2] = [("TABLE_NAME", "passkeys"), ("MAIL_FROM", "no-reply@example.com")];
+
+    #[test]
+    fn defaults_apply_when_only_required_values_are_set() {
+        let config = Config::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(config.link_lifetime, Duration::from_secs(3600));
+        assert_eq!(config.org_claim, DEFAULT_ORG_CLAIM);
+        assert_eq!(config.ses_configuration_set, None);
+    }
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let err = Config::from_lookup(lookup(&[("MAIL_FROM", "a@b.c")])).unwrap_err();
+        assert_eq!(err.variable, "TABLE_NAME");
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "passkeys"), ("MAIL_FROM", " ")])).unwrap_err();
+        assert_eq!(err.variable, "MAIL_FROM");
+    }
+
+    #[test]
+    fn lifetime_out_of_bounds_or_garbage_is_rejected() {
+        for bad in ["59", "604801", "1h", "-5"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("LINK_LIFETIME_SECONDS", bad));
+            let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+            assert_eq!(err.variable, "LINK_LIFETIME_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_template_and_table_name_are_named() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LINK_URL_TEMPLATE", "https://login.example.com/init?user={userID}"));
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, "LINK_URL_TEMPLATE");
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "a b"), ("MAIL_FROM", "a@b.c")])).unwrap_err();
+        assert_eq!(err.variable, "TABLE_NAME");
+    }
+}

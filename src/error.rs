@@ -1,0 +1,92 @@
+//! The one error type of the request path. [`crate::api_error`] maps it to the API's catalogue.
+
+/// Why a call failed. The `String`s carry diagnostics for logs only; what a caller sees comes
+/// from the catalogue, never from these.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no caller identity from the authorizer")]
+    Unauthenticated,
+    #[error("user id in the path is malformed")]
+    InvalidUserId,
+    #[error("x-zitadel-orgid header is malformed")]
+    InvalidOrgId,
+    #[error("request body is not a JSON object: {0}")]
+    InvalidBody(String),
+    #[error("caller lacks user.write in the target organisation")]
+    PermissionDenied,
+    #[error("target organisation does not exist")]
+    OrgNotFound,
+    #[error("target organisation is not active")]
+    OrgInactive,
+    #[error("user does not exist in the target organisation")]
+    UserNotFound,
+    #[error("user is a machine user")]
+    MachineUser,
+    #[error("user is not active")]
+    UserNotActive,
+    #[error("user has no e-mail address")]
+    UserWithoutEmail,
+    #[error("concurrent changes to the user kept winning")]
+    Conflict,
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
+    #[error("mail service unavailable: {0}")]
+    MailUnavailable(String),
+    #[error("mail rejected: {0}")]
+    MailRejected(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// What the store can report; the domain decides what each means for the call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition guarding the write failed: someone else changed the user meanwhile.
+    #[error("write conflict")]
+    Conflict,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Error::Conflict,
+            StoreError::Unavailable(m) => Error::StoreUnavailable(m),
+            StoreError::Internal(m) => Error::Internal(m),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The service could not be reached or asked us to slow down: the caller may retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The service refused this message (bad recipient, sender not verified...).
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+impl From<MailError> for Error {
+    fn from(e: MailError) -> Self {
+        match e {
+            MailError::Unavailable(m) => Error::MailUnavailable(m),
+            MailError::Rejected(m) => Error::MailRejected(m),
+        }
+    }
+}
+
+/// An error and its causes on one line, for logs (SDK errors hide the useful part in sources).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,201 @@
+//! The API Gateway adapter: turns an event into a [`SendLink`] command and an outcome into
+//! the grpc-gateway JSON response. No business rules here.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use tracing::{info, warn, Instrument};
+
+use crate::api_error::{ApiError, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND};
+use crate::domain::{PasskeyLinks, SendLink};
+use crate::error::Error;
+use crate::mailer::Mailer;
+use crate::model::{Caller, OrgId, UserId};
+use crate::store::{LinkCommit, LinkRevoke, SnapshotRead};
+
+pub const ORG_HEADER: &str = "x-zitadel-orgid";
+/// The body is `{}` in practice; anything far larger is not a client of this API.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub struct Api<S, M> {
+    pub links: PasskeyLinks<S, M>,
+    /// The JWT claim naming the caller's organisation.
+    pub org_claim: String,
+}
+
+impl<S, M> Api<S, M>
+where
+    S: SnapshotRead + LinkCommit + LinkRevoke + Sync,
+    M: Mailer + Sync,
+{
+    /// Answers one API Gateway request; never fails, every error becomes a response.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let span = tracing::info_span!("request", request_id = %request_id(&req));
+        async move {
+            let outcome = match parse(&req, &self.org_claim) {
+                Ok(cmd) => self.links.send_link(&cmd).await.map_err(Outcome::Failed),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(details) => {
+                    info!(status = 200, "done");
+                    json_response(200, &serde_json::json!({ "details": details }))
+                }
+                Err(Outcome::NoRoute(api)) | Err(Outcome::WrongMethod(api)) => {
+                    info!(status = api.http_status(), error_id = api.id, "not routed");
+                    json_response(api.http_status(), &api.body())
+                }
+                Err(Outcome::Failed(e)) => {
+                    let api = ApiError::from(&e);
+                    if api.http_status() >= 500 {
+                        warn!(status = api.http_status(), error_id = api.id, cause = %e, "failed");
+                    } else {
+                        info!(status = api.http_status(), error_id = api.id, cause = %e, "refused");
+                    }
+                    json_response(api.http_status(), &api.body())
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+enum Outcome {
+    NoRoute(ApiError),
+    WrongMethod(ApiError),
+    Failed(Error),
+}
+
+impl From<Error> for Outcome {
+    fn from(e: Error) -> Self {
+        Outcome::Failed(e)
+    }
+}
+
+fn request_id(req: &Request) -> String {
+    if let Some(ctx) = req.lambda_context_ref() {
+        return ctx.request_id.clone();
+    }
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+fn parse(req: &Request, org_claim: &str) -> Result<SendLink, Outcome> {
+    let raw_user_id = route_user_id(req).ok_or(Outcome::NoRoute(ROUTE_NOT_FOUND))?;
+    if req.method() != lambda_http::http::Method::POST {
+        return Err(Outcome::WrongMethod(METHOD_NOT_ALLOWED));
+    }
+    let caller = caller(req, org_claim).ok_or(Error::Unauthenticated)?;
+    let user_id = UserId::parse(&raw_user_id).ok_or(Error::InvalidUserId)?;
+    let target_org = match req.headers().get(ORG_HEADER) {
+        None => caller.org_id.clone(),
+        Some(value) => value.to_str().ok().and_then(|v| OrgId::parse(v.trim())).ok_or(Error::InvalidOrgId)?,
+    };
+    check_body(req.body())?;
+    Ok(SendLink { caller, target_org, user_id })
+}
+
+/// The `{userId}` of `.../management/v1/users/{userId}/passwordless/_send_link`, from the
+/// path parameters API Gateway extracted, else from the path itself (stage prefixes and
+/// custom domain base paths allowed).
+fn route_user_id(req: &Request) -> Option<String> {
+    let path = req.raw_http_path();
+    let path = if path.is_empty() { req.uri().path() } else { path };
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let from_path = match segments.as_slice() {
+        [.., "management", "v1", "users", user, "passwordless", "_send_link"] => Some((*user).to_owned()),
+        _ => None,
+    }?;
+    Some(req.path_parameters_ref().and_then(|p| p.first("userId")).map_or(from_path, str::to_owned))
+}
+
+/// Identity comes only from the authorizer's part of the request context, which API Gateway
+/// fills and clients cannot set; headers and body are never consulted.
+fn caller(req: &Request, org_claim: &str) -> Option<Caller> {
+    let claim = |name: &str| -> Option<String> {
+        match req.request_context_ref()? {
+            RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get(name).cloned(),
+            RequestContext::ApiGatewayV1(ctx) => {
+                let fields = &ctx.authorizer.fields;
+                // Cognito user pool authorizers nest the token's claims; Lambda authorizers
+                // put their context keys (and principalId) at the top level.
+                let value = match fields.get("claims") {
+                    Some(Value::Object(claims)) => claims.get(name),
+                    _ => fields.get(name).or_else(|| (name == "sub").then(|| fields.get("principalId")).flatten()),
+                }?;
+                value.as_str().map(str::to_owned)
+            }
+            _ => None,
+        }
+    };
+    Some(Caller {
+        user_id: UserId::parse(&claim("sub")?)?,
+        org_id: OrgId::parse(&claim(org_claim)?)?,
+    })
+}
+
+fn check_body(body: &Body) -> Result<(), Error> {
+    let bytes: &[u8] = match body {
+        Body::Empty => return Ok(()),
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => return Err(Error::InvalidBody("unsupported body encoding".into())),
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::InvalidBody(format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len())));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(_)) => Ok(()),
+        Ok(other) => Err(Error::InvalidBody(format!("JSON {}", json_kind(&other)))),
+        Err(e) => Err(Error::InvalidBody(format!("not JSON: {e}"))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_rules() {
+        assert!(check_body(&Body::Empty).is_ok());
+        assert!(check_body(&Body::Text("{}".into())).is_ok());
+        assert!(check_body(&Body::Text(" \n".into())).is_ok());
+        assert!(check_body(&Body::Text(r#"{"returnCode":false}"#.into())).is_ok());
+        for bad in ["[]", "null", "1", "\"x\"", "{", "{}{}"] {
+            assert!(matches!(check_body(&Body::Text(bad.into())), Err(Error::InvalidBody(_))), "{bad}");
+        }
+        assert!(check_body(&Body::Binary(vec![0xff, 0xfe])).is_err());
+        let huge = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert!(check_body(&Body::Text(huge)).is_err());
+    }
+}

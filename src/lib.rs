@@ -1,0 +1,22 @@
+//! Send Passwordless/Passkey Registration Link: ZITADEL's
+//! `POST /management/v1/users/{userId}/passwordless/_send_link` on API Gateway + Lambda +
+//! DynamoDB + SES v2.
+//!
+//! Read top to bottom: `bin/send-passkey-link.rs` (cold start) -> [`http`] (event -> command,
+//! outcome -> response) -> [`domain`] (who may, what is written, what is sent) -> the
+//! [`store`] and [`mailer`] traits -> their DynamoDB and SES adapters.
+
+pub mod api_error;
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod link;
+pub mod mail;
+pub mod mailer;
+pub mod model;
+pub mod permissions;
+pub mod seed;
+pub mod store;
+pub mod telemetry;

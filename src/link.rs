@@ -1,0 +1,136 @@
+//! The registration link: its secret, the hash that is stored instead of it, and the URL.
+//!
+//! The secret leaves this process only inside the e-mail. It has no `Display`, its `Debug`
+//! is redacted, and only [`LinkSecret::hash`] goes to the store.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::model::{OrgId, UserId};
+
+/// 256 bits: twice the floor the contract sets, so a plain SHA-256 of it cannot be brute-forced
+/// and no slow password hash is needed.
+const SECRET_BYTES: usize = 32;
+
+pub struct LinkSecret(String);
+
+impl LinkSecret {
+    /// A fresh secret from the operating system's CSPRNG, base64url without padding.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The value to store and to compare against when the link is used.
+    pub fn hash(&self) -> String {
+        hash_code(&self.0)
+    }
+
+    /// The raw secret, for the one place that needs it: the link in the e-mail.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LinkSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkSecret(<redacted>)")
+    }
+}
+
+/// Lower-case hex SHA-256 of a code as it appears in a link.
+pub fn hash_code(code: &str) -> String {
+    Sha256::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The configurable link shape, with placeholders `{userID}`, `{orgID}`, `{codeID}`, `{code}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTemplate(String);
+
+pub const CODE_PLACEHOLDER: &str = "{code}";
+
+impl UrlTemplate {
+    /// Rejects templates that could not carry the code or would send it in clear text over
+    /// the network (plain http is allowed only for a login UI on this machine).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if !raw.contains(CODE_PLACEHOLDER) {
+            return Err(format!("must contain the placeholder {CODE_PLACEHOLDER}"));
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain whitespace or control characters".into());
+        }
+        let rest = if let Some(rest) = raw.strip_prefix("https://") {
+            rest
+        } else if let Some(rest) = raw.strip_prefix("http://") {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+                return Err("must use https (http only for localhost)".into());
+            }
+            rest
+        } else {
+            return Err("must start with https://".into());
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') || authority.contains('{') {
+            return Err("must name a fixed host (no user info, no placeholder)".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The ids are restricted to URL-safe characters ([`UserId::parse`]) and the code is
+    /// base64url, so substitution needs no escaping.
+    pub fn render(&self, user: &UserId, org: &OrgId, code_id: &str, secret: &LinkSecret) -> String {
+        self.0
+            .replace("{userID}", user.as_str())
+            .replace("{orgID}", org.as_str())
+            .replace("{codeID}", code_id)
+            .replace(CODE_PLACEHOLDER, secret.expose())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_fresh_long_and_url_safe() {
+        let a = LinkSecret::generate().unwrap();
+        let b = LinkSecret::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 43);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a.hash(), a.expose());
+        assert_eq!(a.hash(), hash_code(a.expose()));
+        assert_eq!(format!("{a:?}"), "LinkSecret(<redacted>)");
+    }
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(hash_code("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn template_renders_every_placeholder() {
+        let t = UrlTemplate::parse("https://id.example.com/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}").unwrap();
+        let secret = LinkSecret::generate().unwrap();
+        let url = t.render(&UserId::parse("u1").unwrap(), &OrgId::parse("o1").unwrap(), "c1", &secret);
+        assert_eq!(url, format!("https://id.example.com/ui/login/login/passwordless/init?userID=u1&orgID=o1&codeID=c1&code={}", secret.expose()));
+    }
+
+    #[test]
+    fn template_validation() {
+        for ok in ["http://localhost:8080/x?c={code}", "http://127.0.0.1/x?c={code}", "https://a.example/{code}"] {
+            assert!(UrlTemplate::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["https://a.example/x", "http://evil.example/x?c={code}", "ftp://a/{code}",
+                    "https:///x?c={code}", "https://a.example/ x{code}", "http://localhost.evil.example/{code}",
+                    "http://localhost:1@evil.example/{code}", "https://{code}.example/"] {
+            assert!(UrlTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The types the request path talks about. No I/O and no SDK types here.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+/// Longest user or org id accepted, as in ZITADEL's API (`max_len: 200`).
+pub const MAX_ID_LEN: usize = 200;
+
+fn valid_id(raw: &str) -> bool {
+    // Ids become parts of DynamoDB keys (`USER#<id>`) and of the link URL, so only characters
+    // that need no escaping in either are allowed; ZITADEL's own ids are decimal strings.
+    (1..=MAX_ID_LEN).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Accepts 1-200 characters of `A-Z a-z 0-9 - _ . @`.
+            pub fn parse(raw: &str) -> Option<Self> {
+                valid_id(raw).then(|| Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user's id, unique in the instance (as in ZITADEL).
+    UserId
+);
+id_type!(
+    /// An organisation's id; the organisation owning a user is its "resource owner".
+    OrgId
+);
+
+/// Who is calling, as the API Gateway authorizer established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserState {
+    Active,
+    Initial,
+    Inactive,
+    Locked,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    Human,
+    Machine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgState {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub kind: UserKind,
+    pub state: UserState,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub preferred_language: Option<String>,
+    /// Sequence of the last event in this user's history; 0 for a user with none.
+    pub sequence: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    pub state: OrgState,
+}
+
+/// ZITADEL's `ObjectDetails` of a manipulation: the event this call added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    pub sequence: u64,
+    pub event_date: DateTime<Utc>,
+    pub resource_owner: OrgId,
+}
+
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // uint64 travels as a decimal string in grpc-gateway JSON; both dates are the event's.
+        let date = self.event_date.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut s = serializer.serialize_struct("Details", 4)?;
+        s.serialize_field("sequence", &self.sequence.to_string())?;
+        s.serialize_field("creationDate", &date)?;
+        s.serialize_field("changeDate", &date)?;
+        s.serialize_field("resourceOwner", self.resource_owner.as_str())?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_zitadel_shapes_and_reject_key_or_url_breakers() {
+        assert!(UserId::parse("69629023906488334").is_some());
+        assert!(UserId::parse("alice@example.com").is_some());
+        assert!(UserId::parse(&"9".repeat(200)).is_some());
+        for bad in ["", "a#b", "a/b", "../x", "a b", "a%2Fb", "é", "a\nb", &"9".repeat(201)] {
+            assert!(UserId::parse(bad).is_none(), "{bad:?}");
+            assert!(OrgId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn details_serialize_as_grpc_gateway_json() {
+        let details = Details {
+            sequence: 2,
+            event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z").unwrap().into(),
+            resource_owner: OrgId::parse("69629023906488334").unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_value(&details).unwrap(),
+            serde_json::json!({"sequence":"2","creationDate":"2024-06-13T06:44:37.459Z",
+                "changeDate":"2024-06-13T06:44:37.459Z","resourceOwner":"69629023906488334"})
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Which roles hold which permissions, and whether a caller holds one in an organisation.
+//!
+//! Mirrors ZITADEL's defaults: instance roles (`IAM_*`) apply in every organisation, org
+//! roles (`ORG_*`) only in the organisation whose membership carries them.
+
+use std::collections::{HashMap, HashSet};
+
+/// ZITADEL's permission for sending a passwordless registration link.
+pub const USER_WRITE: &str = "user.write";
+
+#[derive(Debug, Clone)]
+pub struct RolePermissions {
+    instance: HashMap<String, HashSet<String>>,
+    org: HashMap<String, HashSet<String>>,
+}
+
+impl Default for RolePermissions {
+    fn default() -> Self {
+        let grant = |pairs: &[(&str, &[&str])]| {
+            pairs
+                .iter()
+                .map(|(role, perms)| (role.to_string(), perms.iter().map(|p| p.to_string()).collect()))
+                .collect()
+        };
+        Self {
+            instance: grant(&[
+                ("IAM_OWNER", &[USER_WRITE, "user.read"]),
+                ("IAM_USER_MANAGER", &[USER_WRITE, "user.read"]),
+                ("IAM_OWNER_VIEWER", &["user.read"]),
+            ]),
+            org: grant(&[
+                ("ORG_OWNER", &[USER_WRITE, "user.read"]),
+                ("ORG_USER_MANAGER", &[USER_WRITE, "user.read"]),
+                ("ORG_OWNER_VIEWER", &["user.read"]),
+                ("ORG_USER_PERMISSION_EDITOR", &["user.read"]),
+                ("ORG_PROJECT_PERMISSION_EDITOR", &[]),
+                ("ORG_PROJECT_CREATOR", &[]),
+            ]),
+        }
+    }
+}
+
+impl RolePermissions {
+    /// `instance_roles` are the caller's instance membership; `org_roles` its membership in
+    /// the organisation acted in (never another one).
+    pub fn grants(&self, instance_roles: &[String], org_roles: &[String], permission: &str) -> bool {
+        let holds = |table: &HashMap<String, HashSet<String>>, roles: &[String]| {
+            roles.iter().any(|r| table.get(r).is_some_and(|p| p.contains(permission)))
+        };
+        holds(&self.instance, instance_roles) || holds(&self.org, org_roles)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(r: &[&str]) -> Vec<String> {
+        r.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn zitadel_defaults() {
+        let p = RolePermissions::default();
+        assert!(p.grants(&roles(&["IAM_OWNER"]), &[], USER_WRITE));
+        assert!(p.grants(&roles(&["IAM_USER_MANAGER"]), &[], USER_WRITE));
+        assert!(p.grants(&[], &roles(&["ORG_OWNER"]), USER_WRITE));
+        assert!(p.grants(&[], &roles(&["ORG_USER_MANAGER"]), USER_WRITE));
+        assert!(!p.grants(&[], &roles(&["ORG_USER_PERMISSION_EDITOR", "ORG_PROJECT_PERMISSION_EDITOR"]), USER_WRITE));
+        assert!(!p.grants(&roles(&["IAM_OWNER_VIEWER"]), &[], USER_WRITE));
+        assert!(!p.grants(&[], &[], USER_WRITE));
+    }
+
+    #[test]
+    fn org_roles_held_at_instance_level_grant_nothing() {
+        let p = RolePermissions::default();
+        assert!(!p.grants(&roles(&["ORG_OWNER"]), &[], USER_WRITE));
+        assert!(!p.grants(&[], &roles(&["IAM_OWNER"]), USER_WRITE));
+    }
+}

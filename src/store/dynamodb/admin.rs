@@ -1,0 +1,176 @@
+//! Table administration for `passkey-admin`: creating the table and idempotent upserts of
+//! the directory (organisations, users, memberships).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use super::item::{enum_value, s, string_list, Item};
+use super::{classify, keys, Table};
+use crate::error::StoreError;
+use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
+
+impl Table {
+    /// Creates the table (on-demand, TTL on [`keys::TTL_ATTRIBUTE`]) unless it exists, and
+    /// waits until it is active.
+    pub async fn create(&self) -> Result<bool, StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        let created = match self
+            .client
+            .create_table()
+            .table_name(&self.name)
+            .attribute_definitions(attr(keys::PK).map_err(internal)?)
+            .attribute_definitions(attr(keys::SK).map_err(internal)?)
+            .key_schema(key(keys::PK, KeyType::Hash).map_err(internal)?)
+            .key_schema(key(keys::SK, KeyType::Range).map_err(internal)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => false,
+            Err(e) => return Err(classify("CreateTable", e)),
+        };
+        self.wait_active().await?;
+        if created {
+            self.client
+                .update_time_to_live()
+                .table_name(&self.name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(keys::TTL_ATTRIBUTE)
+                        .enabled(true)
+                        .build()
+                        .map_err(internal)?,
+                )
+                .send()
+                .await
+                .map_err(|e| classify("UpdateTimeToLive", e))?;
+        }
+        Ok(created)
+    }
+
+    async fn wait_active(&self) -> Result<(), StoreError> {
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeTable", e))?;
+            if out.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!("table {} did not become active within 60 s", self.name)))
+    }
+
+    pub async fn upsert_org(&self, id: &OrgId, name: &str, state: OrgState) -> Result<(), StoreError> {
+        let mut item: Item = keys::org(id);
+        item.extend([
+            ("entity".to_owned(), s("ORG")),
+            ("orgId".to_owned(), s(id.as_str())),
+            ("name".to_owned(), s(name)),
+            ("state".to_owned(), enum_value(state)),
+        ]);
+        self.put(item).await
+    }
+
+    /// Creates or updates a user's profile; an existing user keeps its sequence and history.
+    pub async fn upsert_user(&self, user: &UserProfile<'_>) -> Result<(), StoreError> {
+        let mut set: Vec<String> = [
+            "entity = :entity", "userId = :id", "orgId = :org", "kind = :kind", "#state = :state",
+            "#seq = if_not_exists(#seq, :zero)",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut remove = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(user.id)))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(":entity", s("USER"))
+            .expression_attribute_values(":id", s(user.id.as_str()))
+            .expression_attribute_values(":org", s(user.org_id.as_str()))
+            .expression_attribute_values(":kind", enum_value(user.kind))
+            .expression_attribute_values(":state", enum_value(user.state))
+            .expression_attribute_values(":zero", super::item::n(0));
+        for (attribute, value) in [
+            ("email", user.email),
+            ("displayName", user.display_name),
+            ("preferredLanguage", user.preferred_language),
+            ("userName", user.user_name),
+        ] {
+            match value {
+                Some(v) => {
+                    set.push(format!("{attribute} = :{attribute}"));
+                    request = request.expression_attribute_values(format!(":{attribute}"), s(v));
+                }
+                None => remove.push(attribute),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        request.update_expression(expression).send().await.map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
+    }
+
+    pub async fn put_org_member(&self, org: &OrgId, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
+        let mut item: Item = keys::org_member(org, user);
+        item.extend([
+            ("entity".to_owned(), s("MEMBER")),
+            ("orgId".to_owned(), s(org.as_str())),
+            ("userId".to_owned(), s(user.as_str())),
+            ("roles".to_owned(), string_list(roles)),
+        ]);
+        self.put(item).await
+    }
+
+    pub async fn put_instance_member(&self, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
+        let mut item: Item = keys::instance_member(user);
+        item.extend([
+            ("entity".to_owned(), s("MEMBER")),
+            ("userId".to_owned(), s(user.as_str())),
+            ("roles".to_owned(), string_list(roles)),
+        ]);
+        self.put(item).await
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+}
+
+/// A user's directory data as an operator seeds it.
+#[derive(Debug, Clone, Copy)]
+pub struct UserProfile<'a> {
+    pub id: &'a UserId,
+    pub org_id: &'a OrgId,
+    pub kind: UserKind,
+    pub state: UserState,
+    pub email: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub preferred_language: Option<&'a str>,
+    pub user_name: Option<&'a str>,
+}

@@ -1,0 +1,83 @@
+//! Conversions between DynamoDB items and the models.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::error::StoreError;
+use crate::model::{Org, OrgId, OrgState, User, UserId, UserKind, UserState};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn string_list(values: &[String]) -> AttributeValue {
+    AttributeValue::L(values.iter().map(|v| s(v.as_str())).collect())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
+    item.get(name)
+        .map(|v| {
+            v.as_n()
+                .ok()
+                .and_then(|raw| raw.parse().ok())
+                .ok_or_else(|| StoreError::Internal(format!("attribute {name} is not an unsigned number")))
+        })
+        .transpose()
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Internal(format!("stored item is corrupt: {what}"))
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    let raw = get_s(item, name).ok_or_else(|| corrupt(name))?;
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| corrupt(name))
+}
+
+pub fn enum_value<T: serde::Serialize>(v: T) -> AttributeValue {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(text)) => s(text),
+        other => unreachable!("model enums serialize as strings, got {other:?}"),
+    }
+}
+
+pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
+    let id = get_s(item, "userId").and_then(UserId::parse).ok_or_else(|| corrupt("userId"))?;
+    let org_id = get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?;
+    Ok(User {
+        id,
+        org_id,
+        kind: parse_enum::<UserKind>(item, "kind")?,
+        state: parse_enum::<UserState>(item, "state")?,
+        email: get_s(item, "email").map(str::to_owned),
+        display_name: get_s(item, "displayName").map(str::to_owned),
+        preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
+        sequence: get_n(item, "sequence")?.unwrap_or(0),
+    })
+}
+
+pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
+    Ok(Org {
+        id: get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?,
+        name: get_s(item, "name").unwrap_or_default().to_owned(),
+        state: parse_enum::<OrgState>(item, "state")?,
+    })
+}
+
+pub fn roles_from_item(item: &Item) -> Vec<String> {
+    item.get("roles")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|r| r.as_s().ok().cloned()).collect())
+        .unwrap_or_default()
+}

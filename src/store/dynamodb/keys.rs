@@ -1,0 +1,55 @@
+//! The single-table layout. README.md ("Table layout") documents the same keys.
+//!
+//! | item              | pk               | sk                      |
+//! |-------------------|------------------|-------------------------|
+//! | organisation      | `ORG#<orgId>`    | `#ORG`                  |
+//! | org membership    | `ORG#<orgId>`    | `MEMBER#<userId>`       |
+//! | instance member   | `INSTANCE`       | `MEMBER#<userId>`       |
+//! | user              | `USER#<userId>`  | `#USER`                 |
+//! | passkey link      | `USER#<userId>`  | `PASSKEYLINK#<codeId>`  |
+//! | user event        | `USER#<userId>`  | `EVENT#<sequence, 20 digits>` |
+//!
+//! A user's links and events share its partition, so one transaction touches one partition;
+//! user ids are unique in the instance (as in ZITADEL), the owning org is the `orgId` attribute.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::model::{OrgId, UserId};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Epoch seconds after which an item is gone; DynamoDB's TTL is enabled on it.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+pub type Key = HashMap<String, AttributeValue>;
+
+fn key(pk: String, sk: String) -> Key {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk))])
+}
+
+pub fn org(org: &OrgId) -> Key {
+    key(format!("ORG#{org}"), "#ORG".into())
+}
+
+pub fn org_member(org: &OrgId, user: &UserId) -> Key {
+    key(format!("ORG#{org}"), format!("MEMBER#{user}"))
+}
+
+pub fn instance_member(user: &UserId) -> Key {
+    key("INSTANCE".into(), format!("MEMBER#{user}"))
+}
+
+pub fn user(user: &UserId) -> Key {
+    key(format!("USER#{user}"), "#USER".into())
+}
+
+pub fn passkey_link(user: &UserId, code_id: &str) -> Key {
+    key(format!("USER#{user}"), format!("PASSKEYLINK#{code_id}"))
+}
+
+pub fn user_event(user: &UserId, sequence: u64) -> Key {
+    // Zero-padded so events sort by sequence.
+    key(format!("USER#{user}"), format!("EVENT#{sequence:020}"))
+}

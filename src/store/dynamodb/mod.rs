@@ -1,0 +1,223 @@
+//! DynamoDB implementation of the store traits, and the table's administration.
+//!
+//! Success path cost: one `BatchGetItem` ([`SnapshotRead`]) and one `TransactWriteItems`
+//! ([`LinkCommit`]). Nothing here depends on which DynamoDB-compatible endpoint answers.
+
+pub mod admin;
+pub mod item;
+pub mod keys;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::Client;
+use chrono::SecondsFormat;
+
+use self::item::{n, s, Item};
+use crate::error::{error_chain, StoreError};
+use crate::model::{OrgId, UserId};
+use crate::store::{LinkCommit, LinkRevoke, NewLink, Snapshot, SnapshotRead};
+
+/// ZITADEL's event type for a requested passwordless initialisation code.
+pub const LINK_REQUESTED_EVENT: &str = "user.human.passwordless.initialization.code.requested";
+
+/// Unprocessed keys from `BatchGetItem` are retried this often before giving up as throttled.
+const BATCH_GET_ATTEMPTS: u32 = 4;
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: Client,
+    name: String,
+}
+
+impl Table {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Sorts SDK failures into "try again later" and "something is wrong with us".
+pub(crate) fn classify<E>(op: &str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("unknown");
+            let message = service.err().message().unwrap_or_default();
+            let transient = matches!(
+                code,
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionInProgressException"
+            ) || service.raw().status().is_server_error();
+            let text = format!("{op}: {code}: {message}");
+            if transient {
+                StoreError::Unavailable(text)
+            } else {
+                StoreError::Internal(text)
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{op}: {}", error_chain(&err)))
+        }
+        _ => StoreError::Internal(format!("{op}: {}", error_chain(&err))),
+    }
+}
+
+impl SnapshotRead for Table {
+    async fn read_snapshot(&self, caller: &UserId, org: &OrgId, user: &UserId) -> Result<Snapshot, StoreError> {
+        let wanted = [keys::user(user), keys::org(org), keys::org_member(org, caller), keys::instance_member(caller)];
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(wanted.to_vec()))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut found: Vec<Item> = Vec::with_capacity(wanted.len());
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.name, pending)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.name)) {
+                found.extend(items);
+            }
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.name)) {
+                Some(rest) if !rest.keys.is_empty() => pending = rest,
+                _ => return Ok(snapshot_from(&wanted, found)?),
+            }
+        }
+        Err(StoreError::Unavailable("BatchGetItem: keys stayed unprocessed".into()))
+    }
+}
+
+fn snapshot_from(wanted: &[keys::Key; 4], found: Vec<Item>) -> Result<Snapshot, StoreError> {
+    let find = |key: &keys::Key| {
+        found.iter().find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
+    };
+    let [user_key, org_key, org_member_key, instance_member_key] = wanted;
+    Ok(Snapshot {
+        user: find(user_key).map(item::user_from_item).transpose()?,
+        org: find(org_key).map(item::org_from_item).transpose()?,
+        org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
+        instance_roles: find(instance_member_key).map(item::roles_from_item).unwrap_or_default(),
+    })
+}
+
+fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl LinkCommit for Table {
+    async fn commit_link(&self, link: &NewLink) -> Result<(), StoreError> {
+        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        let created = rfc3339(&link.created_at);
+        let expires = link.expires_at.timestamp();
+
+        let mut link_item: Item = keys::passkey_link(&link.user_id, &link.code_id);
+        link_item.extend([
+            ("entity".to_owned(), s("PASSKEY_LINK")),
+            ("orgId".to_owned(), s(link.org_id.as_str())),
+            ("codeId".to_owned(), s(&link.code_id)),
+            ("codeHash".to_owned(), s(&link.code_hash)),
+            ("createdAt".to_owned(), s(&created)),
+            (keys::TTL_ATTRIBUTE.to_owned(), n(expires)),
+            ("sequence".to_owned(), n(link.sequence)),
+            ("requestedBy".to_owned(), s(link.requested_by.as_str())),
+        ]);
+        let mut event_item: Item = keys::user_event(&link.user_id, link.sequence);
+        event_item.extend([
+            ("entity".to_owned(), s("EVENT")),
+            ("eventType".to_owned(), s(LINK_REQUESTED_EVENT)),
+            ("orgId".to_owned(), s(link.org_id.as_str())),
+            ("sequence".to_owned(), n(link.sequence)),
+            ("createdAt".to_owned(), s(&created)),
+            ("editorUserId".to_owned(), s(link.requested_by.as_str())),
+            ("codeId".to_owned(), s(&link.code_id)),
+            ("linkExpiresAt".to_owned(), n(expires)),
+        ]);
+        let put_new = |item: Item| {
+            Put::builder()
+                .table_name(&self.name)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(internal)
+        };
+        let sequence_guard = if link.previous_sequence == 0 {
+            "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
+        } else {
+            "#seq = :prev AND orgId = :org"
+        };
+        let bump_sequence = Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(&link.user_id)))
+            .update_expression("SET #seq = :next, changeDate = :now")
+            .condition_expression(sequence_guard)
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(":prev", n(link.previous_sequence))
+            .expression_attribute_values(":next", n(link.sequence))
+            .expression_attribute_values(":now", s(&created))
+            .expression_attribute_values(":org", s(link.org_id.as_str()))
+            .build()
+            .map_err(internal)?;
+
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
+            .transact_items(TransactWriteItem::builder().put(put_new(link_item)?).build())
+            .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) if service.err().is_transaction_canceled_exception() => {
+                let reasons: Vec<&str> = match service.err() {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if reasons.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(StoreError::Unavailable(format!("TransactWriteItems cancelled: {reasons:?}")))
+                }
+            }
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+}
+
+impl LinkRevoke for Table {
+    async fn revoke_link(&self, link: &NewLink) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::passkey_link(&link.user_id, &link.code_id)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(())
+    }
+}

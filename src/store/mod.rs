@@ -1,0 +1,70 @@
+//! What the request path needs from storage, as narrow traits, plus the DynamoDB adapter.
+//!
+//! The domain sees only these traits; item layouts, keys and SDK errors stay in
+//! [`dynamodb`].
+
+pub mod dynamodb;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
+use crate::model::{Org, OrgId, User, UserId};
+
+/// Everything the permission check and the user checks need, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The target user, whatever organisation owns it (the domain compares).
+    pub user: Option<User>,
+    pub org: Option<Org>,
+    /// The caller's instance-level roles.
+    pub instance_roles: Vec<String>,
+    /// The caller's roles in the target organisation only.
+    pub org_roles: Vec<String>,
+}
+
+/// Reads the target user, the target org and the caller's memberships together.
+///
+/// One trait, one round trip: latency on Lambda is the sum of the AWS calls, so the reads a
+/// request needs are batched instead of being separate lookups.
+pub trait SnapshotRead {
+    fn read_snapshot(
+        &self,
+        caller: &UserId,
+        org: &OrgId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
+}
+
+/// A link about to be stored, with the user event that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub code_id: String,
+    /// Hash of the secret; the secret itself is never stored.
+    pub code_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The user's sequence this write expects to find (optimistic concurrency).
+    pub previous_sequence: u64,
+    /// The sequence of the event this write adds.
+    pub sequence: u64,
+    pub requested_by: UserId,
+}
+
+/// Stores the link, the user's new sequence and the audit event atomically.
+///
+/// Fails with [`StoreError::Conflict`] when the user's sequence is no longer
+/// `previous_sequence`, so two concurrent calls can never both claim one sequence.
+pub trait LinkCommit {
+    fn commit_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Makes a stored link unusable, for when its e-mail could not be sent.
+///
+/// Separate from [`LinkCommit`] because it runs only on the failure path.
+pub trait LinkRevoke {
+    fn revoke_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
