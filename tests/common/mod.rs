@@ -1,0 +1,205 @@
+//! Test harness: the real handler, a fresh table per test on the configured DynamoDB
+//! endpoint, the configured SES endpoint, and a reader for the mailbox the SES emulator keeps.
+//!
+//! Needs the local stack (`make test` starts it) or any endpoints given in
+//! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SESV2` plus `MAILBOX_URL`.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Body, Response};
+use serde_json::Value;
+use send_passkey_link::config::DEFAULT_LINK_URL_TEMPLATE;
+use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
+use send_passkey_link::http::Api;
+use send_passkey_link::link::UrlTemplate;
+use send_passkey_link::mailer::ses::SesMailer;
+use send_passkey_link::permissions::RolePermissions;
+use send_passkey_link::seed::Seed;
+use send_passkey_link::store::dynamodb::Table;
+
+pub const DEMO_ORG: &str = "100000000000000001";
+pub const OTHER_ORG: &str = "200000000000000001";
+pub const INSTANCE_ORG: &str = "300000000000000001";
+pub const DEMO_ADMIN: &str = "100000000000000010";
+pub const ALICE: &str = "100000000000000011";
+pub const HELPDESK: &str = "100000000000000012";
+pub const MACHINE: &str = "100000000000000013";
+pub const OTHER_OWNER: &str = "200000000000000010";
+pub const BOB: &str = "200000000000000011";
+pub const INSTANCE_OWNER: &str = "300000000000000010";
+
+pub type TestApi = Api<Table, SesMailer>;
+
+pub struct Harness {
+    pub api: TestApi,
+    pub table: Table,
+    /// Appended to every seeded e-mail address so parallel tests find only their own mail.
+    pub tag: String,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+}
+
+impl Harness {
+    /// A new table with the demo seed (events/seed.json), e-mail addresses tagged per test.
+    pub async fn new() -> Self {
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let sdk = send_passkey_link::aws::load().await;
+        let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), format!("test-{tag}"));
+        table.create().await.expect("create table");
+        let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
+        Seed::from_json(&seed_text).unwrap().apply(&table).await.expect("seed");
+        let api = Api {
+            links: PasskeyLinks {
+                store: table.clone(),
+                mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), "Passkeys <no-reply@demo.example>", None),
+                policy: LinkPolicy {
+                    url_template: UrlTemplate::parse(DEFAULT_LINK_URL_TEMPLATE).unwrap(),
+                    lifetime: Duration::from_secs(3600),
+                    permissions: RolePermissions::default(),
+                },
+            },
+            org_claim: send_passkey_link::config::DEFAULT_ORG_CLAIM.to_owned(),
+        };
+        Self { api, table, tag }
+    }
+
+    pub fn email_of(&self, local: &str, domain: &str) -> String {
+        format!("{local}+{}@{domain}", self.tag)
+    }
+
+    pub async fn call(&self, event: &Value) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&event.to_string()).expect("event parses");
+        let response = self.api.handle(request).await;
+        parse_response(response)
+    }
+
+    /// All items in the user's partition whose sort key starts with `prefix`.
+    pub async fn items(&self, user: &str, prefix: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query")
+            .items
+            .unwrap_or_default()
+    }
+
+    pub async fn user_sequence(&self, user: &str) -> u64 {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(format!("USER#{user}")))
+            .key("sk", AttributeValue::S("#USER".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get user");
+        out.item.and_then(|i| i.get("sequence").cloned()).map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+    }
+}
+
+pub fn parse_response(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.to_str().unwrap()),
+        Some("application/json"),
+        "every answer is JSON"
+    );
+    let body = match response.body() {
+        Body::Text(t) => t.clone(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (status, serde_json::from_str(&body).expect("body is JSON"))
+}
+
+/// The HTTP API v2 event from events/send-link.json with caller, user and org header replaced.
+pub fn event(caller: Option<(&str, &str)>, user: &str, org_header: Option<&str>) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!("../../events/send-link.json")).unwrap();
+    let path = format!("/management/v1/users/{user}/passwordless/_send_link");
+    e["rawPath"] = path.clone().into();
+    e["requestContext"]["http"]["path"] = path.into();
+    e["pathParameters"]["userId"] = user.into();
+    e["requestContext"]["requestId"] = uuid::Uuid::new_v4().to_string().into();
+    match caller {
+        Some((sub, org)) => {
+            let claims = &mut e["requestContext"]["authorizer"]["jwt"]["claims"];
+            claims["sub"] = sub.into();
+            claims["urn:zitadel:iam:user:resourceowner:id"] = org.into();
+        }
+        None => {
+            e["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        }
+    }
+    if let Some(org) = org_header {
+        e["headers"]["x-zitadel-orgid"] = org.into();
+    }
+    e
+}
+
+pub fn with_body(mut e: Value, body: Option<&str>) -> Value {
+    match body {
+        Some(b) => e["body"] = b.into(),
+        None => {
+            e.as_object_mut().unwrap().remove("body");
+        }
+    }
+    e
+}
+
+/// Mail the SES emulator received for `recipient`.
+pub fn mails_to(recipient: &str) -> Vec<Value> {
+    let store = http_get(&format!("{}/store", env("MAILBOX_URL")));
+    let store: Value = serde_json::from_str(&store).expect("mailbox store is JSON");
+    store["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"]["to"].as_array().unwrap().iter().any(|to| to == recipient))
+        .cloned()
+        .collect()
+}
+
+/// A plain HTTP/1.0 GET: enough for the emulator's mailbox, no client crate needed.
+fn http_get(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("MAILBOX_URL is http://");
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = TcpStream::connect(authority).expect("mailbox reachable");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
+    body.to_owned()
+}
+
+/// The `code` and `codeID` query parameters of the link in a mail's text part.
+pub fn link_in(mail: &Value) -> (String, String, String) {
+    let text = mail["body"]["text"].as_str().unwrap();
+    let link = text.split_whitespace().find(|w| w.starts_with("http")).expect("a link in the mail").to_owned();
+    let param = |name: &str| {
+        link.split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {link}"))
+            .to_owned()
+    };
+    (param("codeID"), param("code"), link.clone())
+}
+
+pub fn error_id(body: &Value) -> &str {
+    body["details"][0]["id"].as_str().unwrap_or_default()
+}
