@@ -65,29 +65,81 @@ impl ApiError {
     }
 }
 
-pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
-pub const METHOD_NOT_ALLOWED: ApiError =
-    ApiError::new(Code::Unimplemented, "HTTP-Mt7Qa", "Method not allowed on this route");
+pub const ROUTE_NOT_FOUND: ApiError =
+    ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
+pub const METHOD_NOT_ALLOWED: ApiError = ApiError::new(
+    Code::Unimplemented,
+    "HTTP-Mt7Qa",
+    "Method not allowed on this route",
+);
 
 impl From<&Error> for ApiError {
     fn from(e: &Error) -> Self {
         use Code::*;
         match e {
-            Error::Unauthenticated => ApiError::new(Unauthenticated, "AUTH-7kZq2", "No valid caller identity"),
-            Error::InvalidUserId => ApiError::new(InvalidArgument, "USER-x9Ql1", "User id must be 1-200 characters of A-Z a-z 0-9 - _ . @"),
-            Error::InvalidOrgId => ApiError::new(InvalidArgument, "AUTH-Pq4Wd", "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @"),
-            Error::InvalidBody(_) => ApiError::new(InvalidArgument, "HTTP-Bd7Jn", "Request body must be a JSON object"),
-            Error::PermissionDenied => ApiError::new(PermissionDenied, "AUTH-5mWD2", "No matching permissions found"),
+            Error::Unauthenticated => {
+                ApiError::new(Unauthenticated, "AUTH-7kZq2", "No valid caller identity")
+            }
+            Error::InvalidUserId => ApiError::new(
+                InvalidArgument,
+                "USER-x9Ql1",
+                "User id must be 1-200 characters of A-Z a-z 0-9 - _ . @",
+            ),
+            Error::InvalidOrgId => ApiError::new(
+                InvalidArgument,
+                "AUTH-Pq4Wd",
+                "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @",
+            ),
+            Error::InvalidBody(_) => ApiError::new(
+                InvalidArgument,
+                "HTTP-Bd7Jn",
+                "Request body must be a JSON object",
+            ),
+            Error::PermissionDenied => ApiError::new(
+                PermissionDenied,
+                "AUTH-5mWD2",
+                "No matching permissions found",
+            ),
             Error::OrgNotFound => ApiError::new(NotFound, "AUTH-Bs7Ds", "Organisation not found"),
-            Error::OrgInactive => ApiError::new(FailedPrecondition, "ORG-Hs9Lk", "Organisation is not active"),
+            Error::OrgInactive => ApiError::new(
+                FailedPrecondition,
+                "ORG-Hs9Lk",
+                "Organisation is not active",
+            ),
             Error::UserNotFound => ApiError::new(NotFound, "USER-3n8fS", "User could not be found"),
-            Error::MachineUser => ApiError::new(FailedPrecondition, "USER-Mk8Ht", "Machine users cannot register passkeys"),
-            Error::UserNotActive => ApiError::new(FailedPrecondition, "USER-Ds3Fv", "User is not active"),
-            Error::UserWithoutEmail => ApiError::new(FailedPrecondition, "USER-Em4Nz", "User has no e-mail address"),
-            Error::Conflict => ApiError::new(Aborted, "USER-Cq7Rx", "User was changed concurrently, try again"),
-            Error::StoreUnavailable(_) => ApiError::new(Unavailable, "STORE-Un5Wb", "Storage is unavailable, try again later"),
-            Error::MailUnavailable(_) => ApiError::new(Unavailable, "MAIL-Un2Ks", "E-mail service is unavailable, try again later"),
-            Error::MailRejected(_) => ApiError::new(FailedPrecondition, "MAIL-Rj6Tp", "E-mail could not be delivered to the user's address"),
+            Error::MachineUser => ApiError::new(
+                FailedPrecondition,
+                "USER-Mk8Ht",
+                "Machine users cannot register passkeys",
+            ),
+            Error::UserNotActive => {
+                ApiError::new(FailedPrecondition, "USER-Ds3Fv", "User is not active")
+            }
+            Error::UserWithoutEmail => ApiError::new(
+                FailedPrecondition,
+                "USER-Em4Nz",
+                "User has no e-mail address",
+            ),
+            Error::Conflict => ApiError::new(
+                Aborted,
+                "USER-Cq7Rx",
+                "User was changed concurrently, try again",
+            ),
+            Error::StoreUnavailable(_) => ApiError::new(
+                Unavailable,
+                "STORE-Un5Wb",
+                "Storage is unavailable, try again later",
+            ),
+            Error::MailUnavailable(_) => ApiError::new(
+                Unavailable,
+                "MAIL-Un2Ks",
+                "E-mail service is unavailable, try again later",
+            ),
+            Error::MailRejected(_) => ApiError::new(
+                FailedPrecondition,
+                "MAIL-Rj6Tp",
+                "E-mail could not be delivered to the user's address",
+            ),
             Error::Internal(_) => ApiError::new(Internal, "INTERNAL-Zx1Lq", "Internal error"),
         }
     }

@@ -47,7 +47,10 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| {
-            get(name).ok_or(ConfigError { variable: name, reason: "must be set".into() })
+            get(name).ok_or(ConfigError {
+                variable: name,
+                reason: "must be set".into(),
+            })
         };
 
         let table_name = required("TABLE_NAME")?;
@@ -67,11 +70,16 @@ impl Config {
         let link_url_template = UrlTemplate::parse(
             &get("LINK_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_LINK_URL_TEMPLATE.into()),
         )
-        .map_err(|reason| ConfigError { variable: "LINK_URL_TEMPLATE", reason })?;
+        .map_err(|reason| ConfigError {
+            variable: "LINK_URL_TEMPLATE",
+            reason,
+        })?;
         let link_lifetime = match get("LINK_LIFETIME_SECONDS") {
             None => DEFAULT_LINK_LIFETIME,
-            Some(raw) => parse_lifetime(&raw)
-                .map_err(|reason| ConfigError { variable: "LINK_LIFETIME_SECONDS", reason })?,
+            Some(raw) => parse_lifetime(&raw).map_err(|reason| ConfigError {
+                variable: "LINK_LIFETIME_SECONDS",
+                reason,
+            })?,
         };
         Ok(Self {
             table_name,
@@ -86,15 +94,24 @@ impl Config {
 
 fn valid_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn parse_lifetime(raw: &str) -> Result<Duration, String> {
     let (min, max) = LINK_LIFETIME_BOUNDS;
-    let secs: u64 = raw.trim().parse().map_err(|_| format!("{raw:?} is not a whole number of seconds"))?;
+    let secs: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a whole number of seconds"))?;
     let lifetime = Duration::from_secs(secs);
     if lifetime < min || lifetime > max {
-        return Err(format!("must be between {} and {} seconds", min.as_secs(), max.as_secs()));
+        return Err(format!(
+            "must be between {} and {} seconds",
+            min.as_secs(),
+            max.as_secs()
+        ));
     }
     Ok(lifetime)
 }
@@ -105,12 +122,17 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 2] = [("TABLE_NAME", "passkeys"), ("MAIL_FROM", "no-reply@example.com")];
+    const BASE: [(&str, &str); 2] = [
+        ("TABLE_NAME", "passkeys"),
+        ("MAIL_FROM", "no-reply@example.com"),
+    ];
 
     #[test]
     fn defaults_apply_when_only_required_values_are_set() {
@@ -124,7 +146,8 @@ mod tests {
     fn missing_required_variable_is_named() {
         let err = Config::from_lookup(lookup(&[("MAIL_FROM", "a@b.c")])).unwrap_err();
         assert_eq!(err.variable, "TABLE_NAME");
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "passkeys"), ("MAIL_FROM", " ")])).unwrap_err();
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "passkeys"), ("MAIL_FROM", " ")]))
+            .unwrap_err();
         assert_eq!(err.variable, "MAIL_FROM");
     }
 
@@ -141,9 +164,16 @@ mod tests {
     #[test]
     fn bad_template_and_table_name_are_named() {
         let mut pairs = BASE.to_vec();
-        pairs.push(("LINK_URL_TEMPLATE", "https://login.example.com/init?user={userID}"));
-        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, "LINK_URL_TEMPLATE");
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "a b"), ("MAIL_FROM", "a@b.c")])).unwrap_err();
+        pairs.push((
+            "LINK_URL_TEMPLATE",
+            "https://login.example.com/init?user={userID}",
+        ));
+        assert_eq!(
+            Config::from_lookup(lookup(&pairs)).unwrap_err().variable,
+            "LINK_URL_TEMPLATE"
+        );
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "a b"), ("MAIL_FROM", "a@b.c")]))
+            .unwrap_err();
         assert_eq!(err.variable, "TABLE_NAME");
     }
 }

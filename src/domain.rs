@@ -60,17 +60,27 @@ where
     }
 
     async fn try_send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
-        let snap = self.store.read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id).await?;
+        let snap = self
+            .store
+            .read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id)
+            .await?;
 
         // Permission first, so a caller without it learns nothing about the org or its users.
-        if !self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, USER_WRITE) {
+        if !self
+            .policy
+            .permissions
+            .grants(&snap.instance_roles, &snap.org_roles, USER_WRITE)
+        {
             return Err(Error::PermissionDenied);
         }
         let org = snap.org.ok_or(Error::OrgNotFound)?;
         if org.state != OrgState::Active {
             return Err(Error::OrgInactive);
         }
-        let user = snap.user.filter(|u| u.org_id == cmd.target_org).ok_or(Error::UserNotFound)?;
+        let user = snap
+            .user
+            .filter(|u| u.org_id == cmd.target_org)
+            .ok_or(Error::UserNotFound)?;
         if user.state == UserState::Deleted {
             return Err(Error::UserNotFound);
         }
@@ -80,7 +90,11 @@ where
         if !matches!(user.state, UserState::Active | UserState::Initial) {
             return Err(Error::UserNotActive);
         }
-        let email = user.email.as_deref().filter(|e| !e.is_empty()).ok_or(Error::UserWithoutEmail)?;
+        let email = user
+            .email
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .ok_or(Error::UserWithoutEmail)?;
 
         let secret = LinkSecret::generate().map_err(|e| Error::Internal(format!("CSPRNG: {e}")))?;
         let now = Utc::now();
@@ -99,7 +113,10 @@ where
         };
         self.store.commit_link(&link).await?;
 
-        let url = self.policy.url_template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
+        let url =
+            self.policy
+                .url_template
+                .render(&link.user_id, &link.org_id, &link.code_id, &secret);
         let message = mail::render(&LinkMail {
             to: email,
             display_name: user.display_name.as_deref(),
@@ -121,6 +138,10 @@ where
             }
         }
 
-        Ok(Details { sequence: link.sequence, event_date: now, resource_owner: link.org_id })
+        Ok(Details {
+            sequence: link.sequence,
+            event_date: now,
+            resource_owner: link.org_id,
+        })
     }
 }

@@ -94,10 +94,18 @@ fn parse(req: &Request, org_claim: &str) -> Result<SendLink, Outcome> {
     let user_id = UserId::parse(&raw_user_id).ok_or(Error::InvalidUserId)?;
     let target_org = match req.headers().get(ORG_HEADER) {
         None => caller.org_id.clone(),
-        Some(value) => value.to_str().ok().and_then(|v| OrgId::parse(v.trim())).ok_or(Error::InvalidOrgId)?,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| OrgId::parse(v.trim()))
+            .ok_or(Error::InvalidOrgId)?,
     };
     check_body(req.body())?;
-    Ok(SendLink { caller, target_org, user_id })
+    Ok(SendLink {
+        caller,
+        target_org,
+        user_id,
+    })
 }
 
 /// The `{userId}` of `.../management/v1/users/{userId}/passwordless/_send_link`, from the
@@ -105,13 +113,23 @@ fn parse(req: &Request, org_claim: &str) -> Result<SendLink, Outcome> {
 /// custom domain base paths allowed).
 fn route_user_id(req: &Request) -> Option<String> {
     let path = req.raw_http_path();
-    let path = if path.is_empty() { req.uri().path() } else { path };
+    let path = if path.is_empty() {
+        req.uri().path()
+    } else {
+        path
+    };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let from_path = match segments.as_slice() {
-        [.., "management", "v1", "users", user, "passwordless", "_send_link"] => Some((*user).to_owned()),
+        [.., "management", "v1", "users", user, "passwordless", "_send_link"] => {
+            Some((*user).to_owned())
+        }
         _ => None,
     }?;
-    Some(req.path_parameters_ref().and_then(|p| p.first("userId")).map_or(from_path, str::to_owned))
+    Some(
+        req.path_parameters_ref()
+            .and_then(|p| p.first("userId"))
+            .map_or(from_path, str::to_owned),
+    )
 }
 
 /// Identity comes only from the authorizer's part of the request context, which API Gateway
@@ -119,14 +137,23 @@ fn route_user_id(req: &Request) -> Option<String> {
 fn caller(req: &Request, org_claim: &str) -> Option<Caller> {
     let claim = |name: &str| -> Option<String> {
         match req.request_context_ref()? {
-            RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get(name).cloned(),
+            RequestContext::ApiGatewayV2(ctx) => ctx
+                .authorizer
+                .as_ref()?
+                .jwt
+                .as_ref()?
+                .claims
+                .get(name)
+                .cloned(),
             RequestContext::ApiGatewayV1(ctx) => {
                 let fields = &ctx.authorizer.fields;
                 // Cognito user pool authorizers nest the token's claims; Lambda authorizers
                 // put their context keys (and principalId) at the top level.
                 let value = match fields.get("claims") {
                     Some(Value::Object(claims)) => claims.get(name),
-                    _ => fields.get(name).or_else(|| (name == "sub").then(|| fields.get("principalId")).flatten()),
+                    _ => fields
+                        .get(name)
+                        .or_else(|| (name == "sub").then(|| fields.get("principalId")).flatten()),
                 }?;
                 value.as_str().map(str::to_owned)
             }
@@ -147,7 +174,10 @@ fn check_body(body: &Body) -> Result<(), Error> {
         _ => return Err(Error::InvalidBody("unsupported body encoding".into())),
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(Error::InvalidBody(format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len())));
+        return Err(Error::InvalidBody(format!(
+            "{} bytes, limit {MAX_BODY_BYTES}",
+            bytes.len()
+        )));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -192,7 +222,13 @@ mod tests {
         assert!(check_body(&Body::Text(" \n".into())).is_ok());
         assert!(check_body(&Body::Text(r#"{"returnCode":false}"#.into())).is_ok());
         for bad in ["[]", "null", "1", "\"x\"", "{", "{}{}"] {
-            assert!(matches!(check_body(&Body::Text(bad.into())), Err(Error::InvalidBody(_))), "{bad}");
+            assert!(
+                matches!(
+                    check_body(&Body::Text(bad.into())),
+                    Err(Error::InvalidBody(_))
+                ),
+                "{bad}"
+            );
         }
         assert!(check_body(&Body::Binary(vec![0xff, 0xfe])).is_err());
         let huge = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));

@@ -13,7 +13,11 @@ pub struct LinkMail<'a> {
 }
 
 pub fn render(m: &LinkMail<'_>) -> Mail {
-    let name = m.display_name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or("there");
+    let name = m
+        .display_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("there");
     let expiry = human_duration(m.lifetime);
     let text = format!(
         "Hello {name},\n\n\
@@ -34,7 +38,12 @@ pub fn render(m: &LinkMail<'_>) -> Mail {
         name = escape_html(name),
         link = escape_html(m.link),
     );
-    Mail { to: m.to.to_owned(), subject: "Add a passkey to your account".into(), text, html }
+    Mail {
+        to: m.to.to_owned(),
+        subject: "Add a passkey to your account".into(),
+        text,
+        html,
+    }
 }
 
 pub fn escape_html(s: &str) -> String {
@@ -55,9 +64,9 @@ pub fn escape_html(s: &str) -> String {
 
 fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs % 86_400 == 0 {
+    let (n, unit) = if secs.is_multiple_of(86_400) {
         (secs / 86_400, "day")
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
     } else {
         (secs.div_ceil(60), "minute")
@@ -79,8 +88,18 @@ mod tests {
         });
         assert!(!mail.html.contains("<script>"));
         assert!(mail.html.contains("&lt;script&gt;"));
-        assert_eq!(mail.html.matches("https://id.example.com/init?userID=1&amp;code=abc").count(), 1);
-        assert_eq!(mail.text.matches("https://id.example.com/init?userID=1&code=abc").count(), 1);
+        assert_eq!(
+            mail.html
+                .matches("https://id.example.com/init?userID=1&amp;code=abc")
+                .count(),
+            1
+        );
+        assert_eq!(
+            mail.text
+                .matches("https://id.example.com/init?userID=1&code=abc")
+                .count(),
+            1
+        );
         assert!(!mail.subject.contains('\n'));
         assert!(mail.text.contains("1 hour."));
     }

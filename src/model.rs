@@ -12,7 +12,9 @@ fn valid_id(raw: &str) -> bool {
     // Ids become parts of DynamoDB keys (`USER#<id>`) and of the link URL, so only characters
     // that need no escaping in either are allowed; ZITADEL's own ids are decimal strings.
     (1..=MAX_ID_LEN).contains(&raw.len())
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
 }
 
 macro_rules! id_type {
@@ -131,7 +133,17 @@ mod tests {
         assert!(UserId::parse("69629023906488334").is_some());
         assert!(UserId::parse("alice@example.com").is_some());
         assert!(UserId::parse(&"9".repeat(200)).is_some());
-        for bad in ["", "a#b", "a/b", "../x", "a b", "a%2Fb", "é", "a\nb", &"9".repeat(201)] {
+        for bad in [
+            "",
+            "a#b",
+            "a/b",
+            "../x",
+            "a b",
+            "a%2Fb",
+            "é",
+            "a\nb",
+            &"9".repeat(201),
+        ] {
             assert!(UserId::parse(bad).is_none(), "{bad:?}");
             assert!(OrgId::parse(bad).is_none(), "{bad:?}");
         }
@@ -141,7 +153,9 @@ mod tests {
     fn details_serialize_as_grpc_gateway_json() {
         let details = Details {
             sequence: 2,
-            event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z").unwrap().into(),
+            event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z")
+                .unwrap()
+                .into(),
             resource_owner: OrgId::parse("69629023906488334").unwrap(),
         };
         assert_eq!(

@@ -19,7 +19,12 @@ impl Default for RolePermissions {
         let grant = |pairs: &[(&str, &[&str])]| {
             pairs
                 .iter()
-                .map(|(role, perms)| (role.to_string(), perms.iter().map(|p| p.to_string()).collect()))
+                .map(|(role, perms)| {
+                    (
+                        role.to_string(),
+                        perms.iter().map(|p| p.to_string()).collect(),
+                    )
+                })
                 .collect()
         };
         Self {
@@ -43,9 +48,16 @@ impl Default for RolePermissions {
 impl RolePermissions {
     /// `instance_roles` are the caller's instance membership; `org_roles` its membership in
     /// the organisation acted in (never another one).
-    pub fn grants(&self, instance_roles: &[String], org_roles: &[String], permission: &str) -> bool {
+    pub fn grants(
+        &self,
+        instance_roles: &[String],
+        org_roles: &[String],
+        permission: &str,
+    ) -> bool {
         let holds = |table: &HashMap<String, HashSet<String>>, roles: &[String]| {
-            roles.iter().any(|r| table.get(r).is_some_and(|p| p.contains(permission)))
+            roles
+                .iter()
+                .any(|r| table.get(r).is_some_and(|p| p.contains(permission)))
         };
         holds(&self.instance, instance_roles) || holds(&self.org, org_roles)
     }
@@ -66,7 +78,14 @@ mod tests {
         assert!(p.grants(&roles(&["IAM_USER_MANAGER"]), &[], USER_WRITE));
         assert!(p.grants(&[], &roles(&["ORG_OWNER"]), USER_WRITE));
         assert!(p.grants(&[], &roles(&["ORG_USER_MANAGER"]), USER_WRITE));
-        assert!(!p.grants(&[], &roles(&["ORG_USER_PERMISSION_EDITOR", "ORG_PROJECT_PERMISSION_EDITOR"]), USER_WRITE));
+        assert!(!p.grants(
+            &[],
+            &roles(&[
+                "ORG_USER_PERMISSION_EDITOR",
+                "ORG_PROJECT_PERMISSION_EDITOR"
+            ]),
+            USER_WRITE
+        ));
         assert!(!p.grants(&roles(&["IAM_OWNER_VIEWER"]), &[], USER_WRITE));
         assert!(!p.grants(&[], &[], USER_WRITE));
     }

@@ -6,10 +6,17 @@ use tracing_subscriber::EnvFilter;
 /// `RUST_LOG` filters (default `info`); `LOG_FORMAT=text` gives human-readable lines locally.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "text") {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     }
 }

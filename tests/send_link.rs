@@ -8,7 +8,10 @@ use common::*;
 use send_passkey_link::link::hash_code;
 use serde_json::Value;
 
-fn attr_s<'a>(item: &'a std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str) -> &'a str {
+fn attr_s<'a>(
+    item: &'a std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> &'a str {
     item[name].as_s().unwrap()
 }
 
@@ -16,7 +19,9 @@ fn attr_s<'a>(item: &'a std::collections::HashMap<String, aws_sdk_dynamodb::type
 async fn sends_a_link_whose_secret_only_the_mail_knows() {
     let h = Harness::new().await;
     let before = Utc::now();
-    let (status, body) = h.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None)).await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
     assert_eq!(status, 200, "{body}");
 
     let details = body["details"].as_object().unwrap();
@@ -36,7 +41,10 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
     let link = &links[0];
     let expires: i64 = link["expiresAt"].as_n().unwrap().parse().unwrap();
     let ttl_left = expires - Utc::now().timestamp();
-    assert!((3590..=3600).contains(&ttl_left), "TTL {ttl_left}s from now");
+    assert!(
+        (3590..=3600).contains(&ttl_left),
+        "TTL {ttl_left}s from now"
+    );
     assert_eq!(attr_s(link, "orgId"), DEMO_ORG);
 
     let mails = mails_to(&h.email_of("alice", "demo.example"));
@@ -47,15 +55,31 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
     )));
     assert_eq!(attr_s(link, "codeId"), code_id);
     assert!(code.len() >= 22, "at least 128 bits");
-    assert_ne!(attr_s(link, "codeHash"), code, "the secret itself is not stored");
-    assert_eq!(attr_s(link, "codeHash"), hash_code(&code), "the stored hash is the mailed secret's");
-    assert!(!link.values().any(|v| v.as_s().is_ok_and(|s| s.contains(&code))));
+    assert_ne!(
+        attr_s(link, "codeHash"),
+        code,
+        "the secret itself is not stored"
+    );
+    assert_eq!(
+        attr_s(link, "codeHash"),
+        hash_code(&code),
+        "the stored hash is the mailed secret's"
+    );
+    assert!(!link
+        .values()
+        .any(|v| v.as_s().is_ok_and(|s| s.contains(&code))));
     assert!(mails[0]["body"]["html"].as_str().unwrap().contains(&code));
-    assert!(!body.to_string().contains(&code), "the response never carries the secret");
+    assert!(
+        !body.to_string().contains(&code),
+        "the response never carries the secret"
+    );
 
     let events = h.items(ALICE, "EVENT#").await;
     assert_eq!(events.len(), 1);
-    assert_eq!(attr_s(&events[0], "eventType"), "user.human.passwordless.initialization.code.requested");
+    assert_eq!(
+        attr_s(&events[0], "eventType"),
+        "user.human.passwordless.initialization.code.requested"
+    );
     assert_eq!(attr_s(&events[0], "editorUserId"), DEMO_ADMIN);
     assert_eq!(h.user_sequence(ALICE).await, 1);
 }
@@ -64,7 +88,9 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
 async fn sequence_grows_by_one_per_call_and_every_call_gets_a_fresh_link() {
     let h = Harness::new().await;
     for expected in 1..=3u64 {
-        let (status, body) = h.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None)).await;
+        let (status, body) = h
+            .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["details"]["sequence"], expected.to_string());
     }
@@ -74,8 +100,12 @@ async fn sequence_grows_by_one_per_call_and_every_call_gets_a_fresh_link() {
     assert_eq!(mails.len(), 3);
     let codes: std::collections::HashSet<String> = mails.iter().map(|m| link_in(m).1).collect();
     assert_eq!(codes.len(), 3, "a fresh secret per call");
-    let stored: std::collections::HashSet<String> =
-        h.items(ALICE, "PASSKEYLINK#").await.iter().map(|l| attr_s(l, "codeHash").to_owned()).collect();
+    let stored: std::collections::HashSet<String> = h
+        .items(ALICE, "PASSKEYLINK#")
+        .await
+        .iter()
+        .map(|l| attr_s(l, "codeHash").to_owned())
+        .collect();
     assert_eq!(stored, codes.iter().map(|c| hash_code(c)).collect());
 }
 
@@ -85,16 +115,25 @@ async fn assert_refused(h: &Harness, event: &Value, status: u16, code: i64, id: 
     assert_eq!(got, status, "{body}");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(error_id(&body), id, "{body}");
-    assert_eq!(body["details"][0]["@type"], "type.googleapis.com/zitadel.v1.ErrorDetail");
+    assert_eq!(
+        body["details"][0]["@type"],
+        "type.googleapis.com/zitadel.v1.ErrorDetail"
+    );
     let message = body["message"].as_str().unwrap();
     assert!(message.ends_with(&format!("({id})")), "{message}");
     for user in [ALICE, BOB, MACHINE] {
-        assert!(h.items(user, "PASSKEYLINK#").await.is_empty(), "no link stored");
+        assert!(
+            h.items(user, "PASSKEYLINK#").await.is_empty(),
+            "no link stored"
+        );
         assert!(h.items(user, "EVENT#").await.is_empty(), "no event stored");
         assert_eq!(h.user_sequence(user).await, 0);
     }
     for (local, domain) in [("alice", "demo.example"), ("bob", "other.example")] {
-        assert!(mails_to(&h.email_of(local, domain)).is_empty(), "no mail sent");
+        assert!(
+            mails_to(&h.email_of(local, domain)).is_empty(),
+            "no mail sent"
+        );
     }
 }
 
@@ -117,53 +156,124 @@ async fn identity_headers_cannot_stand_in_for_the_authorizer() {
 #[tokio::test]
 async fn owner_of_another_org_is_denied() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((OTHER_OWNER, OTHER_ORG)), ALICE, Some(DEMO_ORG)), 403, 7, "AUTH-5mWD2").await;
+    assert_refused(
+        &h,
+        &event(Some((OTHER_OWNER, OTHER_ORG)), ALICE, Some(DEMO_ORG)),
+        403,
+        7,
+        "AUTH-5mWD2",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn member_without_a_role_holding_user_write_is_denied() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((HELPDESK, DEMO_ORG)), ALICE, None), 403, 7, "AUTH-5mWD2").await;
+    assert_refused(
+        &h,
+        &event(Some((HELPDESK, DEMO_ORG)), ALICE, None),
+        403,
+        7,
+        "AUTH-5mWD2",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_user_is_not_found() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), "999999999999999999", None), 404, 5, "USER-3n8fS").await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), "999999999999999999", None),
+        404,
+        5,
+        "USER-3n8fS",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn user_of_another_org_is_not_found() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None), 404, 5, "USER-3n8fS").await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None),
+        404,
+        5,
+        "USER-3n8fS",
+    )
+    .await;
     // Even an instance owner acting in one org does not reach users of another.
-    assert_refused(&h, &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), BOB, Some(DEMO_ORG)), 404, 5, "USER-3n8fS").await;
+    assert_refused(
+        &h,
+        &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), BOB, Some(DEMO_ORG)),
+        404,
+        5,
+        "USER-3n8fS",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn instance_owner_acts_in_the_org_named_by_the_header() {
     let h = Harness::new().await;
-    let (status, body) = h.call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some(DEMO_ORG))).await;
+    let (status, body) = h
+        .call(&event(
+            Some((INSTANCE_OWNER, INSTANCE_ORG)),
+            ALICE,
+            Some(DEMO_ORG),
+        ))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
     assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 1);
     // Without the header the instance owner acts in its own org, where Alice does not exist.
-    let (status, _) = h.call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, None)).await;
+    let (status, _) = h
+        .call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, None))
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn header_naming_an_unknown_org_is_denied_before_anything_is_revealed() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("555")), 403, 7, "AUTH-5mWD2").await;
-    assert_refused(&h, &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some("555")), 404, 5, "AUTH-Bs7Ds").await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("555")),
+        403,
+        7,
+        "AUTH-5mWD2",
+    )
+    .await;
+    assert_refused(
+        &h,
+        &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some("555")),
+        404,
+        5,
+        "AUTH-Bs7Ds",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn empty_and_empty_object_bodies_are_accepted() {
     let h = Harness::new().await;
-    for (i, body) in [Some("{}"), None, Some(""), Some("  "), Some(r#"{"unknownField":1}"#)].into_iter().enumerate() {
-        let (status, resp) = h.call(&with_body(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), body)).await;
+    for (i, body) in [
+        Some("{}"),
+        None,
+        Some(""),
+        Some("  "),
+        Some(r#"{"unknownField":1}"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, resp) = h
+            .call(&with_body(
+                event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None),
+                body,
+            ))
+            .await;
         assert_eq!(status, 200, "{body:?}: {resp}");
         assert_eq!(resp["details"]["sequence"], (i + 1).to_string());
     }
@@ -173,19 +283,47 @@ async fn empty_and_empty_object_bodies_are_accepted() {
 async fn non_object_bodies_are_invalid_arguments() {
     let h = Harness::new().await;
     for body in ["[]", "null", "42", "\"{}\"", "{", "not json", "{}{}"] {
-        assert_refused(&h, &with_body(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), Some(body)), 400, 3, "HTTP-Bd7Jn").await;
+        assert_refused(
+            &h,
+            &with_body(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), Some(body)),
+            400,
+            3,
+            "HTTP-Bd7Jn",
+        )
+        .await;
     }
 }
 
 #[tokio::test]
 async fn machine_users_cannot_get_a_link() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), MACHINE, None), 400, 9, "USER-Mk8Ht").await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), MACHINE, None),
+        400,
+        9,
+        "USER-Mk8Ht",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_ids_are_invalid_arguments() {
     let h = Harness::new().await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), "a#b", None), 400, 3, "USER-x9Ql1").await;
-    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("ORG#x")), 400, 3, "AUTH-Pq4Wd").await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), "a#b", None),
+        400,
+        3,
+        "USER-x9Ql1",
+    )
+    .await;
+    assert_refused(
+        &h,
+        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("ORG#x")),
+        400,
+        3,
+        "AUTH-Pq4Wd",
+    )
+    .await;
 }

@@ -33,7 +33,8 @@ async fn run(args: &[String]) -> Result<String, String> {
     let seed = match command.as_slice() {
         ["create-table"] => None,
         ["seed", path] => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             Some(Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))?)
         }
         _ => return Err(USAGE.to_owned()),
@@ -47,7 +48,11 @@ async fn run(args: &[String]) -> Result<String, String> {
     match seed {
         None => {
             let created = table.create().await.map_err(|e| e.to_string())?;
-            Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
+            Ok(format!(
+                "table {} {}",
+                table.name(),
+                if created { "created" } else { "already exists" }
+            ))
         }
         Some(seed) => {
             let applied = seed.apply(&table).await.map_err(|e| e.to_string())?;

@@ -16,7 +16,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let api = Api {
         links: PasskeyLinks {
             store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-            mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), &config.mail_from, config.ses_configuration_set.clone()),
+            mailer: SesMailer::new(
+                aws_sdk_sesv2::Client::new(&sdk),
+                &config.mail_from,
+                config.ses_configuration_set.clone(),
+            ),
             policy: LinkPolicy {
                 url_template: config.link_url_template.clone(),
                 lifetime: config.link_lifetime,

@@ -18,7 +18,10 @@ pub struct Mail {
 /// The body carries the link secret, so `Debug` shows only where the mail goes.
 impl std::fmt::Debug for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mail").field("to", &"<redacted>").field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("Mail")
+            .field("to", &"<redacted>")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 

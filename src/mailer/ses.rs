@@ -1,8 +1,8 @@
 //! SES v2 implementation of [`Mailer`]: one `SendEmail` per message.
 
+use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::Client;
 
 use super::{Mail, Mailer};
@@ -17,7 +17,11 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>, configuration_set: Option<String>) -> Self {
-        Self { client, from: from.into(), configuration_set }
+        Self {
+            client,
+            from: from.into(),
+            configuration_set,
+        }
     }
 }
 
@@ -33,7 +37,12 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
         let message = Message::builder()
             .subject(utf8(&mail.subject)?)
-            .body(Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build())
+            .body(
+                Body::builder()
+                    .text(utf8(&mail.text)?)
+                    .html(utf8(&mail.html)?)
+                    .build(),
+            )
             .build();
         let out = self
             .client
@@ -56,11 +65,14 @@ where
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown");
-            let text = format!("SendEmail: {code}: {}", service.err().message().unwrap_or_default());
+            let text = format!(
+                "SendEmail: {code}: {}",
+                service.err().message().unwrap_or_default()
+            );
             match code {
-                "MessageRejected" | "MailFromDomainNotVerifiedException" | "BadRequestException" => {
-                    MailError::Rejected(text)
-                }
+                "MessageRejected"
+                | "MailFromDomainNotVerifiedException"
+                | "BadRequestException" => MailError::Rejected(text),
                 _ => MailError::Unavailable(text),
             }
         }

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
-use serde_json::Value;
 use send_passkey_link::config::DEFAULT_LINK_URL_TEMPLATE;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::Api;
@@ -21,6 +20,7 @@ use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::seed::Seed;
 use send_passkey_link::store::dynamodb::Table;
+use serde_json::Value;
 
 pub const DEMO_ORG: &str = "100000000000000001";
 pub const OTHER_ORG: &str = "200000000000000001";
@@ -43,7 +43,8 @@ pub struct Harness {
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
 impl Harness {
@@ -54,11 +55,19 @@ impl Harness {
         let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), format!("test-{tag}"));
         table.create().await.expect("create table");
         let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
-        Seed::from_json(&seed_text).unwrap().apply(&table).await.expect("seed");
+        Seed::from_json(&seed_text)
+            .unwrap()
+            .apply(&table)
+            .await
+            .expect("seed");
         let api = Api {
             links: PasskeyLinks {
                 store: table.clone(),
-                mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), "Passkeys <no-reply@demo.example>", None),
+                mailer: SesMailer::new(
+                    aws_sdk_sesv2::Client::new(&sdk),
+                    "Passkeys <no-reply@demo.example>",
+                    None,
+                ),
                 policy: LinkPolicy {
                     url_template: UrlTemplate::parse(DEFAULT_LINK_URL_TEMPLATE).unwrap(),
                     lifetime: Duration::from_secs(3600),
@@ -109,14 +118,19 @@ impl Harness {
             .send()
             .await
             .expect("get user");
-        out.item.and_then(|i| i.get("sequence").cloned()).map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+        out.item
+            .and_then(|i| i.get("sequence").cloned())
+            .map_or(0, |v| v.as_n().unwrap().parse().unwrap())
     }
 }
 
 pub fn parse_response(response: Response<Body>) -> (u16, Value) {
     let status = response.status().as_u16();
     assert_eq!(
-        response.headers().get("content-type").map(|v| v.to_str().unwrap()),
+        response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
         Some("application/json"),
         "every answer is JSON"
     );
@@ -142,7 +156,10 @@ pub fn event(caller: Option<(&str, &str)>, user: &str, org_header: Option<&str>)
             claims["urn:zitadel:iam:user:resourceowner:id"] = org.into();
         }
         None => {
-            e["requestContext"].as_object_mut().unwrap().remove("authorizer");
+            e["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
         }
     }
     if let Some(org) = org_header {
@@ -169,7 +186,13 @@ pub fn mails_to(recipient: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["destination"]["to"].as_array().unwrap().iter().any(|to| to == recipient))
+        .filter(|m| {
+            m["destination"]["to"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|to| to == recipient)
+        })
         .cloned()
         .collect()
 }
@@ -177,20 +200,29 @@ pub fn mails_to(recipient: &str) -> Vec<Value> {
 /// A plain HTTP/1.0 GET: enough for the emulator's mailbox, no client crate needed.
 fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").expect("MAILBOX_URL is http://");
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let mut stream = TcpStream::connect(authority).expect("mailbox reachable");
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
     body.to_owned()
 }
 
 /// The `code` and `codeID` query parameters of the link in a mail's text part.
 pub fn link_in(mail: &Value) -> (String, String, String) {
     let text = mail["body"]["text"].as_str().unwrap();
-    let link = text.split_whitespace().find(|w| w.starts_with("http")).expect("a link in the mail").to_owned();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("a link in the mail")
+        .to_owned();
     let param = |name: &str| {
         link.split(['?', '&'])
             .find_map(|kv| kv.strip_prefix(&format!("{name}=")))

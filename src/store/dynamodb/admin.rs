@@ -18,9 +18,17 @@ impl Table {
     /// waits until it is active.
     pub async fn create(&self) -> Result<bool, StoreError> {
         let attr = |name: &str| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
         };
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
         let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
         let created = match self
             .client
@@ -35,7 +43,12 @@ impl Table {
             .await
         {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                false
+            }
             Err(e) => return Err(classify("CreateTable", e)),
         };
         self.wait_active().await?;
@@ -71,10 +84,18 @@ impl Table {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!("table {} did not become active within 60 s", self.name)))
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active within 60 s",
+            self.name
+        )))
     }
 
-    pub async fn upsert_org(&self, id: &OrgId, name: &str, state: OrgState) -> Result<(), StoreError> {
+    pub async fn upsert_org(
+        &self,
+        id: &OrgId,
+        name: &str,
+        state: OrgState,
+    ) -> Result<(), StoreError> {
         let mut item: Item = keys::org(id);
         item.extend([
             ("entity".to_owned(), s("ORG")),
@@ -88,7 +109,11 @@ impl Table {
     /// Creates or updates a user's profile; an existing user keeps its sequence and history.
     pub async fn upsert_user(&self, user: &UserProfile<'_>) -> Result<(), StoreError> {
         let mut set: Vec<String> = [
-            "entity = :entity", "userId = :id", "orgId = :org", "kind = :kind", "#state = :state",
+            "entity = :entity",
+            "userId = :id",
+            "orgId = :org",
+            "kind = :kind",
+            "#state = :state",
             "#seq = if_not_exists(#seq, :zero)",
         ]
         .map(String::from)
@@ -125,11 +150,20 @@ impl Table {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        request.update_expression(expression).send().await.map_err(|e| classify("UpdateItem", e))?;
+        request
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
         Ok(())
     }
 
-    pub async fn put_org_member(&self, org: &OrgId, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
+    pub async fn put_org_member(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        roles: &[String],
+    ) -> Result<(), StoreError> {
         let mut item: Item = keys::org_member(org, user);
         item.extend([
             ("entity".to_owned(), s("MEMBER")),
@@ -140,7 +174,11 @@ impl Table {
         self.put(item).await
     }
 
-    pub async fn put_instance_member(&self, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
+    pub async fn put_instance_member(
+        &self,
+        user: &UserId,
+        roles: &[String],
+    ) -> Result<(), StoreError> {
         let mut item: Item = keys::instance_member(user);
         item.extend([
             ("entity".to_owned(), s("MEMBER")),

@@ -22,7 +22,9 @@ pub fn string_list(values: &[String]) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
@@ -31,7 +33,9 @@ fn get_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
             v.as_n()
                 .ok()
                 .and_then(|raw| raw.parse().ok())
-                .ok_or_else(|| StoreError::Internal(format!("attribute {name} is not an unsigned number")))
+                .ok_or_else(|| {
+                    StoreError::Internal(format!("attribute {name} is not an unsigned number"))
+                })
         })
         .transpose()
 }
@@ -53,8 +57,12 @@ pub fn enum_value<T: serde::Serialize>(v: T) -> AttributeValue {
 }
 
 pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
-    let id = get_s(item, "userId").and_then(UserId::parse).ok_or_else(|| corrupt("userId"))?;
-    let org_id = get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?;
+    let id = get_s(item, "userId")
+        .and_then(UserId::parse)
+        .ok_or_else(|| corrupt("userId"))?;
+    let org_id = get_s(item, "orgId")
+        .and_then(OrgId::parse)
+        .ok_or_else(|| corrupt("orgId"))?;
     Ok(User {
         id,
         org_id,
@@ -69,7 +77,9 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
 
 pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
     Ok(Org {
-        id: get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?,
+        id: get_s(item, "orgId")
+            .and_then(OrgId::parse)
+            .ok_or_else(|| corrupt("orgId"))?,
         name: get_s(item, "name").unwrap_or_default().to_owned(),
         state: parse_enum::<OrgState>(item, "state")?,
     })

@@ -26,7 +26,10 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 pub type Key = HashMap<String, AttributeValue>;
 
 fn key(pk: String, sk: String) -> Key {
-    HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk))])
+    HashMap::from([
+        (PK.to_owned(), AttributeValue::S(pk)),
+        (SK.to_owned(), AttributeValue::S(sk)),
+    ])
 }
 
 pub fn org(org: &OrgId) -> Key {

@@ -9,9 +9,9 @@ pub mod keys;
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
-use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::Client;
 use chrono::SecondsFormat;
 
@@ -34,7 +34,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self { client, name: name.into() }
+        Self {
+            client,
+            name: name.into(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -79,8 +82,18 @@ where
 }
 
 impl SnapshotRead for Table {
-    async fn read_snapshot(&self, caller: &UserId, org: &OrgId, user: &UserId) -> Result<Snapshot, StoreError> {
-        let wanted = [keys::user(user), keys::org(org), keys::org_member(org, caller), keys::instance_member(caller)];
+    async fn read_snapshot(
+        &self,
+        caller: &UserId,
+        org: &OrgId,
+        user: &UserId,
+    ) -> Result<Snapshot, StoreError> {
+        let wanted = [
+            keys::user(user),
+            keys::org(org),
+            keys::org_member(org, caller),
+            keys::instance_member(caller),
+        ];
         let mut pending = KeysAndAttributes::builder()
             .set_keys(Some(wanted.to_vec()))
             .consistent_read(true)
@@ -103,23 +116,31 @@ impl SnapshotRead for Table {
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.name)) {
                 Some(rest) if !rest.keys.is_empty() => pending = rest,
-                _ => return Ok(snapshot_from(&wanted, found)?),
+                _ => return snapshot_from(&wanted, found),
             }
         }
-        Err(StoreError::Unavailable("BatchGetItem: keys stayed unprocessed".into()))
+        Err(StoreError::Unavailable(
+            "BatchGetItem: keys stayed unprocessed".into(),
+        ))
     }
 }
 
 fn snapshot_from(wanted: &[keys::Key; 4], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
-        found.iter().find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
+        found.iter().find(|item| {
+            item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK)
+        })
     };
     let [user_key, org_key, org_member_key, instance_member_key] = wanted;
     Ok(Snapshot {
         user: find(user_key).map(item::user_from_item).transpose()?,
         org: find(org_key).map(item::org_from_item).transpose()?,
-        org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
-        instance_roles: find(instance_member_key).map(item::roles_from_item).unwrap_or_default(),
+        org_roles: find(org_member_key)
+            .map(item::roles_from_item)
+            .unwrap_or_default(),
+        instance_roles: find(instance_member_key)
+            .map(item::roles_from_item)
+            .unwrap_or_default(),
     })
 }
 
@@ -185,23 +206,38 @@ impl LinkCommit for Table {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
-            .transact_items(TransactWriteItem::builder().put(put_new(link_item)?).build())
-            .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put_new(link_item)?)
+                    .build(),
+            )
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put_new(event_item)?)
+                    .build(),
+            )
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service)) if service.err().is_transaction_canceled_exception() => {
+            Err(SdkError::ServiceError(service))
+                if service.err().is_transaction_canceled_exception() =>
+            {
                 let reasons: Vec<&str> = match service.err() {
                     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
                         c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
                     }
                     _ => Vec::new(),
                 };
-                if reasons.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
+                if reasons
+                    .iter()
+                    .any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict"))
+                {
                     Err(StoreError::Conflict)
                 } else {
-                    Err(StoreError::Unavailable(format!("TransactWriteItems cancelled: {reasons:?}")))
+                    Err(StoreError::Unavailable(format!(
+                        "TransactWriteItems cancelled: {reasons:?}"
+                    )))
                 }
             }
             Err(e) => Err(classify("TransactWriteItems", e)),
