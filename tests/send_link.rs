@@ -327,3 +327,72 @@ async fn malformed_ids_are_invalid_arguments() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn success_costs_exactly_three_aws_calls() {
+    let h = Harness::new().await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        h.calls.take(),
+        [
+            "DynamoDB.BatchGetItem",
+            "DynamoDB.TransactWriteItems",
+            "SESv2.SendEmail"
+        ]
+    );
+    // A refusal costs the one read and nothing else.
+    let (status, _) = h
+        .call(&event(Some((HELPDESK, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(h.calls.take(), ["DynamoDB.BatchGetItem"]);
+}
+
+#[tokio::test]
+async fn ses_unreachable_is_unavailable_and_leaves_no_usable_link() {
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(closed_port()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], 14);
+    assert_eq!(error_id(&body), "MAIL-Un2Ks");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no internals in the answer: {body}"
+    );
+    assert!(
+        h.items(ALICE, "PASSKEYLINK#").await.is_empty(),
+        "the unsent link is removed"
+    );
+    assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
+}
+
+#[tokio::test]
+async fn dynamodb_unreachable_is_unavailable_and_sends_nothing() {
+    let h = Harness::with_endpoints(Endpoints {
+        dynamodb: Some(closed_port()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], 14);
+    assert_eq!(error_id(&body), "STORE-Un5Wb");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no internals in the answer: {body}"
+    );
+    assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    assert_eq!(h.user_sequence(ALICE).await, 0);
+}

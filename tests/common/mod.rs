@@ -8,7 +8,13 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
@@ -40,6 +46,52 @@ pub struct Harness {
     pub table: Table,
     /// Appended to every seeded e-mail address so parallel tests find only their own mail.
     pub tag: String,
+    /// Every request the handler's clients put on the wire, as `Service.Operation`.
+    pub calls: AwsCalls,
+}
+
+/// Records each attempt the SDK clients transmit: the round trips a request costs.
+#[derive(Debug, Clone, Default)]
+pub struct AwsCalls(Arc<Mutex<Vec<String>>>);
+
+impl AwsCalls {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for AwsCalls {
+    fn name(&self) -> &'static str {
+        "AwsCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg.load::<Metadata>().map_or("unknown".into(), |m| {
+            format!("{}.{}", m.service(), m.name())
+        });
+        self.0.lock().unwrap().push(op);
+        Ok(())
+    }
+}
+
+/// Where the handler's clients connect; `None` keeps the stack's endpoint.
+#[derive(Debug, Default)]
+pub struct Endpoints {
+    pub dynamodb: Option<String>,
+    pub ses: Option<String>,
+}
+
+/// An address on 127.0.0.1 where nothing listens: connections are refused at once.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 fn env(name: &str) -> String {
@@ -50,9 +102,15 @@ fn env(name: &str) -> String {
 impl Harness {
     /// A new table with the demo seed (events/seed.json), e-mail addresses tagged per test.
     pub async fn new() -> Self {
+        Self::with_endpoints(Endpoints::default()).await
+    }
+
+    /// Seeds through the stack's endpoints, then points the handler's clients at `endpoints`.
+    pub async fn with_endpoints(endpoints: Endpoints) -> Self {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let sdk = send_passkey_link::aws::load().await;
-        let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), format!("test-{tag}"));
+        let table_name = format!("test-{tag}");
+        let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), &table_name);
         table.create().await.expect("create table");
         let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
         Seed::from_json(&seed_text)
@@ -60,11 +118,24 @@ impl Harness {
             .apply(&table)
             .await
             .expect("seed");
+
+        let calls = AwsCalls::default();
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone());
+        if let Some(url) = endpoints.dynamodb {
+            dynamodb = dynamodb.endpoint_url(url);
+        }
+        let mut ses = aws_sdk_sesv2::config::Builder::from(&sdk).interceptor(calls.clone());
+        if let Some(url) = endpoints.ses {
+            ses = ses.endpoint_url(url);
+        }
         let api = Api {
             links: PasskeyLinks {
-                store: table.clone(),
+                store: Table::new(
+                    aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+                    &table_name,
+                ),
                 mailer: SesMailer::new(
-                    aws_sdk_sesv2::Client::new(&sdk),
+                    aws_sdk_sesv2::Client::from_conf(ses.build()),
                     "Passkeys <no-reply@demo.example>",
                     None,
                 ),
@@ -76,7 +147,12 @@ impl Harness {
             },
             org_claim: send_passkey_link::config::DEFAULT_ORG_CLAIM.to_owned(),
         };
-        Self { api, table, tag }
+        Self {
+            api,
+            table,
+            tag,
+            calls,
+        }
     }
 
     pub fn email_of(&self, local: &str, domain: &str) -> String {
