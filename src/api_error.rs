@@ -13,6 +13,7 @@ pub enum Code {
     InvalidArgument = 3,
     NotFound = 5,
     PermissionDenied = 7,
+    ResourceExhausted = 8,
     FailedPrecondition = 9,
     Aborted = 10,
     Unimplemented = 12,
@@ -29,6 +30,7 @@ impl Code {
             Code::PermissionDenied => 403,
             Code::NotFound => 404,
             Code::Aborted => 409,
+            Code::ResourceExhausted => 429,
             Code::Internal => 500,
             Code::Unimplemented => 501,
             Code::Unavailable => 503,
@@ -93,7 +95,7 @@ impl From<&Error> for ApiError {
             Error::InvalidBody(_) => ApiError::new(
                 InvalidArgument,
                 "HTTP-Bd7Jn",
-                "Request body must be a JSON object",
+                "Request body must be one JSON object (application/json, at most 16 KiB, no duplicate keys)",
             ),
             Error::PermissionDenied => ApiError::new(
                 PermissionDenied,
@@ -119,6 +121,16 @@ impl From<&Error> for ApiError {
                 FailedPrecondition,
                 "USER-Em4Nz",
                 "User has no e-mail address",
+            ),
+            Error::InvalidEmail => ApiError::new(
+                FailedPrecondition,
+                "USER-Em5Iv",
+                "User's e-mail address is not valid",
+            ),
+            Error::RateLimited { .. } => ApiError::new(
+                ResourceExhausted,
+                "USER-Rl8Pq",
+                "Too many links sent to this user recently, try again later",
             ),
             Error::Conflict => ApiError::new(
                 Aborted,

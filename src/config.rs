@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use crate::link::UrlTemplate;
+use crate::permissions::RolePermissions;
 
 pub const DEFAULT_ORG_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";
+pub const DEFAULT_USER_CLAIM: &str = "sub";
 pub const DEFAULT_LINK_URL_TEMPLATE: &str = "http://localhost:8080/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}";
 pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 /// Shorter links expire before a person can switch devices; longer ones outlive the
@@ -36,7 +38,26 @@ pub struct Config {
     pub link_lifetime: Duration,
     /// `ORG_CLAIM`: the JWT claim holding the caller's organisation.
     pub org_claim: String,
+    /// `USER_CLAIM`: the claim holding the caller's user id.
+    pub user_claim: String,
+    /// `ROLE_PERMISSIONS`: JSON role -> permissions mapping replacing ZITADEL's defaults.
+    pub permissions: RolePermissions,
+    /// `RATE_LIMIT_LINKS` per `RATE_LIMIT_WINDOW_SECONDS`: links one user can be sent.
+    pub rate_limit: RateLimit,
 }
+
+/// At most `links` links to one user in any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub links: usize,
+    pub window: Duration,
+}
+
+/// Five links in 15 minutes covers a person retrying on several devices; more is a mailbomb.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    links: 5,
+    window: Duration::from_secs(900),
+};
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -81,13 +102,42 @@ impl Config {
                 reason,
             })?,
         };
+        let rate_limit = RateLimit {
+            links: match get("RATE_LIMIT_LINKS") {
+                None => DEFAULT_RATE_LIMIT.links,
+                Some(raw) => parse_bounded(&raw, 1, 100).map_err(|reason| ConfigError {
+                    variable: "RATE_LIMIT_LINKS",
+                    reason,
+                })? as usize,
+            },
+            window: match get("RATE_LIMIT_WINDOW_SECONDS") {
+                None => DEFAULT_RATE_LIMIT.window,
+                Some(raw) => {
+                    Duration::from_secs(parse_bounded(&raw, 60, 86_400).map_err(|reason| {
+                        ConfigError {
+                            variable: "RATE_LIMIT_WINDOW_SECONDS",
+                            reason,
+                        }
+                    })?)
+                }
+            },
+        };
         Ok(Self {
+            rate_limit,
             table_name,
             mail_from,
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
             link_url_template,
             link_lifetime,
             org_claim: get("ORG_CLAIM").unwrap_or_else(|| DEFAULT_ORG_CLAIM.into()),
+            user_claim: get("USER_CLAIM").unwrap_or_else(|| DEFAULT_USER_CLAIM.into()),
+            permissions: match get("ROLE_PERMISSIONS") {
+                None => RolePermissions::default(),
+                Some(raw) => RolePermissions::from_json(&raw).map_err(|reason| ConfigError {
+                    variable: "ROLE_PERMISSIONS",
+                    reason,
+                })?,
+            },
         })
     }
 }
@@ -97,6 +147,17 @@ fn valid_table_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn parse_bounded(raw: &str, min: u64, max: u64) -> Result<u64, String> {
+    let value: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a whole number"))?;
+    if !(min..=max).contains(&value) {
+        return Err(format!("must be between {min} and {max}"));
+    }
+    Ok(value)
 }
 
 fn parse_lifetime(raw: &str) -> Result<Duration, String> {
@@ -158,6 +219,28 @@ mod tests {
             pairs.push(("LINK_LIFETIME_SECONDS", bad));
             let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
             assert_eq!(err.variable, "LINK_LIFETIME_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_defaults_and_bounds() {
+        assert_eq!(
+            Config::from_lookup(lookup(&BASE)).unwrap().rate_limit,
+            DEFAULT_RATE_LIMIT
+        );
+        for (var, bad) in [
+            ("RATE_LIMIT_LINKS", "0"),
+            ("RATE_LIMIT_LINKS", "101"),
+            ("RATE_LIMIT_WINDOW_SECONDS", "59"),
+            ("RATE_LIMIT_WINDOW_SECONDS", "x"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((var, bad));
+            assert_eq!(
+                Config::from_lookup(lookup(&pairs)).unwrap_err().variable,
+                var,
+                "{bad}"
+            );
         }
     }
 

@@ -7,11 +7,14 @@ use std::time::Duration;
 use chrono::Utc;
 use tracing::{info, warn};
 
+use crate::config::RateLimit;
 use crate::error::Error;
 use crate::link::{LinkSecret, UrlTemplate};
 use crate::mail::{self, LinkMail};
 use crate::mailer::Mailer;
-use crate::model::{Caller, Details, OrgId, OrgState, UserId, UserKind, UserState};
+use crate::model::{
+    valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState,
+};
 use crate::permissions::{RolePermissions, USER_WRITE};
 use crate::store::{LinkCommit, LinkRevoke, NewLink, SnapshotRead};
 
@@ -34,6 +37,7 @@ pub struct LinkPolicy {
     pub url_template: UrlTemplate,
     pub lifetime: Duration,
     pub permissions: RolePermissions,
+    pub rate_limit: RateLimit,
 }
 
 pub struct PasskeyLinks<S, M> {
@@ -95,9 +99,17 @@ where
             .as_deref()
             .filter(|e| !e.is_empty())
             .ok_or(Error::UserWithoutEmail)?;
+        if !valid_recipient(email) {
+            return Err(Error::InvalidEmail);
+        }
+        let now = Utc::now();
+        let recent_links = admit(
+            self.policy.rate_limit,
+            &user.recent_links,
+            now.timestamp_millis(),
+        )?;
 
         let secret = LinkSecret::generate().map_err(|e| Error::Internal(format!("CSPRNG: {e}")))?;
-        let now = Utc::now();
         let lifetime = chrono::Duration::from_std(self.policy.lifetime)
             .map_err(|e| Error::Internal(format!("lifetime: {e}")))?;
         let link = NewLink {
@@ -110,6 +122,7 @@ where
             previous_sequence: user.sequence,
             sequence: user.sequence + 1,
             requested_by: cmd.caller.user_id.clone(),
+            recent_links,
         };
         self.store.commit_link(&link).await?;
 
@@ -143,5 +156,57 @@ where
             event_date: now,
             resource_owner: link.org_id,
         })
+    }
+}
+
+/// The rate-limit window after one more link at `now_ms`, or `RateLimited` when `recent`
+/// already holds the limit inside the window. Older entries are dropped, so the stored list
+/// never grows past the limit.
+fn admit(limit: RateLimit, recent: &[i64], now_ms: i64) -> Result<Vec<i64>, Error> {
+    let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+    let mut inside: Vec<i64> = recent
+        .iter()
+        .copied()
+        .filter(|t| now_ms.saturating_sub(*t) < window_ms)
+        .collect();
+    inside.sort_unstable();
+    if inside.len() >= limit.links {
+        let oldest_relevant = inside[inside.len() - limit.links];
+        let retry_after_ms = window_ms - now_ms.saturating_sub(oldest_relevant);
+        return Err(Error::RateLimited {
+            retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000),
+        });
+    }
+    inside.push(now_ms);
+    Ok(inside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: RateLimit = RateLimit {
+        links: 3,
+        window: Duration::from_secs(60),
+    };
+
+    #[test]
+    fn admits_up_to_the_limit_inside_the_window() {
+        let mut recent = Vec::new();
+        for i in 0..3 {
+            recent = admit(LIMIT, &recent, 1_000 + i).unwrap();
+        }
+        assert_eq!(recent, [1_000, 1_001, 1_002]);
+        match admit(LIMIT, &recent, 2_000) {
+            Err(Error::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 59),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn old_entries_leave_the_window() {
+        let recent = [0, 1, 2];
+        assert_eq!(admit(LIMIT, &recent, 60_001).unwrap(), [2, 60_001]);
+        assert_eq!(admit(LIMIT, &[], 5).unwrap(), [5]);
     }
 }

@@ -26,6 +26,10 @@ pub enum Error {
     UserNotActive,
     #[error("user has no e-mail address")]
     UserWithoutEmail,
+    #[error("user's e-mail address is not a valid recipient")]
+    InvalidEmail,
+    #[error("rate limit reached; next link possible in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("concurrent changes to the user kept winning")]
     Conflict,
     #[error("store unavailable: {0}")]

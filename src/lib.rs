@@ -17,6 +17,7 @@ pub mod mail;
 pub mod mailer;
 pub mod model;
 pub mod permissions;
+pub mod request_body;
 pub mod seed;
 pub mod store;
 pub mod telemetry;

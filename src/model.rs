@@ -93,6 +93,29 @@ pub struct User {
     pub preferred_language: Option<String>,
     /// Sequence of the last event in this user's history; 0 for a user with none.
     pub sequence: u64,
+    /// When links were last sent to this user (epoch milliseconds), for the rate limit.
+    pub recent_links: Vec<i64>,
+}
+
+/// Longest e-mail address SMTP can carry (RFC 5321 path limit less the angle brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A deliberately plain check of a recipient address before it reaches SES: one `@`, a
+/// local part of 1-64 characters and a dotted domain, no spaces, no control characters
+/// (header injection) and none of the characters that make a header hold several addresses.
+pub fn valid_recipient(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+    email.len() <= MAX_EMAIL_LEN
+        && (1..=64).contains(&local.len())
+        && !local.chars().any(forbidden)
+        && !domain.chars().any(forbidden)
+        && domain.split('.').count() >= 2
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +169,33 @@ mod tests {
         ] {
             assert!(UserId::parse(bad).is_none(), "{bad:?}");
             assert!(OrgId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn recipients() {
+        for ok in ["alice@demo.example", "a.b+tag@sub.example.com", "x@a.io"] {
+            assert!(valid_recipient(ok), "{ok}");
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let long = format!("a@{}.com", "b".repeat(250));
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@localhost",
+            "a@b@example.com",
+            "alice@example.com\r\nBcc: x@evil.example",
+            "alice @example.com",
+            "Alice <alice@example.com>",
+            "a,b@example.com",
+            "alice@example..com",
+            "alice@example.com;bob@example.com",
+            &long_local,
+            &long,
+        ] {
+            assert!(!valid_recipient(bad), "{bad:?}");
         }
     }
 

@@ -5,10 +5,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::Deserialize;
+
 /// ZITADEL's permission for sending a passwordless registration link.
 pub const USER_WRITE: &str = "user.write";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RolePermissions {
     instance: HashMap<String, HashSet<String>>,
     org: HashMap<String, HashSet<String>>,
@@ -46,6 +49,12 @@ impl Default for RolePermissions {
 }
 
 impl RolePermissions {
+    /// A complete mapping replacing the defaults, e.g.
+    /// `{"instance":{"IAM_OWNER":["user.write"]},"org":{"ORG_OWNER":["user.write"]}}`.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a role mapping: {e}"))
+    }
+
     /// `instance_roles` are the caller's instance membership; `org_roles` its membership in
     /// the organisation acted in (never another one).
     pub fn grants(
@@ -88,6 +97,23 @@ mod tests {
         ));
         assert!(!p.grants(&roles(&["IAM_OWNER_VIEWER"]), &[], USER_WRITE));
         assert!(!p.grants(&[], &[], USER_WRITE));
+    }
+
+    #[test]
+    fn a_configured_mapping_replaces_the_defaults() {
+        let p = RolePermissions::from_json(r#"{"instance":{},"org":{"HELPDESK":["user.write"]}}"#)
+            .unwrap();
+        assert!(p.grants(&[], &roles(&["HELPDESK"]), USER_WRITE));
+        assert!(!p.grants(&roles(&["IAM_OWNER"]), &roles(&["ORG_OWNER"]), USER_WRITE));
+        for bad in [
+            "",
+            "[]",
+            r#"{"instance":{}}"#,
+            r#"{"instance":{},"org":{},"x":{}}"#,
+            r#"{"instance":{"A":"user.write"},"org":{}}"#,
+        ] {
+            assert!(RolePermissions::from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,9 +2,8 @@
 
 use send_passkey_link::config::Config;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
-use send_passkey_link::http::Api;
+use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::mailer::ses::SesMailer;
-use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::store::dynamodb::Table;
 use send_passkey_link::{aws, telemetry};
 
@@ -24,10 +23,14 @@ async fn main() -> Result<(), lambda_http::Error> {
             policy: LinkPolicy {
                 url_template: config.link_url_template.clone(),
                 lifetime: config.link_lifetime,
-                permissions: RolePermissions::default(),
+                permissions: config.permissions.clone(),
+                rate_limit: config.rate_limit,
             },
         },
-        org_claim: config.org_claim.clone(),
+        claims: ClaimNames {
+            user: config.user_claim.clone(),
+            org: config.org_claim.clone(),
+        },
     };
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |req| async move {

@@ -52,6 +52,9 @@ pub struct NewLink {
     /// The sequence of the event this write adds.
     pub sequence: u64,
     pub requested_by: UserId,
+    /// The user's rate-limit window after this link (epoch milliseconds), written with the
+    /// sequence so that concurrent calls cannot both take the last slot.
+    pub recent_links: Vec<i64>,
 }
 
 /// Stores the link, the user's new sequence and the audit event atomically.

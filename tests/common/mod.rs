@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
 use send_passkey_link::config::DEFAULT_LINK_URL_TEMPLATE;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
-use send_passkey_link::http::Api;
+use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::link::UrlTemplate;
 use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::permissions::RolePermissions;
@@ -143,9 +143,10 @@ impl Harness {
                     url_template: UrlTemplate::parse(DEFAULT_LINK_URL_TEMPLATE).unwrap(),
                     lifetime: Duration::from_secs(3600),
                     permissions: RolePermissions::default(),
+                    rate_limit: send_passkey_link::config::DEFAULT_RATE_LIMIT,
                 },
             },
-            org_claim: send_passkey_link::config::DEFAULT_ORG_CLAIM.to_owned(),
+            claims: ClaimNames::default(),
         };
         Self {
             api,

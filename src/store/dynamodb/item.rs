@@ -17,6 +17,10 @@ pub fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+pub fn number_list(values: &[i64]) -> AttributeValue {
+    AttributeValue::L(values.iter().map(n).collect())
+}
+
 pub fn string_list(values: &[String]) -> AttributeValue {
     AttributeValue::L(values.iter().map(|v| s(v.as_str())).collect())
 }
@@ -72,6 +76,15 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         display_name: get_s(item, "displayName").map(str::to_owned),
         preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
         sequence: get_n(item, "sequence")?.unwrap_or(0),
+        recent_links: item
+            .get("recentLinks")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|t| t.as_n().ok()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
