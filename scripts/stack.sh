@@ -80,6 +80,7 @@ print_env() {
 export AWS_ENDPOINT_URL_DYNAMODB='$dynamodb'
 export AWS_ENDPOINT_URL_SESV2='$ses'
 export MAILBOX_URL='${MAILBOX_URL:-$ses}'
+export DYNOXIDE_BIN='${DYNOXIDE_BIN:-$("$ROOT/scripts/tools.sh" dynoxide)}'
 export AWS_REGION='${AWS_REGION:-us-east-1}'
 export AWS_ACCESS_KEY_ID='${AWS_ACCESS_KEY_ID:-test}'
 export AWS_SECRET_ACCESS_KEY='${AWS_SECRET_ACCESS_KEY:-test}'

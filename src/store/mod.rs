@@ -65,9 +65,14 @@ pub trait LinkCommit {
     fn commit_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Makes a stored link unusable, for when its e-mail could not be sent.
+/// Removes a stored link whose e-mail could not be sent and records why, atomically.
 ///
-/// Separate from [`LinkCommit`] because it runs only on the failure path.
+/// Separate from [`LinkCommit`] because it runs only on the failure path. The record does
+/// not change the user (no new sequence): the user's state is as before the call.
 pub trait LinkRevoke {
-    fn revoke_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn revoke_link(
+        &self,
+        link: &NewLink,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -84,6 +84,9 @@ impl Intercept for AwsCalls {
 pub struct Endpoints {
     pub dynamodb: Option<String>,
     pub ses: Option<String>,
+    /// Create and seed the table through `dynamodb` too (a private emulator), and read it
+    /// back through there.
+    pub seed_via_override: bool,
 }
 
 /// An address on 127.0.0.1 where nothing listens: connections are refused at once.
@@ -110,7 +113,14 @@ impl Harness {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let sdk = send_passkey_link::aws::load().await;
         let table_name = format!("test-{tag}");
-        let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), &table_name);
+        let mut admin = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let (true, Some(url)) = (endpoints.seed_via_override, &endpoints.dynamodb) {
+            admin = admin.endpoint_url(url);
+        }
+        let table = Table::new(
+            aws_sdk_dynamodb::Client::from_conf(admin.build()),
+            &table_name,
+        );
         table.create().await.expect("create table");
         let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
         Seed::from_json(&seed_text)
@@ -311,4 +321,106 @@ pub fn link_in(mail: &Value) -> (String, String, String) {
 
 pub fn error_id(body: &Value) -> &str {
     body["details"][0]["id"].as_str().unwrap_or_default()
+}
+
+/// One scripted HTTP answer of [`SesStub`].
+#[derive(Debug, Clone)]
+pub struct StubAnswer {
+    pub status: u16,
+    /// `x-amzn-ErrorType`, as SES v2 (REST-JSON) sends it on errors.
+    pub error_type: Option<&'static str>,
+    pub body: &'static str,
+}
+
+pub const SES_OK: StubAnswer = StubAnswer {
+    status: 200,
+    error_type: None,
+    body: r#"{"MessageId":"stub-message-1"}"#,
+};
+pub const SES_THROTTLED: StubAnswer = StubAnswer {
+    status: 429,
+    error_type: Some("TooManyRequestsException"),
+    body: r#"{"message":"Maximum sending rate exceeded."}"#,
+};
+pub const SES_REJECTED: StubAnswer = StubAnswer {
+    status: 400,
+    error_type: Some("MessageRejected"),
+    body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: no-reply@demo.example"}"#,
+};
+pub const SES_PAUSED: StubAnswer = StubAnswer {
+    status: 400,
+    error_type: Some("SendingPausedException"),
+    body: r#"{"message":"Sending is paused for this account."}"#,
+};
+
+/// A local HTTP server that answers SES v2 requests with real SES error shapes, for the
+/// faults the emulator cannot produce. Answers in order; the last one repeats.
+pub struct SesStub {
+    pub url: String,
+    requests: Arc<Mutex<usize>>,
+}
+
+impl SesStub {
+    pub async fn start(script: Vec<StubAnswer>) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(0usize));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let answer = {
+                    let mut n = counter.lock().unwrap();
+                    *n += 1;
+                    script[(*n - 1).min(script.len() - 1)].clone()
+                };
+                tokio::spawn(async move {
+                    // Read the head and the declared body, then answer and close.
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(read) = socket.read(&mut chunk).await else {
+                            return;
+                        };
+                        if read == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..read]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if buf.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let error_header = answer
+                        .error_type
+                        .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
+                        .unwrap_or_default();
+                    let reason = if answer.status == 200 { "OK" } else { "Error" };
+                    let response = format!(
+                        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\n{error_header}content-length: {}\r\nconnection: close\r\n\r\n{}",
+                        answer.status,
+                        answer.body.len(),
+                        answer.body
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Self { url, requests }
+    }
+
+    pub fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
 }

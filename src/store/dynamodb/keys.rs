@@ -8,6 +8,7 @@
 //! | user              | `USER#<userId>`  | `#USER`                 |
 //! | passkey link      | `USER#<userId>`  | `PASSKEYLINK#<codeId>`  |
 //! | user event        | `USER#<userId>`  | `EVENT#<sequence, 20 digits>` |
+//! | mail failure      | `USER#<userId>`  | `EVENT#<sequence, 20 digits>#MAILFAILED` |
 //!
 //! A user's links and events share its partition, so one transaction touches one partition;
 //! user ids are unique in the instance (as in ZITADEL), the owning org is the `orgId` attribute.
@@ -55,4 +56,12 @@ pub fn passkey_link(user: &UserId, code_id: &str) -> Key {
 pub fn user_event(user: &UserId, sequence: u64) -> Key {
     // Zero-padded so events sort by sequence.
     key(format!("USER#{user}"), format!("EVENT#{sequence:020}"))
+}
+
+/// Sorts right after the event that requested the link whose mail failed.
+pub fn mail_failure(user: &UserId, sequence: u64) -> Key {
+    key(
+        format!("USER#{user}"),
+        format!("EVENT#{sequence:020}#MAILFAILED"),
+    )
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use chrono::SecondsFormat;
 
@@ -22,6 +22,8 @@ use crate::store::{LinkCommit, LinkRevoke, NewLink, Snapshot, SnapshotRead};
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
 pub const LINK_REQUESTED_EVENT: &str = "user.human.passwordless.initialization.code.requested";
+/// Recorded when the link's e-mail could not be sent and the link was removed.
+pub const LINK_SEND_FAILED_EVENT: &str = "user.human.passwordless.initialization.code.send.failed";
 
 /// Unprocessed keys from `BatchGetItem` are retried this often before giving up as throttled.
 const BATCH_GET_ATTEMPTS: u32 = 4;
@@ -247,14 +249,34 @@ impl LinkCommit for Table {
 }
 
 impl LinkRevoke for Table {
-    async fn revoke_link(&self, link: &NewLink) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
+    async fn revoke_link(&self, link: &NewLink, reason: &str) -> Result<(), StoreError> {
+        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        let mut record: Item = keys::mail_failure(&link.user_id, link.sequence);
+        record.extend([
+            ("entity".to_owned(), s("EVENT")),
+            ("eventType".to_owned(), s(LINK_SEND_FAILED_EVENT)),
+            ("orgId".to_owned(), s(link.org_id.as_str())),
+            ("createdAt".to_owned(), s(rfc3339(&chrono::Utc::now()))),
+            ("codeId".to_owned(), s(&link.code_id)),
+            ("reason".to_owned(), s(reason)),
+        ]);
+        let delete = Delete::builder()
             .table_name(&self.name)
             .set_key(Some(keys::passkey_link(&link.user_id, &link.code_id)))
+            .build()
+            .map_err(internal)?;
+        let put = Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(record))
+            .build()
+            .map_err(internal)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
             .await
-            .map_err(|e| classify("DeleteItem", e))?;
+            .map_err(|e| classify("TransactWriteItems", e))?;
         Ok(())
     }
 }

@@ -1,0 +1,239 @@
+//! What happens when SES or DynamoDB fail: real fault conditions (a stub answering with SES's
+//! own error shapes, an emulator stopped and restarted), through the real handler.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+async fn failure_records(h: &Harness) -> Vec<String> {
+    h.items(ALICE, "EVENT#")
+        .await
+        .iter()
+        .filter(|e| e["sk"].as_s().unwrap().ends_with("#MAILFAILED"))
+        .map(|e| e["reason"].as_s().unwrap().clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn ses_throttling_is_retried_with_backoff_and_then_succeeds() {
+    let stub = SesStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        stub.requests(),
+        3,
+        "two throttled attempts, then the one that went through"
+    );
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
+    assert!(failure_records(&h).await.is_empty());
+}
+
+#[tokio::test]
+async fn ses_throttling_that_persists_is_unavailable_and_the_link_is_removed() {
+    let stub = SesStub::start(vec![SES_THROTTLED]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "MAIL-Un2Ks");
+    assert_eq!(
+        stub.requests(),
+        3,
+        "the SDK's standard retry: three attempts"
+    );
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    let reasons = failure_records(&h).await;
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        reasons[0].contains("TooManyRequestsException"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn ses_rejecting_the_message_is_a_failed_precondition_without_retry() {
+    let stub = SesStub::start(vec![SES_REJECTED]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 9);
+    assert_eq!(error_id(&body), "MAIL-Rj6Tp");
+    assert!(
+        !body.to_string().contains("no-reply@demo.example"),
+        "no SES text in the answer"
+    );
+    assert_eq!(stub.requests(), 1);
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    assert!(failure_records(&h).await[0].contains("MessageRejected"));
+}
+
+#[tokio::test]
+async fn ses_sending_paused_is_unavailable() {
+    let stub = SesStub::start(vec![SES_PAUSED]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "MAIL-Un2Ks");
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    assert_eq!(failure_records(&h).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_caller_may_retry_after_a_mail_failure() {
+    let stub = SesStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (first, _) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(first, 503);
+    let (second, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(second, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "2");
+    assert_eq!(
+        h.items(ALICE, "PASSKEYLINK#").await.len(),
+        1,
+        "only the delivered link exists"
+    );
+}
+
+/// A private dynoxide on its own port and database file, so stopping it disturbs no other test.
+struct PrivateDynamo {
+    child: Option<Child>,
+    port: u16,
+    db: std::path::PathBuf,
+}
+
+impl PrivateDynamo {
+    fn start() -> Option<Self> {
+        std::env::var("DYNOXIDE_BIN").ok()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let db = std::env::temp_dir().join(format!("dynoxide-{}.db", uuid::Uuid::new_v4()));
+        let mut me = Self {
+            child: None,
+            port,
+            db,
+        };
+        me.restart();
+        Some(me)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new(std::env::var("DYNOXIDE_BIN").unwrap())
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--log",
+                "quiet",
+                "--db-path",
+            ])
+            .arg(&self.db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dynoxide starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("dynoxide did not answer");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for PrivateDynamo {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.db);
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent() {
+    let Some(mut dynamo) = PrivateDynamo::start() else {
+        panic!("DYNOXIDE_BIN is not set: run with `make test`, which installs and names dynoxide");
+    };
+    let h = Harness::with_endpoints(Endpoints {
+        dynamodb: Some(dynamo.url()),
+        seed_via_override: true,
+        ..Default::default()
+    })
+    .await;
+    let (status, _) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200);
+
+    dynamo.stop();
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "STORE-Un5Wb");
+
+    dynamo.restart();
+    assert_eq!(
+        h.user_sequence(ALICE).await,
+        1,
+        "nothing of the failed call was written"
+    );
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
+    assert_eq!(h.items(ALICE, "EVENT#").await.len(), 1);
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "2");
+    assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 2);
+}
