@@ -1,7 +1,7 @@
 //! The API Gateway adapter: turns an event into a [`SendLink`] command and an outcome into
 //! the grpc-gateway JSON response. No business rules here.
 
-use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
@@ -68,7 +68,13 @@ where
                     } else {
                         info!(status = api.http_status(), error_id = api.id, cause = %e, "refused");
                     }
-                    json_response(api.http_status(), &api.body())
+                    let mut response = json_response(api.http_status(), &api.body());
+                    if let Error::RateLimited { retry_after_secs } = e {
+                        response
+                            .headers_mut()
+                            .insert(RETRY_AFTER, retry_after_secs.into());
+                    }
+                    response
                 }
             }
         }

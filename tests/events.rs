@@ -5,9 +5,16 @@ mod common;
 
 use common::Harness;
 
+/// The documented outcome of each event in events/ (README, "Events").
 const EXPECTED: &[(&str, u16)] = &[
     ("send-link.json", 200),
     ("send-link-org-override.json", 200),
+    ("send-link-missing-identity.json", 401),
+    ("send-link-forbidden.json", 403),
+    ("send-link-other-tenant.json", 403),
+    ("send-link-unknown-user.json", 404),
+    ("rest-v1-cognito.json", 200),
+    ("rest-v1-lambda-authorizer.json", 200),
 ];
 
 #[tokio::test]
