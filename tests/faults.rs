@@ -237,3 +237,23 @@ async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent
     assert_eq!(body["details"]["sequence"], "2");
     assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 2);
 }
+
+#[tokio::test]
+async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
+    let stub = SesStub::start(vec![SES_SILENT]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "MAIL-Un2Ks");
+    // aws.rs bounds an operation at 3 s; the function's timeout is 10 s.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+}

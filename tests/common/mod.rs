@@ -347,6 +347,12 @@ pub const SES_REJECTED: StubAnswer = StubAnswer {
     error_type: Some("MessageRejected"),
     body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: no-reply@demo.example"}"#,
 };
+/// Accepts the connection and never answers.
+pub const SES_SILENT: StubAnswer = StubAnswer {
+    status: 0,
+    error_type: None,
+    body: "",
+};
 pub const SES_PAUSED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("SendingPausedException"),
@@ -400,6 +406,10 @@ impl SesStub {
                                 break;
                             }
                         }
+                    }
+                    if answer.status == 0 {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
                     }
                     let error_header = answer
                         .error_type

@@ -1,0 +1,64 @@
+//! The link secret appears nowhere but in the e-mail: not in the logs of a successful call
+//! (in the production JSON format, at debug level including the AWS SDK's own logs), not in
+//! the response.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    send_passkey_link::telemetry::init_json(EnvFilter::new("debug"), move || writer.clone());
+
+    let h = Harness::new().await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
+    let (code_id, code, link) = link_in(mail);
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("passkey link sent"),
+        "the call was logged: {logs}"
+    );
+    assert!(
+        logs.contains(&code_id),
+        "the code id is there, to trace the link"
+    );
+    assert!(
+        logs.contains("\"request_id\""),
+        "lines carry the request id"
+    );
+    assert!(!logs.contains(&code), "the secret must not be logged");
+    assert!(!logs.contains(&link), "the link must not be logged");
+    assert!(
+        !logs.contains("Register passkey"),
+        "no mail body in the logs"
+    );
+    assert!(!body.to_string().contains(&code));
+    for line in logs.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+}
