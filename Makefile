@@ -15,19 +15,21 @@ tools: ## install the pinned local-stack tools into the per-user cache
 run: tools ## the main job end to end: stack, table, seed, function under cargo-lambda, one real call
 	@$(STACK) with scripts/run.sh
 
-test: tools lint ## lint, unit + integration tests against the local stack, then `make run`'s path
-	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh'
+test: tools lint ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
+	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh'
 	@echo "make test: all passed"
 
 dev: tools ## keep the stack and the function up for experiments (stop with `make stop`)
 	@$(STACK) up
 	@eval "$$($(STACK) env)" && export TABLE_NAME=$${TABLE_NAME:-passkeys-demo} && \
 	  cargo build --quiet --bin passkey-admin && target/debug/passkey-admin create-table && \
-	  target/debug/passkey-admin seed events/seed.json && scripts/lambda.sh up
-	@eval "$$($(STACK) env)" && echo "DynamoDB $$AWS_ENDPOINT_URL_DYNAMODB, SES $$AWS_ENDPOINT_URL_SESV2 (mailbox UI $$MAILBOX_URL/), function on 127.0.0.1:$${LAMBDA_PORT:-19000}"
-	@echo "try: scripts/lambda.sh invoke events/send-link.json"
+	  target/debug/passkey-admin seed events/seed.json && scripts/lambda.sh up && scripts/gateway.sh up
+	@eval "$$($(STACK) env)" && echo "DynamoDB $$AWS_ENDPOINT_URL_DYNAMODB, SES $$AWS_ENDPOINT_URL_SESV2 (mailbox UI $$MAILBOX_URL/), function on 127.0.0.1:$${LAMBDA_PORT:-19000}, gateway on http://127.0.0.1:$${GATEWAY_PORT:-18080}"
+	@echo 'try: curl -i -X POST -H "Authorization: Bearer $$(scripts/gateway.sh token 100000000000000010 100000000000000001)" -d "{}" http://127.0.0.1:$${GATEWAY_PORT:-18080}/management/v1/users/100000000000000011/passwordless/_send_link'
+	@echo "  or: scripts/lambda.sh invoke events/send-link.json"
 
 stop: ## stop everything `make dev` or an interrupted run started
+	@scripts/gateway.sh down
 	@scripts/lambda.sh down
 	@$(STACK) down
 

@@ -43,15 +43,22 @@ pub struct ApiError {
     pub code: Code,
     pub id: &'static str,
     pub message: &'static str,
+    /// The HTTP status where it differs from grpc-gateway's mapping of `code`.
+    pub status: Option<u16>,
 }
 
 impl ApiError {
     pub const fn new(code: Code, id: &'static str, message: &'static str) -> Self {
-        Self { code, id, message }
+        Self {
+            code,
+            id,
+            message,
+            status: None,
+        }
     }
 
     pub fn http_status(&self) -> u16 {
-        self.code.http_status()
+        self.status.unwrap_or(self.code.http_status())
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -69,11 +76,15 @@ impl ApiError {
 
 pub const ROUTE_NOT_FOUND: ApiError =
     ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
-pub const METHOD_NOT_ALLOWED: ApiError = ApiError::new(
-    Code::Unimplemented,
-    "HTTP-Mt7Qa",
-    "Method not allowed on this route",
-);
+/// HTTP's own 405 (with `Allow`), which clients and API tooling expect for a wrong method.
+pub const METHOD_NOT_ALLOWED: ApiError = ApiError {
+    status: Some(405),
+    ..ApiError::new(
+        Code::Unimplemented,
+        "HTTP-Mt7Qa",
+        "Method not allowed on this route, use POST",
+    )
+};
 
 impl From<&Error> for ApiError {
     fn from(e: &Error) -> Self {

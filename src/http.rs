@@ -1,7 +1,8 @@
 //! The API Gateway adapter: turns an event into a [`SendLink`] command and an outcome into
 //! the grpc-gateway JSON response. No business rules here.
 
-use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
@@ -57,9 +58,21 @@ where
                     info!(status = 200, "done");
                     json_response(200, &serde_json::json!({ "details": details }))
                 }
-                Err(Outcome::NoRoute(api)) | Err(Outcome::WrongMethod(api)) => {
+                Err(Outcome::NoRoute(api)) => {
                     info!(status = api.http_status(), error_id = api.id, "not routed");
                     json_response(api.http_status(), &api.body())
+                }
+                Err(Outcome::WrongMethod(api)) => {
+                    info!(
+                        status = api.http_status(),
+                        error_id = api.id,
+                        "wrong method"
+                    );
+                    let mut response = json_response(api.http_status(), &api.body());
+                    response
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static("POST"));
+                    response
                 }
                 Err(Outcome::Failed(e)) => {
                     let api = ApiError::from(&e);
@@ -208,9 +221,8 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -192,10 +192,15 @@ async fn wrong_method_and_unknown_routes_answer_in_the_same_json_shape() {
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
         let mut e = event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None);
         e["requestContext"]["http"]["method"] = method.into();
-        let (status, body) = h.call(&e).await;
+        let response = h
+            .api
+            .handle(lambda_http::request::from_str(&e.to_string()).unwrap())
+            .await;
+        assert_eq!(response.headers()["allow"], "POST", "{method}");
+        let (status, body) = parse_response(response);
         assert_eq!(
             (status, body["code"].as_i64()),
-            (501, Some(12)),
+            (405, Some(12)),
             "{method}: {body}"
         );
         assert_eq!(error_id(&body), "HTTP-Mt7Qa");
