@@ -19,7 +19,7 @@ async fn failure_records(h: &Harness) -> Vec<String> {
 
 #[tokio::test]
 async fn ses_throttling_is_retried_with_backoff_and_then_succeeds() {
-    let stub = SesStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let stub = AwsStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -40,7 +40,7 @@ async fn ses_throttling_is_retried_with_backoff_and_then_succeeds() {
 
 #[tokio::test]
 async fn ses_throttling_that_persists_is_unavailable_and_the_link_is_removed() {
-    let stub = SesStub::start(vec![SES_THROTTLED]).await;
+    let stub = AwsStub::start(vec![SES_THROTTLED]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -67,7 +67,7 @@ async fn ses_throttling_that_persists_is_unavailable_and_the_link_is_removed() {
 
 #[tokio::test]
 async fn ses_rejecting_the_message_is_a_failed_precondition_without_retry() {
-    let stub = SesStub::start(vec![SES_REJECTED]).await;
+    let stub = AwsStub::start(vec![SES_REJECTED]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -90,7 +90,7 @@ async fn ses_rejecting_the_message_is_a_failed_precondition_without_retry() {
 
 #[tokio::test]
 async fn ses_sending_paused_is_unavailable() {
-    let stub = SesStub::start(vec![SES_PAUSED]).await;
+    let stub = AwsStub::start(vec![SES_PAUSED]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -107,7 +107,7 @@ async fn ses_sending_paused_is_unavailable() {
 
 #[tokio::test]
 async fn a_caller_may_retry_after_a_mail_failure() {
-    let stub = SesStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let stub = AwsStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -240,7 +240,7 @@ async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent
 
 #[tokio::test]
 async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
-    let stub = SesStub::start(vec![SES_SILENT]).await;
+    let stub = AwsStub::start(vec![SES_SILENT]).await;
     let h = Harness::with_endpoints(Endpoints {
         ses: Some(stub.url.clone()),
         ..Default::default()
@@ -256,4 +256,26 @@ async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
     // aws.rs bounds an operation at 3 s; the function's timeout is 10 s.
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+}
+
+#[tokio::test]
+async fn dynamodb_throttling_is_retried_and_then_unavailable() {
+    let stub = AwsStub::start(vec![DYNAMODB_THROTTLED]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        dynamodb: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "STORE-Un5Wb");
+    assert_eq!(
+        stub.requests(),
+        3,
+        "the SDK's standard retry: three attempts"
+    );
+    assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
+    assert_eq!(h.user_sequence(ALICE).await, 0);
 }

@@ -323,7 +323,7 @@ pub fn error_id(body: &Value) -> &str {
     body["details"][0]["id"].as_str().unwrap_or_default()
 }
 
-/// One scripted HTTP answer of [`SesStub`].
+/// One scripted HTTP answer of [`AwsStub`].
 #[derive(Debug, Clone)]
 pub struct StubAnswer {
     pub status: u16,
@@ -347,6 +347,13 @@ pub const SES_REJECTED: StubAnswer = StubAnswer {
     error_type: Some("MessageRejected"),
     body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: no-reply@demo.example"}"#,
 };
+/// DynamoDB (JSON 1.0 protocol) refusing for capacity, as on a throttled table.
+pub const DYNAMODB_THROTTLED: StubAnswer = StubAnswer {
+    status: 400,
+    error_type: None,
+    body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Throughput exceeds the current capacity of your table or index."}"#,
+};
+
 /// Accepts the connection and never answers.
 pub const SES_SILENT: StubAnswer = StubAnswer {
     status: 0,
@@ -359,14 +366,14 @@ pub const SES_PAUSED: StubAnswer = StubAnswer {
     body: r#"{"message":"Sending is paused for this account."}"#,
 };
 
-/// A local HTTP server that answers SES v2 requests with real SES error shapes, for the
-/// faults the emulator cannot produce. Answers in order; the last one repeats.
-pub struct SesStub {
+/// A local HTTP server that answers SES v2 or DynamoDB requests with their real error
+/// shapes, for the faults the emulators cannot produce. Answers in order; the last repeats.
+pub struct AwsStub {
     pub url: String,
     requests: Arc<Mutex<usize>>,
 }
 
-impl SesStub {
+impl AwsStub {
     pub async fn start(script: Vec<StubAnswer>) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
