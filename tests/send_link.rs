@@ -396,3 +396,64 @@ async fn dynamodb_unreachable_is_unavailable_and_sends_nothing() {
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
     assert_eq!(h.user_sequence(ALICE).await, 0);
 }
+
+#[tokio::test]
+async fn expired_links_are_gone_on_read_whatever_ttl_has_deleted() {
+    let h = Harness::new().await;
+    let (status, _) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200);
+    let fresh = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"]
+        .as_s()
+        .unwrap()
+        .clone();
+    // An expired link TTL has not removed yet (emulators never do, AWS does so late).
+    let mut expired = h.items(ALICE, "PASSKEYLINK#").await[0].clone();
+    expired.insert(
+        "sk".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("PASSKEYLINK#expired".into()),
+    );
+    expired.insert(
+        "codeId".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("expired".into()),
+    );
+    let past = chrono::Utc::now().timestamp() - 1;
+    expired.insert(
+        "expiresAt".into(),
+        aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()),
+    );
+    h.table
+        .client()
+        .put_item()
+        .table_name(h.table.name())
+        .set_item(Some(expired))
+        .send()
+        .await
+        .unwrap();
+
+    let user = send_passkey_link::model::UserId::parse(ALICE).unwrap();
+    let active = h
+        .table
+        .active_links(&user, chrono::Utc::now().timestamp())
+        .await
+        .unwrap();
+    assert_eq!(
+        active
+            .iter()
+            .map(|l| l.code_id.as_str())
+            .collect::<Vec<_>>(),
+        [fresh.as_str()]
+    );
+    assert!(
+        !serde_json::to_string(&active).unwrap().contains("codeHash"),
+        "operators never see the hash"
+    );
+    // An hour later the fresh one is gone too.
+    let later = h
+        .table
+        .active_links(&user, chrono::Utc::now().timestamp() + 3601)
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+}

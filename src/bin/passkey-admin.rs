@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 
 use send_passkey_link::aws;
+use send_passkey_link::model::UserId;
 use send_passkey_link::seed::Seed;
 use send_passkey_link::store::dynamodb::Table;
 
-const USAGE: &str = "usage: passkey-admin create-table | seed FILE.json\n\
+const USAGE: &str = "usage: passkey-admin create-table | seed FILE.json | links USER_ID\n\
     Uses TABLE_NAME and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...).";
 
 #[tokio::main]
@@ -25,17 +26,27 @@ async fn main() -> ExitCode {
     }
 }
 
+enum Action {
+    CreateTable,
+    Seed(Seed),
+    /// The user's links that can still be used, for support ("did the mail go out?").
+    Links(UserId),
+}
+
 async fn run(args: &[String]) -> Result<String, String> {
     let command: Vec<&str> = args.iter().map(String::as_str).collect();
     if matches!(command.as_slice(), [] | ["-h" | "--help" | "help"]) {
         return Ok(USAGE.to_owned());
     }
-    let seed = match command.as_slice() {
-        ["create-table"] => None,
+    let action = match command.as_slice() {
+        ["create-table"] => Action::CreateTable,
         ["seed", path] => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            Some(Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))?)
+            Action::Seed(Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))?)
+        }
+        ["links", user] => {
+            Action::Links(UserId::parse(user).ok_or_else(|| format!("not a user id: {user:?}"))?)
         }
         _ => return Err(USAGE.to_owned()),
     };
@@ -45,8 +56,8 @@ async fn run(args: &[String]) -> Result<String, String> {
         .ok_or("invalid configuration: TABLE_NAME: must be set")?;
     let sdk = aws::load().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
-    match seed {
-        None => {
+    match action {
+        Action::CreateTable => {
             let created = table.create().await.map_err(|e| e.to_string())?;
             Ok(format!(
                 "table {} {}",
@@ -54,7 +65,14 @@ async fn run(args: &[String]) -> Result<String, String> {
                 if created { "created" } else { "already exists" }
             ))
         }
-        Some(seed) => {
+        Action::Links(user) => {
+            let links = table
+                .active_links(&user, chrono::Utc::now().timestamp())
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
+        }
+        Action::Seed(seed) => {
             let applied = seed.apply(&table).await.map_err(|e| e.to_string())?;
             Ok(format!(
                 "seeded table {}: {} orgs, {} users, {} memberships",

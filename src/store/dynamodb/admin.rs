@@ -212,3 +212,68 @@ pub struct UserProfile<'a> {
     pub preferred_language: Option<&'a str>,
     pub user_name: Option<&'a str>,
 }
+
+/// A stored link as an operator may see it: never the hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkSummary {
+    pub code_id: String,
+    pub org_id: String,
+    pub created_at: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub requested_by: String,
+}
+
+impl Table {
+    /// The user's links that can still be used at `now` (epoch seconds). DynamoDB's TTL
+    /// deletes expired items late or (on emulators) never, so expiry is checked here.
+    pub async fn active_links(
+        &self,
+        user: &UserId,
+        now: i64,
+    ) -> Result<Vec<LinkSummary>, StoreError> {
+        let mut links = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(format!("USER#{user}")))
+                .expression_attribute_values(":prefix", s("PASSKEYLINK#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let expires_at = item
+                    .get(keys::TTL_ATTRIBUTE)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(0);
+                if expires_at > now {
+                    links.push(LinkSummary {
+                        code_id: text("codeId"),
+                        org_id: text("orgId"),
+                        created_at: text("createdAt"),
+                        expires_at,
+                        requested_by: text("requestedBy"),
+                    });
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(links),
+            }
+        }
+    }
+}
