@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools run test unit dev stop lint clean
+.PHONY: help tools run test dev stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ tools: ## install the pinned local-stack tools into the per-user cache
 run: tools ## the main job end to end: stack, table, seed, function under cargo-lambda, one real call
 	@$(STACK) with scripts/run.sh
 
-test: tools lint ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
+test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
 	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh'
 	@echo "make test: all passed"
 
@@ -33,9 +33,18 @@ stop: ## stop everything `make dev` or an interrupted run started
 	@scripts/lambda.sh down
 	@$(STACK) down
 
+validate: tools ## cfn-lint + sam validate --lint on infra/template.yaml (offline, zero warnings)
+	@scripts/infra.sh validate
+
+package: tools ## sam build: the arm64 bootstrap via cargo-lambda + zig; prints its size
+	@scripts/infra.sh package
+
+deploy: tools ## sam build + sam deploy (guided the first time; STAGE=prod for prod)
+	@scripts/infra.sh deploy
+
 lint: ## formatting and clippy, warnings are errors
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 
 clean: stop ## remove build output and stack state (the tool cache stays)
-	rm -rf target .stack
+	rm -rf target .stack infra/.aws-sam

@@ -17,6 +17,23 @@ pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(3600);
 pub const LINK_LIFETIME_BOUNDS: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(7 * 24 * 3600));
 
+/// Every environment variable the function reads (the SDK's own `AWS_*` aside);
+/// tests/template.rs checks infra/template.yaml sets no other.
+pub const VARIABLES: &[&str] = &[
+    "TABLE_NAME",
+    "MAIL_FROM",
+    "SES_CONFIGURATION_SET",
+    "LINK_URL_TEMPLATE",
+    "LINK_LIFETIME_SECONDS",
+    "ORG_CLAIM",
+    "USER_CLAIM",
+    "ROLE_PERMISSIONS",
+    "RATE_LIMIT_LINKS",
+    "RATE_LIMIT_WINDOW_SECONDS",
+    "RUST_LOG",
+    "LOG_FORMAT",
+];
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {variable}: {reason}")]
 pub struct ConfigError {
@@ -201,6 +218,24 @@ mod tests {
         assert_eq!(config.link_lifetime, Duration::from_secs(3600));
         assert_eq!(config.org_claim, DEFAULT_ORG_CLAIM);
         assert_eq!(config.ses_configuration_set, None);
+    }
+
+    #[test]
+    fn variables_lists_exactly_what_config_reads() {
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let base = lookup(&BASE);
+        Config::from_lookup(|k| {
+            asked.lock().unwrap().insert(k.to_owned());
+            base(k)
+        })
+        .unwrap();
+        let mut asked: Vec<String> = asked.into_inner().unwrap().into_iter().collect();
+        // Logging is configured by telemetry.rs, before Config exists.
+        asked.extend(["RUST_LOG".to_owned(), "LOG_FORMAT".to_owned()]);
+        asked.sort();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(asked, listed);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::link::{LinkSecret, UrlTemplate};
 use crate::mail::{self, LinkMail};
 use crate::mailer::Mailer;
+use crate::metrics;
 use crate::model::{
     valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState,
 };
@@ -144,6 +145,7 @@ where
             }
             Err(e) => {
                 warn!(code_id = %link.code_id, error = %e, "mail not sent, revoking the link");
+                metrics::mail_send_failed();
                 if let Err(revoke) = self.store.revoke_link(&link, &e.to_string()).await {
                     // The link stays stored but its secret was never delivered to anyone,
                     // and it expires by itself.

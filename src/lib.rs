@@ -15,6 +15,7 @@ pub mod http;
 pub mod link;
 pub mod mail;
 pub mod mailer;
+pub mod metrics;
 pub mod model;
 pub mod permissions;
 pub mod request_body;

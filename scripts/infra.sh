@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# infra/template.yaml: validate (offline), package (sam build: arm64 bootstrap via
+# cargo-lambda + zig), deploy (sam deploy, guided the first time).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-eu-central-1}}"
+export SAM_CLI_TELEMETRY=0
+STAGE="${STAGE:-default}"
+cd "$ROOT/infra"
+
+build() {
+  # The arm64 standard library for cross-compiling; rustup does nothing when it is there.
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
+  sam build --config-env "$STAGE"
+  local bootstrap="$ROOT/infra/.aws-sam/build/Function/bootstrap"
+  file "$bootstrap" 2>/dev/null || true
+  echo "bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes)"
+}
+
+case "${1:-}" in
+  validate)
+    cfn-lint template.yaml
+    sam validate --lint --template-file template.yaml
+    echo "validate: cfn-lint and sam validate --lint passed with no errors and no warnings"
+    ;;
+  package) build ;;
+  deploy)
+    build
+    if grep -q SenderAddress samconfig.toml; then
+      sam deploy --config-env "$STAGE"
+    else
+      # First deployment: SAM asks for the parameters and saves them in samconfig.toml.
+      sam deploy --guided --config-env "$STAGE"
+    fi
+    ;;
+  *) echo "usage: $0 validate|package|deploy" >&2; exit 2 ;;
+esac
