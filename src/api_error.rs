@@ -96,12 +96,12 @@ impl From<&Error> for ApiError {
             Error::InvalidUserId => ApiError::new(
                 InvalidArgument,
                 "USER-x9Ql1",
-                "User id must be 1-200 characters of A-Z a-z 0-9 - _ . @",
+                "User id must be 1-200 characters of A-Z a-z 0-9 - _ . @, starting with a letter or digit",
             ),
             Error::InvalidOrgId => ApiError::new(
                 InvalidArgument,
                 "AUTH-Pq4Wd",
-                "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @",
+                "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @, starting with a letter or digit",
             ),
             Error::InvalidBody(_) => ApiError::new(
                 InvalidArgument,

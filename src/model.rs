@@ -11,7 +11,9 @@ pub const MAX_ID_LEN: usize = 200;
 fn valid_id(raw: &str) -> bool {
     // Ids become parts of DynamoDB keys (`USER#<id>`) and of the link URL, so only characters
     // that need no escaping in either are allowed; ZITADEL's own ids are decimal strings.
+    // The first must be a letter or digit: "." and ".." are path steps, never ids.
     (1..=MAX_ID_LEN).contains(&raw.len())
+        && raw.as_bytes()[0].is_ascii_alphanumeric()
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
@@ -24,7 +26,7 @@ macro_rules! id_type {
         pub struct $name(String);
 
         impl $name {
-            /// Accepts 1-200 characters of `A-Z a-z 0-9 - _ . @`.
+            /// Accepts 1-200 characters of `A-Z a-z 0-9 - _ . @`, the first a letter or digit.
             pub fn parse(raw: &str) -> Option<Self> {
                 valid_id(raw).then(|| Self(raw.to_owned()))
             }
