@@ -126,7 +126,7 @@ impl From<&Error> for ApiError {
                 "Machine users cannot register passkeys",
             ),
             Error::UserNotActive => {
-                ApiError::new(FailedPrecondition, "USER-Ds3Fv", "User is not active")
+                ApiError::new(FailedPrecondition, "USER-Ds3Fv", "User is inactive, locked or deleted")
             }
             Error::UserWithoutEmail => ApiError::new(
                 FailedPrecondition,

@@ -88,12 +88,11 @@ where
             .user
             .filter(|u| u.org_id == cmd.target_org)
             .ok_or(Error::UserNotFound)?;
-        if user.state == UserState::Deleted {
-            return Err(Error::UserNotFound);
-        }
         if user.kind == UserKind::Machine {
             return Err(Error::MachineUser);
         }
+        // Deleted users answer like inactive ones (issue 10): the caller holds user.write in
+        // this org, so their existence is no secret to it.
         if !matches!(user.state, UserState::Active | UserState::Initial) {
             return Err(Error::UserNotActive);
         }

@@ -22,7 +22,7 @@ pub enum Error {
     UserNotFound,
     #[error("user is a machine user")]
     MachineUser,
-    #[error("user is not active")]
+    #[error("user is inactive, locked or deleted")]
     UserNotActive,
     #[error("user has no e-mail address")]
     UserWithoutEmail,

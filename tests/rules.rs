@@ -158,7 +158,7 @@ async fn users_that_cannot_register_a_passkey_are_refused() {
     let admin = Some((DEMO_ADMIN, DEMO_ORG));
     expect(&h, &event(admin, LOCKED, None), 400, "USER-Ds3Fv").await;
     expect(&h, &event(admin, INACTIVE, None), 400, "USER-Ds3Fv").await;
-    expect(&h, &event(admin, DELETED, None), 404, "USER-3n8fS").await;
+    expect(&h, &event(admin, DELETED, None), 400, "USER-Ds3Fv").await;
     expect(&h, &event(admin, NO_MAIL, None), 400, "USER-Em4Nz").await;
     expect(&h, &event(admin, MACHINE, None), 400, "USER-Mk8Ht").await;
     for user in [LOCKED, INACTIVE, DELETED, NO_MAIL, MACHINE] {
