@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use crate::config::RateLimit;
 use crate::error::Error;
 use crate::link::{LinkSecret, UrlTemplate};
-use crate::mail::{self, LinkMail};
+use crate::mail::{LinkMail, MailRenderer};
 use crate::mailer::Mailer;
 use crate::metrics;
 use crate::model::{
@@ -46,6 +46,7 @@ pub struct PasskeyLinks<S, M> {
     pub store: S,
     pub mailer: M,
     pub policy: LinkPolicy,
+    pub renderer: MailRenderer,
 }
 
 impl<S, M> PasskeyLinks<S, M>
@@ -132,12 +133,22 @@ where
             self.policy
                 .url_template
                 .render(&link.user_id, &link.org_id, &link.code_id, &secret);
-        let message = mail::render(&LinkMail {
-            to: email,
-            display_name: user.display_name.as_deref(),
-            link: &url,
-            lifetime: self.policy.lifetime,
-        });
+        let mut message = self
+            .renderer
+            .render(&LinkMail {
+                to: email,
+                display_name: user.display_name.as_deref(),
+                preferred_language: user.preferred_language.as_deref(),
+                org_name: &org.name,
+                org_texts: snap.org_texts.as_ref(),
+                link: &url,
+                lifetime: self.policy.lifetime,
+            })
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        message.tags = vec![
+            ("purpose".to_owned(), "passkey-registration".to_owned()),
+            ("org".to_owned(), tag_value(link.org_id.as_str())),
+        ];
         match self.mailer.send(&message).await {
             Ok(message_id) => {
                 info!(code_id = %link.code_id, sequence = link.sequence, %message_id, "passkey link sent");
@@ -160,6 +171,19 @@ where
             resource_owner: link.org_id,
         })
     }
+}
+
+/// SES tag values allow `[A-Za-z0-9_-]` only; ids may also hold `.` and `@`.
+fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Up to 10 ms per attempt so far, at random: callers that collided do not collide again in

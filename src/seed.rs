@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::error::StoreError;
+use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 use crate::store::dynamodb::admin::UserProfile;
 use crate::store::dynamodb::Table;
@@ -28,6 +29,9 @@ pub struct SeedOrg {
     pub users: Vec<SeedUser>,
     #[serde(default)]
     pub members: Vec<SeedMember>,
+    /// The organisation's sender name and per-language text overrides for the mail.
+    #[serde(default)]
+    pub mail_texts: Option<OrgTexts>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +133,9 @@ impl Seed {
             let org_id = OrgId::parse(&org.id)
                 .ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
             table.upsert_org(&org_id, &org.name, org.state).await?;
+            if let Some(texts) = &org.mail_texts {
+                table.put_org_texts(&org_id, texts).await?;
+            }
             applied.orgs += 1;
             for u in &org.users {
                 let id = user_id(&u.id)?;

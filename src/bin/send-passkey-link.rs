@@ -3,6 +3,7 @@
 use send_passkey_link::config::Config;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::{Api, ClaimNames};
+use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::store::dynamodb::Table;
 use send_passkey_link::{aws, telemetry};
@@ -26,6 +27,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                 permissions: config.permissions.clone(),
                 rate_limit: config.rate_limit,
             },
+            renderer: MailRenderer::new()?,
         },
         claims: ClaimNames {
             user: config.user_claim.clone(),

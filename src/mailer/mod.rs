@@ -13,6 +13,10 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Replaces the display name of the configured sender (the address stays).
+    pub sender_name: Option<String>,
+    /// Provider message tags (SES: name and value of `[A-Za-z0-9_-]`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// The body carries the link secret, so `Debug` shows only where the mail goes.

@@ -2,7 +2,7 @@
 
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use aws_sdk_sesv2::Client;
 
 use super::{Mail, Mailer};
@@ -44,10 +44,20 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .build();
+        let tags = mail
+            .tags
+            .iter()
+            .map(|(name, value)| MessageTag::builder().name(name).value(value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| MailError::Rejected(format!("tag: {e}")))?;
         let out = self
             .client
             .send_email()
-            .from_email_address(&self.from)
+            .from_email_address(match &mail.sender_name {
+                Some(name) => crate::mail::from_with_name(&self.from, name),
+                None => self.from.clone(),
+            })
+            .set_email_tags(Some(tags))
             .destination(Destination::builder().to_addresses(&mail.to).build())
             .content(EmailContent::builder().simple(message).build())
             .set_configuration_set_name(self.configuration_set.clone())

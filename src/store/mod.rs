@@ -10,6 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::mail::OrgTexts;
 use crate::model::{Org, OrgId, User, UserId};
 
 /// Everything the permission check and the user checks need, read in one round trip.
@@ -22,6 +23,8 @@ pub struct Snapshot {
     pub instance_roles: Vec<String>,
     /// The caller's roles in the target organisation only.
     pub org_roles: Vec<String>,
+    /// The target organisation's own mail texts, if it set any.
+    pub org_texts: Option<OrgTexts>,
 }
 
 /// Reads the target user, the target org and the caller's memberships together.

@@ -155,6 +155,7 @@ impl Harness {
                     permissions: RolePermissions::default(),
                     rate_limit: send_passkey_link::config::DEFAULT_RATE_LIMIT,
                 },
+                renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
             },
             claims: ClaimNames::default(),
         };

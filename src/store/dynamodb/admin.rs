@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 use super::item::{enum_value, s, string_list, Item};
 use super::{classify, keys, Table};
 use crate::error::StoreError;
+use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 
 impl Table {
@@ -156,6 +157,18 @@ impl Table {
             .await
             .map_err(|e| classify("UpdateItem", e))?;
         Ok(())
+    }
+
+    /// Replaces the organisation's mail texts (sender name, per-language overrides).
+    pub async fn put_org_texts(&self, org: &OrgId, texts: &OrgTexts) -> Result<(), StoreError> {
+        let json = serde_json::to_string(texts).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut item: Item = keys::org_texts(org);
+        item.extend([
+            ("entity".to_owned(), s("MAILTEXTS")),
+            ("orgId".to_owned(), s(org.as_str())),
+            ("texts".to_owned(), s(json)),
+        ]);
+        self.put(item).await
     }
 
     pub async fn put_org_member(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::StoreError;
+use crate::mail::OrgTexts;
 use crate::model::{Org, OrgId, OrgState, User, UserId, UserKind, UserState};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -96,6 +97,11 @@ pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
         name: get_s(item, "name").unwrap_or_default().to_owned(),
         state: parse_enum::<OrgState>(item, "state")?,
     })
+}
+
+pub fn org_texts_from_item(item: &Item) -> Result<OrgTexts, StoreError> {
+    let raw = get_s(item, "texts").ok_or_else(|| corrupt("texts"))?;
+    serde_json::from_str(raw).map_err(|_| corrupt("texts"))
 }
 
 pub fn roles_from_item(item: &Item) -> Vec<String> {

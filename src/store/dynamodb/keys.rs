@@ -3,6 +3,7 @@
 //! | item              | pk               | sk                      |
 //! |-------------------|------------------|-------------------------|
 //! | organisation      | `ORG#<orgId>`    | `#ORG`                  |
+//! | org mail texts    | `ORG#<orgId>`    | `#MAILTEXTS`            |
 //! | org membership    | `ORG#<orgId>`    | `MEMBER#<userId>`       |
 //! | instance member   | `INSTANCE`       | `MEMBER#<userId>`       |
 //! | user              | `USER#<userId>`  | `#USER`                 |
@@ -35,6 +36,10 @@ fn key(pk: String, sk: String) -> Key {
 
 pub fn org(org: &OrgId) -> Key {
     key(format!("ORG#{org}"), "#ORG".into())
+}
+
+pub fn org_texts(org: &OrgId) -> Key {
+    key(format!("ORG#{org}"), "#MAILTEXTS".into())
 }
 
 pub fn org_member(org: &OrgId, user: &UserId) -> Key {

@@ -95,6 +95,7 @@ impl SnapshotRead for Table {
             keys::org(org),
             keys::org_member(org, caller),
             keys::instance_member(caller),
+            keys::org_texts(org),
         ];
         let mut pending = KeysAndAttributes::builder()
             .set_keys(Some(wanted.to_vec()))
@@ -127,13 +128,13 @@ impl SnapshotRead for Table {
     }
 }
 
-fn snapshot_from(wanted: &[keys::Key; 4], found: Vec<Item>) -> Result<Snapshot, StoreError> {
+fn snapshot_from(wanted: &[keys::Key; 5], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
         found.iter().find(|item| {
             item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK)
         })
     };
-    let [user_key, org_key, org_member_key, instance_member_key] = wanted;
+    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key] = wanted;
     Ok(Snapshot {
         user: find(user_key).map(item::user_from_item).transpose()?,
         org: find(org_key).map(item::org_from_item).transpose()?,
@@ -143,6 +144,9 @@ fn snapshot_from(wanted: &[keys::Key; 4], found: Vec<Item>) -> Result<Snapshot, 
         instance_roles: find(instance_member_key)
             .map(item::roles_from_item)
             .unwrap_or_default(),
+        org_texts: find(org_texts_key)
+            .map(item::org_texts_from_item)
+            .transpose()?,
     })
 }
 

@@ -1,0 +1,384 @@
+//! The registration e-mail: texts per language (with per-organisation overrides), rendered
+//! from the templates in `templates/` with HTML auto-escaping, into a multipart message.
+//!
+//! Texts and templates are compiled into the binary, so a Lambda cold start reads no files.
+//! Every interpolated value is escaped in the HTML part, and control characters never reach
+//! the subject or the sender's display name (headers).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use minijinja::{context, AutoEscape, Environment};
+use serde::Deserialize;
+
+use crate::mailer::Mail;
+
+pub const DEFAULT_LANGUAGE: &str = "en";
+
+const LANGUAGES: [(&str, &str); 4] = [
+    ("en", include_str!("texts/en.json")),
+    ("de", include_str!("texts/de.json")),
+    ("fr", include_str!("texts/fr.json")),
+    ("es", include_str!("texts/es.json")),
+];
+
+/// The words of one language's mail.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Texts {
+    pub subject: String,
+    /// With `{name}` for the user's display name.
+    pub greeting: String,
+    pub fallback_name: String,
+    pub intro: String,
+    pub button: String,
+    /// With `{duration}`, e.g. "2 hours".
+    pub expiry: String,
+    pub ignore: String,
+    pub minute: [String; 2],
+    pub hour: [String; 2],
+    pub day: [String; 2],
+}
+
+/// An organisation's replacements for some texts, per language, and its sender name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrgTexts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub languages: HashMap<String, TextOverrides>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TextOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<String>,
+}
+
+/// What one mail says and where it goes.
+pub struct LinkMail<'a> {
+    pub to: &'a str,
+    pub display_name: Option<&'a str>,
+    pub preferred_language: Option<&'a str>,
+    pub org_name: &'a str,
+    pub org_texts: Option<&'a OrgTexts>,
+    pub link: &'a str,
+    pub lifetime: Duration,
+}
+
+/// Templates and texts, built once at cold start.
+pub struct MailRenderer {
+    env: Environment<'static>,
+    texts: HashMap<&'static str, Texts>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail template: {0}")]
+pub struct RenderError(String);
+
+impl MailRenderer {
+    pub fn new() -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        for (name, source) in [
+            ("link.html", include_str!("templates/link.html")),
+            ("link.txt", include_str!("templates/link.txt")),
+        ] {
+            env.add_template(name, source)
+                .map_err(|e| RenderError(e.to_string()))?;
+        }
+        let mut texts = HashMap::new();
+        for (lang, json) in LANGUAGES {
+            let parsed: Texts = serde_json::from_str(json)
+                .map_err(|e| RenderError(format!("texts/{lang}.json: {e}")))?;
+            texts.insert(lang, parsed);
+        }
+        Ok(Self { env, texts })
+    }
+
+    /// The languages with texts of their own; others fall back to English.
+    pub fn languages(&self) -> Vec<&'static str> {
+        LANGUAGES.iter().map(|(lang, _)| *lang).collect()
+    }
+
+    pub fn render(&self, m: &LinkMail<'_>) -> Result<Mail, RenderError> {
+        let lang = self.language_for(m.preferred_language);
+        let defaults = &self.texts[lang];
+        let overrides = m.org_texts.and_then(|o| o.languages.get(lang));
+        let pick = |own: &String, field: fn(&TextOverrides) -> &Option<String>| -> String {
+            overrides
+                .and_then(|o| field(o).clone())
+                .unwrap_or_else(|| own.clone())
+        };
+        let name = m.display_name.map(one_line).filter(|n| !n.is_empty());
+        let greeting_template = pick(&defaults.greeting, |o| &o.greeting);
+        let greeting = match (&name, defaults.fallback_name.as_str()) {
+            (Some(name), _) => greeting_template.replace("{name}", name),
+            (None, "") => greeting_template
+                .replace(" {name}", "")
+                .replace("{name}", ""),
+            (None, fallback) => greeting_template.replace("{name}", fallback),
+        };
+        let subject = one_line(&pick(&defaults.subject, |o| &o.subject));
+        let expiry = defaults
+            .expiry
+            .replace("{duration}", &human_duration(m.lifetime, defaults));
+        let ctx = context! {
+            lang,
+            subject => &subject,
+            greeting,
+            intro => pick(&defaults.intro, |o| &o.intro),
+            button => pick(&defaults.button, |o| &o.button),
+            expiry,
+            ignore => pick(&defaults.ignore, |o| &o.ignore),
+            // Escaped here rather than by the template: minijinja also escapes `/`, which
+            // mail clients show in the link target.
+            link_html => minijinja::Value::from_safe_string(escape_html(m.link)),
+            link => m.link,
+            org_name => one_line(m.org_name),
+        };
+        let render = |name: &str| {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| RenderError(e.to_string()))
+        };
+        Ok(Mail {
+            to: m.to.to_owned(),
+            subject,
+            text: render("link.txt")?,
+            html: render("link.html")?,
+            sender_name: m
+                .org_texts
+                .and_then(|o| o.sender_name.as_deref())
+                .map(one_line),
+            tags: Vec::new(),
+        })
+    }
+
+    /// `de-CH` and `DE` mean German; anything without texts means English.
+    fn language_for(&self, preferred: Option<&str>) -> &'static str {
+        let primary = preferred
+            .and_then(|p| p.split(['-', '_']).next())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        LANGUAGES
+            .iter()
+            .map(|(lang, _)| *lang)
+            .find(|lang| *lang == primary)
+            .unwrap_or(DEFAULT_LANGUAGE)
+    }
+}
+
+/// The five characters that matter in HTML text and quoted attributes.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Control characters (CR/LF above all) become spaces: the value may end up in a header.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// `Name <address>` for the From header: the address from `mail_from`, the display name
+/// replaced, quoted, and RFC 2047-encoded when it is not plain ASCII.
+pub fn from_with_name(mail_from: &str, name: &str) -> String {
+    let address = match (mail_from.rfind('<'), mail_from.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &mail_from[start + 1..end],
+        _ => mail_from.trim(),
+    };
+    let name = one_line(name);
+    if name.is_ascii() {
+        let quoted: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
+        format!("\"{quoted}\" <{address}>")
+    } else {
+        format!(
+            "=?UTF-8?B?{}?= <{address}>",
+            STANDARD.encode(name.as_bytes())
+        )
+    }
+}
+
+fn human_duration(d: Duration, t: &Texts) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs.is_multiple_of(86_400) {
+        (secs / 86_400, &t.day)
+    } else if secs.is_multiple_of(3600) {
+        (secs / 3600, &t.hour)
+    } else {
+        (secs.div_ceil(60), &t.minute)
+    };
+    format!("{n} {}", if n == 1 { &unit[0] } else { &unit[1] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail<'a>(
+        lang: Option<&'a str>,
+        name: Option<&'a str>,
+        org: Option<&'a OrgTexts>,
+    ) -> LinkMail<'a> {
+        LinkMail {
+            to: "a@example.com",
+            display_name: name,
+            preferred_language: lang,
+            org_name: "Demo Corp",
+            org_texts: org,
+            link: "https://id.example.com/init?userID=1&code=abc",
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn language_falls_back_to_english() {
+        let r = MailRenderer::new().unwrap();
+        assert_eq!(r.language_for(Some("de-CH")), "de");
+        assert_eq!(r.language_for(Some("FR")), "fr");
+        assert_eq!(r.language_for(Some("es_MX")), "es");
+        assert_eq!(r.language_for(Some("ja")), "en");
+        assert_eq!(r.language_for(Some("")), "en");
+        assert_eq!(r.language_for(None), "en");
+    }
+
+    #[test]
+    fn hostile_display_name_is_escaped_and_kept_out_of_headers() {
+        let r = MailRenderer::new().unwrap();
+        let out = r
+            .render(&mail(
+                None,
+                Some("<script>alert(1)</script>\r\nBcc: x@evil"),
+                None,
+            ))
+            .unwrap();
+        assert!(!out.html.contains("<script>"));
+        assert!(out.html.contains("&lt;script&gt;"));
+        assert!(!out.subject.contains('\n'));
+        assert_eq!(
+            out.html
+                .matches("https://id.example.com/init?userID=1&amp;code=abc")
+                .count(),
+            1
+        );
+        assert_eq!(
+            out.text
+                .matches("https://id.example.com/init?userID=1&code=abc")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn org_overrides_replace_only_what_they_set() {
+        let r = MailRenderer::new().unwrap();
+        let org = OrgTexts {
+            sender_name: Some("Demo IT\r\nBcc: x".into()),
+            languages: HashMap::from([(
+                "de".to_owned(),
+                TextOverrides {
+                    subject: Some("Neuer Passkey für Demo".into()),
+                    ..Default::default()
+                },
+            )]),
+        };
+        let de = r
+            .render(&mail(Some("de"), Some("Alice"), Some(&org)))
+            .unwrap();
+        assert_eq!(de.subject, "Neuer Passkey für Demo");
+        assert!(
+            de.text.contains("Passkey registrieren"),
+            "the rest stays German default"
+        );
+        assert_eq!(de.sender_name.as_deref(), Some("Demo IT  Bcc: x"));
+        let en = r
+            .render(&mail(Some("en"), Some("Alice"), Some(&org)))
+            .unwrap();
+        assert_eq!(en.subject, "Add a passkey to your account");
+    }
+
+    #[test]
+    fn greetings_without_a_name() {
+        let r = MailRenderer::new().unwrap();
+        assert!(r
+            .render(&mail(Some("en"), None, None))
+            .unwrap()
+            .text
+            .starts_with("Hello there,"));
+        assert!(r
+            .render(&mail(Some("fr"), Some("  "), None))
+            .unwrap()
+            .text
+            .starts_with("Bonjour,"));
+    }
+
+    #[test]
+    fn sender_names_are_quoted_or_encoded() {
+        assert_eq!(
+            from_with_name("Passkeys <no-reply@x.example>", "Demo \"IT\""),
+            "\"Demo IT\" <no-reply@x.example>"
+        );
+        assert_eq!(
+            from_with_name("no-reply@x.example", "Demo"),
+            "\"Demo\" <no-reply@x.example>"
+        );
+        assert_eq!(
+            from_with_name("no-reply@x.example", "Müller"),
+            "=?UTF-8?B?TcO8bGxlcg==?= <no-reply@x.example>"
+        );
+    }
+
+    #[test]
+    fn durations_read_naturally_in_each_language() {
+        let r = MailRenderer::new().unwrap();
+        assert_eq!(
+            human_duration(Duration::from_secs(3600), &r.texts["en"]),
+            "1 hour"
+        );
+        assert_eq!(
+            human_duration(Duration::from_secs(7200), &r.texts["de"]),
+            "2 Stunden"
+        );
+        assert_eq!(
+            human_duration(Duration::from_secs(86_400), &r.texts["fr"]),
+            "1 jour"
+        );
+        assert_eq!(
+            human_duration(Duration::from_secs(90), &r.texts["es"]),
+            "2 minutos"
+        );
+    }
+}
