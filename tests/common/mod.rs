@@ -372,6 +372,7 @@ pub const SES_PAUSED: StubAnswer = StubAnswer {
 pub struct AwsStub {
     pub url: String,
     requests: Arc<Mutex<usize>>,
+    bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl AwsStub {
@@ -381,6 +382,8 @@ impl AwsStub {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(0usize));
         let counter = requests.clone();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let answer = {
@@ -388,6 +391,7 @@ impl AwsStub {
                     *n += 1;
                     script[(*n - 1).min(script.len() - 1)].clone()
                 };
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     // Read the head and the declared body, then answer and close.
                     let mut buf = Vec::new();
@@ -411,6 +415,9 @@ impl AwsStub {
                                 })
                                 .unwrap_or(0);
                             if buf.len() >= end + 4 + length {
+                                seen.lock()
+                                    .unwrap()
+                                    .push(String::from_utf8_lossy(&buf[end + 4..]).to_string());
                                 break;
                             }
                         }
@@ -435,10 +442,19 @@ impl AwsStub {
                 });
             }
         });
-        Self { url, requests }
+        Self {
+            url,
+            requests,
+            bodies,
+        }
     }
 
     pub fn requests(&self) -> usize {
         *self.requests.lock().unwrap()
+    }
+
+    /// The request bodies received so far.
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
     }
 }

@@ -1,0 +1,197 @@
+//! The e-mail people receive: every language rendered and compared with reviewed golden files
+//! (`UPDATE_GOLDEN=1 cargo test --test mail` rewrites them), the link exactly once, the HTML
+//! well-formed, hostile names escaped; per-organisation texts, sender name and SES tags
+//! through the real handler.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use send_passkey_link::mail::{LinkMail, MailRenderer};
+
+const LINK: &str = "https://id.demo.example/ui/login/login/passwordless/init?userID=100000000000000011&orgID=100000000000000001&codeID=0b6f3c2e-8d1a-4f5e-9c7b-2a1d3e4f5a6b&code=Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo";
+
+/// Every element opened is closed, in order (void elements aside).
+fn assert_well_formed(html: &str) {
+    const VOID: [&str; 6] = ["meta", "br", "img", "hr", "input", "link"];
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("tag closes") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if tag.starts_with('/') {
+            assert_eq!(
+                open.pop().as_deref(),
+                Some(name.as_str()),
+                "closing </{name}> out of order"
+            );
+        } else if !VOID.contains(&name.as_str()) && !tag.ends_with('/') {
+            open.push(name);
+        }
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+}
+
+#[test]
+fn every_language_matches_its_golden_file() {
+    let renderer = MailRenderer::new().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for lang in renderer.languages() {
+        let mail = renderer
+            .render(&LinkMail {
+                to: "alice@demo.example",
+                display_name: Some("Alice Example"),
+                preferred_language: Some(lang),
+                org_name: "Demo Corp",
+                org_texts: None,
+                link: LINK,
+                lifetime: Duration::from_secs(3600),
+            })
+            .unwrap();
+        assert_eq!(
+            mail.text.matches(LINK).count(),
+            1,
+            "{lang}: link once in the text part"
+        );
+        assert_eq!(
+            mail.html.matches(&LINK.replace('&', "&amp;")).count(),
+            1,
+            "{lang}: link once in the HTML"
+        );
+        assert!(
+            !mail.html.contains(LINK),
+            "{lang}: the & in the href is escaped"
+        );
+        assert_well_formed(&mail.html);
+        let rendered = format!("Subject: {}\n\n{}", mail.subject, mail.text);
+        for (file, content) in [
+            (format!("link.{lang}.txt"), rendered),
+            (format!("link.{lang}.html"), mail.html.clone()),
+        ] {
+            let path = dir.join(&file);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                std::fs::write(&path, &content).unwrap();
+            }
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{file}: run with UPDATE_GOLDEN=1"));
+            assert_eq!(
+                content, golden,
+                "{file} differs from the reviewed golden file"
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_language() {
+    let renderer = MailRenderer::new().unwrap();
+    for lang in renderer.languages() {
+        let mail = renderer
+            .render(&LinkMail {
+                to: "eve@demo.example",
+                display_name: Some(
+                    "<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example",
+                ),
+                preferred_language: Some(lang),
+                org_name: "<b>Org</b>",
+                org_texts: None,
+                link: LINK,
+                lifetime: Duration::from_secs(900),
+            })
+            .unwrap();
+        assert!(
+            !mail.html.contains("evil.example\">") && !mail.html.contains("<b>"),
+            "{lang}"
+        );
+        assert!(mail.html.contains("&lt;a href="), "{lang}");
+        assert_well_formed(&mail.html);
+        assert!(!mail.subject.contains(['\r', '\n']), "{lang}");
+    }
+}
+
+#[tokio::test]
+async fn organisation_texts_and_sender_name_reach_the_inbox() {
+    let h = Harness::new().await;
+    let (status, body) = h
+        .call(&event(Some((OTHER_OWNER, OTHER_ORG)), BOB, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &mails_to(&h.email_of("bob", "other.example"))[0];
+    assert_eq!(mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
+    let text = mail["body"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Hallo Bob Other,"),
+        "German defaults for the rest: {text}"
+    );
+    assert!(text.contains("Fragen? Schreiben Sie an it+"), "the org's own closing line");
+    assert!(text.contains("Der Link ist 1 Stunde gültig."));
+    assert!(
+        mail["from"]
+            .as_str()
+            .unwrap()
+            .contains("Other Org IT-Service"),
+        "{}",
+        mail["from"]
+    );
+    assert!(mail["from"]
+        .as_str()
+        .unwrap()
+        .contains("no-reply@demo.example"));
+    // Demo Corp set no texts: Alice gets the English defaults from the default sender.
+    let (status, _) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200);
+    let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
+    assert_eq!(mail["subject"], "Add a passkey to your account");
+    assert!(mail["body"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hello Alice Example,"));
+}
+
+#[tokio::test]
+async fn every_send_carries_purpose_and_org_tags() {
+    let stub = AwsStub::start(vec![SES_OK]).await;
+    let h = Harness::with_endpoints(Endpoints {
+        ses: Some(stub.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = h
+        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let request: serde_json::Value = serde_json::from_str(&stub.bodies()[0]).unwrap();
+    let tags = request["EmailTags"].as_array().unwrap();
+    assert!(
+        tags.contains(&serde_json::json!({"Name": "purpose", "Value": "passkey-registration"})),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&serde_json::json!({"Name": "org", "Value": DEMO_ORG})),
+        "{tags:?}"
+    );
+    assert!(
+        request["Content"]["Simple"]["Body"]["Html"]["Data"]
+            .as_str()
+            .is_some(),
+        "multipart: HTML"
+    );
+    assert!(
+        request["Content"]["Simple"]["Body"]["Text"]["Data"]
+            .as_str()
+            .is_some(),
+        "multipart: text"
+    );
+}
