@@ -133,7 +133,10 @@ async fn organisation_texts_and_sender_name_reach_the_inbox() {
         text.starts_with("Hallo Bob Other,"),
         "German defaults for the rest: {text}"
     );
-    assert!(text.contains("Fragen? Schreiben Sie an it+"), "the org's own closing line");
+    assert!(
+        text.contains("Fragen? Schreiben Sie an it+"),
+        "the org's own closing line"
+    );
     assert!(text.contains("Der Link ist 1 Stunde gültig."));
     assert!(
         mail["from"]
