@@ -17,7 +17,7 @@ use crate::model::{
     valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState,
 };
 use crate::permissions::{RolePermissions, USER_WRITE};
-use crate::store::{LinkCommit, LinkRevoke, NewLink, SnapshotRead};
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
@@ -51,7 +51,7 @@ pub struct PasskeyLinks<S, M> {
 
 impl<S, M> PasskeyLinks<S, M>
 where
-    S: SnapshotRead + LinkCommit + LinkRevoke + Sync,
+    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
     M: Mailer + Sync,
 {
     pub async fn send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
@@ -152,6 +152,11 @@ where
         match self.mailer.send(&message).await {
             Ok(message_id) => {
                 info!(code_id = %link.code_id, sequence = link.sequence, %message_id, "passkey link sent");
+                if let Err(e) = self.store.record_message_id(&link, &message_id).await {
+                    // The mail is out and the link works; only the correlation is missing,
+                    // and the log line above still has it.
+                    warn!(code_id = %link.code_id, %message_id, error = %e, "message id not recorded");
+                }
             }
             Err(e) => {
                 warn!(code_id = %link.code_id, error = %e, "mail not sent, revoking the link");

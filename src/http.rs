@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::mailer::Mailer;
 use crate::model::{Caller, OrgId, UserId};
 use crate::request_body;
-use crate::store::{LinkCommit, LinkRevoke, SnapshotRead};
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
 
 pub const ORG_HEADER: &str = "x-zitadel-orgid";
 
@@ -42,7 +42,7 @@ impl Default for ClaimNames {
 
 impl<S, M> Api<S, M>
 where
-    S: SnapshotRead + LinkCommit + LinkRevoke + Sync,
+    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
     M: Mailer + Sync,
 {
     /// Answers one API Gateway request; never fails, every error becomes a response.

@@ -76,6 +76,17 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
 
     let events = h.items(ALICE, "EVENT#").await;
     assert_eq!(events.len(), 1);
+    let message_id = mails[0]["messageId"].as_str().unwrap();
+    assert_eq!(
+        attr_s(link, "messageId"),
+        message_id,
+        "SES message id on the link"
+    );
+    assert_eq!(
+        attr_s(&events[0], "messageId"),
+        message_id,
+        "and on its event"
+    );
     assert_eq!(
         attr_s(&events[0], "eventType"),
         "user.human.passwordless.initialization.code.requested"
@@ -329,18 +340,20 @@ async fn malformed_ids_are_invalid_arguments() {
 }
 
 #[tokio::test]
-async fn success_costs_exactly_three_aws_calls() {
+async fn success_costs_four_aws_calls() {
     let h = Harness::new().await;
     let (status, body) = h
         .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
         .await;
     assert_eq!(status, 200, "{body}");
+    // Read, write, send, then the message id onto the link and its event (issue 12).
     assert_eq!(
         h.calls.take(),
         [
             "DynamoDB.BatchGetItem",
             "DynamoDB.TransactWriteItems",
-            "SESv2.SendEmail"
+            "SESv2.SendEmail",
+            "DynamoDB.TransactWriteItems"
         ]
     );
     // A refusal costs the one read and nothing else.

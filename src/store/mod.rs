@@ -68,6 +68,16 @@ pub trait LinkCommit {
     fn commit_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Records the provider's message id on the link and its event once the mail is accepted,
+/// so bounces and complaints (which name the message id) lead back to the link.
+pub trait LinkSent {
+    fn record_message_id(
+        &self,
+        link: &NewLink,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Removes a stored link whose e-mail could not be sent and records why, atomically.
 ///
 /// Separate from [`LinkCommit`] because it runs only on the failure path. The record does
