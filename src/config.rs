@@ -23,6 +23,7 @@ pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "MAIL_FROM",
     "SES_CONFIGURATION_SET",
+    "SES_TEMPLATE_NAME",
     "LINK_URL_TEMPLATE",
     "LINK_LIFETIME_SECONDS",
     "ORG_CLAIM",
@@ -49,6 +50,9 @@ pub struct Config {
     pub mail_from: String,
     /// `SES_CONFIGURATION_SET`: optional SES configuration set for every send.
     pub ses_configuration_set: Option<String>,
+    /// `SES_TEMPLATE_NAME`: send through this SES stored template instead of the rendered
+    /// content (`passkey-admin create-template` makes it).
+    pub ses_template_name: Option<String>,
     /// `LINK_URL_TEMPLATE`: where the link in the mail points.
     pub link_url_template: UrlTemplate,
     /// `LINK_LIFETIME_SECONDS`: how long a link can be used.
@@ -144,6 +148,16 @@ impl Config {
             table_name,
             mail_from,
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            ses_template_name: match get("SES_TEMPLATE_NAME") {
+                None => None,
+                Some(name) if valid_template_name(&name) => Some(name),
+                Some(_) => {
+                    return Err(ConfigError {
+                        variable: "SES_TEMPLATE_NAME",
+                        reason: "must be 1-64 characters of A-Z a-z 0-9 _ -".into(),
+                    })
+                }
+            },
             link_url_template,
             link_lifetime,
             org_claim: get("ORG_CLAIM").unwrap_or_else(|| DEFAULT_ORG_CLAIM.into()),
@@ -157,6 +171,13 @@ impl Config {
             },
         })
     }
+}
+
+pub fn valid_template_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_table_name(name: &str) -> bool {

@@ -198,3 +198,69 @@ async fn every_send_carries_purpose_and_org_tags() {
         "multipart: text"
     );
 }
+
+#[tokio::test]
+async fn stored_template_mode_renders_the_same_mail_in_ses() {
+    use send_passkey_link::mailer::ses::{put_template, SesMailer};
+    let mut h = Harness::new().await;
+    let sdk = send_passkey_link::aws::load().await;
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    let name = format!("passkey-link-{}", h.tag);
+    let template = MailRenderer::new().unwrap().ses_template().unwrap();
+    assert!(
+        put_template(&ses, &name, &template).await.unwrap(),
+        "created"
+    );
+    assert!(
+        !put_template(&ses, &name, &template).await.unwrap(),
+        "then updated in place"
+    );
+    h.api.links.mailer =
+        SesMailer::new(ses, "Passkeys <no-reply@demo.example>", None).with_template(Some(name));
+
+    // A German user with a hostile display name: SES renders raw, so escaping is ours.
+    let email = h.email_of("tmpl", "other.example");
+    let user = send_passkey_link::model::UserId::parse("200000000000000077").unwrap();
+    h.table
+        .upsert_user(&send_passkey_link::store::dynamodb::admin::UserProfile {
+            id: &user,
+            org_id: &send_passkey_link::model::OrgId::parse(OTHER_ORG).unwrap(),
+            kind: send_passkey_link::model::UserKind::Human,
+            state: send_passkey_link::model::UserState::Active,
+            email: Some(&email),
+            display_name: Some("<script>x</script> & Co"),
+            preferred_language: Some("de"),
+            user_name: None,
+        })
+        .await
+        .unwrap();
+    let (status, body) = h
+        .call(&event(Some((OTHER_OWNER, OTHER_ORG)), user.as_str(), None))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &mails_to(&email)[0];
+    assert_eq!(
+        mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto",
+        "org override, via the template"
+    );
+    let html = mail["body"]["html"].as_str().unwrap();
+    let text = mail["body"]["text"].as_str().unwrap();
+    assert!(
+        html.contains("Hallo &lt;script&gt;x&lt;/script&gt; &amp; Co,"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+    assert!(
+        text.starts_with("Hallo <script>x</script> & Co,"),
+        "the text part is plain: {text}"
+    );
+    let (_, code, link) = link_in(mail);
+    assert_eq!(
+        html.matches(&link.replace('&', "&amp;")).count(),
+        1,
+        "{html}"
+    );
+    assert_eq!(text.matches(&link).count(), 1);
+    assert!(!code.is_empty());
+    assert_well_formed(html);
+}

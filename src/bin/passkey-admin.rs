@@ -1,14 +1,19 @@
-//! Operator tool: creates the table and seeds the directory, through the same configuration
-//! (`TABLE_NAME`, `AWS_*`) as the Lambda function.
+//! Operator tool: creates the table, seeds the directory, lists a user's links and creates
+//! the SES stored template, through the same configuration (`TABLE_NAME`, `AWS_*`) as the
+//! Lambda function.
 
 use std::process::ExitCode;
 
 use send_passkey_link::aws;
+use send_passkey_link::config::valid_template_name;
+use send_passkey_link::mail::MailRenderer;
+use send_passkey_link::mailer::ses::put_template;
 use send_passkey_link::model::UserId;
 use send_passkey_link::seed::Seed;
 use send_passkey_link::store::dynamodb::Table;
 
-const USAGE: &str = "usage: passkey-admin create-table | seed FILE.json | links USER_ID\n\
+const USAGE: &str =
+    "usage: passkey-admin create-table | seed FILE.json | links USER_ID | create-template NAME\n\
     Uses TABLE_NAME and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...).";
 
 #[tokio::main]
@@ -31,6 +36,8 @@ enum Action {
     Seed(Seed),
     /// The user's links that can still be used, for support ("did the mail go out?").
     Links(UserId),
+    /// The SES stored template for `SES_TEMPLATE_NAME`, made from the built-in templates.
+    CreateTemplate(String),
 }
 
 async fn run(args: &[String]) -> Result<String, String> {
@@ -48,16 +55,30 @@ async fn run(args: &[String]) -> Result<String, String> {
         ["links", user] => {
             Action::Links(UserId::parse(user).ok_or_else(|| format!("not a user id: {user:?}"))?)
         }
+        ["create-template", name] if valid_template_name(name) => {
+            Action::CreateTemplate((*name).to_owned())
+        }
+        ["create-template", name] => {
+            return Err(format!(
+                "not a template name (1-64 of A-Z a-z 0-9 _ -): {name:?}"
+            ))
+        }
         _ => return Err(USAGE.to_owned()),
     };
-    let table_name = std::env::var("TABLE_NAME")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or("invalid configuration: TABLE_NAME: must be set")?;
     let sdk = aws::load().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
     match action {
+        Action::CreateTemplate(name) => {
+            let template = MailRenderer::new()
+                .and_then(|r| r.ses_template())
+                .map_err(|e| e.to_string())?;
+            let created = put_template(&aws_sdk_sesv2::Client::new(&sdk), &name, &template).await?;
+            Ok(format!(
+                "SES template {name} {}",
+                if created { "created" } else { "updated" }
+            ))
+        }
         Action::CreateTable => {
+            let table = table(&sdk)?;
             let created = table.create().await.map_err(|e| e.to_string())?;
             Ok(format!(
                 "table {} {}",
@@ -66,13 +87,14 @@ async fn run(args: &[String]) -> Result<String, String> {
             ))
         }
         Action::Links(user) => {
-            let links = table
+            let links = table(&sdk)?
                 .active_links(&user, chrono::Utc::now().timestamp())
                 .await
                 .map_err(|e| e.to_string())?;
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
         }
         Action::Seed(seed) => {
+            let table = table(&sdk)?;
             let applied = seed.apply(&table).await.map_err(|e| e.to_string())?;
             Ok(format!(
                 "seeded table {}: {} orgs, {} users, {} memberships",
@@ -83,4 +105,12 @@ async fn run(args: &[String]) -> Result<String, String> {
             ))
         }
     }
+}
+
+fn table(sdk: &aws_config::SdkConfig) -> Result<Table, String> {
+    let name = std::env::var("TABLE_NAME")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("invalid configuration: TABLE_NAME: must be set")?;
+    Ok(Table::new(aws_sdk_dynamodb::Client::new(sdk), name))
 }

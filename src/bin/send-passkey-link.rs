@@ -20,7 +20,8 @@ async fn main() -> Result<(), lambda_http::Error> {
                 aws_sdk_sesv2::Client::new(&sdk),
                 &config.mail_from,
                 config.ses_configuration_set.clone(),
-            ),
+            )
+            .with_template(config.ses_template_name.clone()),
             policy: LinkPolicy {
                 url_template: config.link_url_template.clone(),
                 lifetime: config.link_lifetime,

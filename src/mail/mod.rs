@@ -161,6 +161,7 @@ impl MailRenderer {
                 .and_then(|t| t.render(&ctx))
                 .map_err(|e| RenderError(e.to_string()))
         };
+        let template_data = template_data(&ctx).map_err(RenderError)?;
         Ok(Mail {
             to: m.to.to_owned(),
             subject,
@@ -171,6 +172,35 @@ impl MailRenderer {
                 .and_then(|o| o.sender_name.as_deref())
                 .map(one_line),
             tags: Vec::new(),
+            template_data,
+        })
+    }
+
+    /// The same mail as an SES stored template (Handlebars `{{{name}}}` variables), made by
+    /// rendering our own templates with the variable references as values, so both modes
+    /// share one layout.
+    pub fn ses_template(&self) -> Result<SesTemplate, RenderError> {
+        let var = |name: &str| minijinja::Value::from_safe_string(format!("{{{{{{{name}}}}}}}"));
+        let html_ctx = context! {
+            lang => var("lang"), subject => var("subject_html"), greeting => var("greeting_html"),
+            intro => var("intro_html"), button => var("button_html"), expiry => var("expiry_html"),
+            ignore => var("ignore_html"), link_html => var("link_html"), org_name => var("org_name_html"),
+        };
+        let text_ctx = context! {
+            lang => var("lang"), subject => var("subject"), greeting => var("greeting"),
+            intro => var("intro"), button => var("button"), expiry => var("expiry"),
+            ignore => var("ignore"), link => var("link"), org_name => var("org_name"),
+        };
+        let render = |name: &str, ctx: &minijinja::Value| {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(ctx))
+                .map_err(|e| RenderError(e.to_string()))
+        };
+        Ok(SesTemplate {
+            subject: "{{{subject}}}".to_owned(),
+            html: render("link.html", &html_ctx)?,
+            text: render("link.txt", &text_ctx)?,
         })
     }
 
@@ -186,6 +216,32 @@ impl MailRenderer {
             .find(|lang| *lang == primary)
             .unwrap_or(DEFAULT_LANGUAGE)
     }
+}
+
+/// An SES stored template's three parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SesTemplate {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// The variables of one mail for an SES template: each text raw (for the subject and the
+/// text part) and HTML-escaped as `<name>_html`.
+fn template_data(ctx: &minijinja::Value) -> Result<serde_json::Value, String> {
+    let mut data = serde_json::Map::new();
+    for name in [
+        "lang", "subject", "greeting", "intro", "button", "expiry", "ignore", "link", "org_name",
+    ] {
+        let value = ctx.get_attr(name).map_err(|e| e.to_string())?;
+        let text = value
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string());
+        data.insert(format!("{name}_html"), escape_html(&text).into());
+        data.insert(name.to_owned(), text.into());
+    }
+    Ok(data.into())
 }
 
 /// The five characters that matter in HTML text and quoted attributes.
