@@ -108,7 +108,7 @@ fn policies_are_least_privilege() {
     let mut actions = Vec::new();
     // Optional statements are `!If [condition, statement, !Ref AWS::NoValue]`.
     let statements = statements.iter().map(|s| match s {
-        Value::Tagged(t) if t.tag.to_string() == "!If" => &t.value[1],
+        Value::Tagged(t) if t.tag == "If" => &t.value[1],
         other => other,
     });
     for statement in statements {
