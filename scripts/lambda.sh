@@ -16,8 +16,8 @@ LAMBDA_PORT="${LAMBDA_PORT:-19000}"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
 mkdir -p "$STATE"
 
-log() { echo "lambda: $*" >&2; }
-port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # Kept in a variable: a '}' inside ${VAR:-default} would end the expansion early.
 DEFAULT_LINK_URL_TEMPLATE='http://localhost:8080/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
@@ -38,38 +38,17 @@ ENV
 }
 
 up() {
-  if running; then log "already running on 127.0.0.1:$LAMBDA_PORT"; return 0; fi
-  if port_answers "$LAMBDA_PORT"; then log "port $LAMBDA_PORT is taken; set LAMBDA_PORT"; exit 1; fi
+  if running lambda; then echo "lambda: already running on 127.0.0.1:$LAMBDA_PORT" >&2; return 0; fi
   write_env
   cd "$ROOT"
-  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
-    --ignore-changes --concurrency 4 --env-file "$STATE/lambda.env" \
-    >"$STATE/lambda.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/lambda.pid"
-  for _ in $(seq 1 600); do
-    if port_answers "$LAMBDA_PORT"; then log "cargo lambda watch up on 127.0.0.1:$LAMBDA_PORT"; return 0; fi
-    if ! kill -0 "$(cat "$STATE/lambda.pid")" 2>/dev/null; then log "exited; its log:"; cat "$STATE/lambda.log" >&2; exit 1; fi
-    sleep 0.1
-  done
-  log "no answer on port $LAMBDA_PORT within 60 s"; exit 1
+  start lambda "$LAMBDA_PORT" 60 cargo lambda watch --invoke-address 127.0.0.1 \
+    --invoke-port "$LAMBDA_PORT" --ignore-changes --concurrency 4 --env-file "$STATE/lambda.env"
 }
-
-down() {
-  [[ -f "$STATE/lambda.pid" ]] || return 0
-  local pid; pid="$(cat "$STATE/lambda.pid")"
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$pid" 2>/dev/null || true
-  rm -f "$STATE/lambda.pid"
-  log "stopped (pid $pid)"
-}
-
-running() { [[ -f "$STATE/lambda.pid" ]] && kill -0 "$(cat "$STATE/lambda.pid")" 2>/dev/null; }
 
 case "${1:-}" in
   up) up ;;
-  running) running ;;
-  down) down ;;
+  running) running lambda ;;
+  down) stop lambda ;;
   invoke)
     # The first invocation waits for the build; the emulator's own timeout covers it.
     (cd "$ROOT" && cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \

@@ -49,12 +49,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub const fn new(code: Code, id: &'static str, message: &'static str) -> Self {
-        Self {
-            code,
-            id,
-            message,
-            status: None,
-        }
+        Self { code, id, message, status: None }
     }
 
     pub fn http_status(&self) -> u16 {
@@ -74,16 +69,11 @@ impl ApiError {
     }
 }
 
-pub const ROUTE_NOT_FOUND: ApiError =
-    ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
+pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
 /// HTTP's own 405 (with `Allow`), which clients and API tooling expect for a wrong method.
 pub const METHOD_NOT_ALLOWED: ApiError = ApiError {
     status: Some(405),
-    ..ApiError::new(
-        Code::Unimplemented,
-        "HTTP-Mt7Qa",
-        "Method not allowed on this route, use POST",
-    )
+    ..ApiError::new(Code::Unimplemented, "HTTP-Mt7Qa", "Method not allowed on this route, use POST")
 };
 
 impl From<&Error> for ApiError {

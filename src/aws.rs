@@ -21,8 +21,5 @@ pub fn timeouts() -> TimeoutConfig {
 }
 
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts())
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).load().await
 }

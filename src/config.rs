@@ -75,10 +75,7 @@ pub struct RateLimit {
 }
 
 /// Five links in 15 minutes covers a person retrying on several devices; more is a mailbomb.
-pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
-    links: 5,
-    window: Duration::from_secs(900),
-};
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { links: 5, window: Duration::from_secs(900) };
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -89,10 +86,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| {
-            get(name).ok_or(ConfigError {
-                variable: name,
-                reason: "must be set".into(),
-            })
+            get(name).ok_or(ConfigError { variable: name, reason: "must be set".into() })
         };
 
         let table_name = required("TABLE_NAME")?;
@@ -109,38 +103,27 @@ impl Config {
                 reason: "must be one e-mail address (optionally with a display name)".into(),
             });
         }
-        let link_url_template = UrlTemplate::parse(
-            &get("LINK_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_LINK_URL_TEMPLATE.into()),
-        )
-        .map_err(|reason| ConfigError {
-            variable: "LINK_URL_TEMPLATE",
-            reason,
-        })?;
+        let link_url_template =
+            UrlTemplate::parse(&get("LINK_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_LINK_URL_TEMPLATE.into()))
+                .map_err(|reason| ConfigError { variable: "LINK_URL_TEMPLATE", reason })?;
         let link_lifetime = match get("LINK_LIFETIME_SECONDS") {
             None => DEFAULT_LINK_LIFETIME,
-            Some(raw) => parse_lifetime(&raw).map_err(|reason| ConfigError {
-                variable: "LINK_LIFETIME_SECONDS",
-                reason,
-            })?,
+            Some(raw) => parse_lifetime(&raw)
+                .map_err(|reason| ConfigError { variable: "LINK_LIFETIME_SECONDS", reason })?,
         };
         let rate_limit = RateLimit {
             links: match get("RATE_LIMIT_LINKS") {
                 None => DEFAULT_RATE_LIMIT.links,
-                Some(raw) => parse_bounded(&raw, 1, 100).map_err(|reason| ConfigError {
-                    variable: "RATE_LIMIT_LINKS",
-                    reason,
-                })? as usize,
+                Some(raw) => parse_bounded(&raw, 1, 100)
+                    .map_err(|reason| ConfigError { variable: "RATE_LIMIT_LINKS", reason })?
+                    as usize,
             },
             window: match get("RATE_LIMIT_WINDOW_SECONDS") {
                 None => DEFAULT_RATE_LIMIT.window,
-                Some(raw) => {
-                    Duration::from_secs(parse_bounded(&raw, 60, 86_400).map_err(|reason| {
-                        ConfigError {
-                            variable: "RATE_LIMIT_WINDOW_SECONDS",
-                            reason,
-                        }
-                    })?)
-                }
+                Some(raw) => Duration::from_secs(
+                    parse_bounded(&raw, 60, 86_400)
+                        .map_err(|reason| ConfigError { variable: "RATE_LIMIT_WINDOW_SECONDS", reason })?,
+                ),
             },
         };
         Ok(Self {
@@ -164,10 +147,8 @@ impl Config {
             user_claim: get("USER_CLAIM").unwrap_or_else(|| DEFAULT_USER_CLAIM.into()),
             permissions: match get("ROLE_PERMISSIONS") {
                 None => RolePermissions::default(),
-                Some(raw) => RolePermissions::from_json(&raw).map_err(|reason| ConfigError {
-                    variable: "ROLE_PERMISSIONS",
-                    reason,
-                })?,
+                Some(raw) => RolePermissions::from_json(&raw)
+                    .map_err(|reason| ConfigError { variable: "ROLE_PERMISSIONS", reason })?,
             },
         })
     }
@@ -175,23 +156,16 @@ impl Config {
 
 pub fn valid_template_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn parse_bounded(raw: &str, min: u64, max: u64) -> Result<u64, String> {
-    let value: u64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a whole number"))?;
+    let value: u64 = raw.trim().parse().map_err(|_| format!("{raw:?} is not a whole number"))?;
     if !(min..=max).contains(&value) {
         return Err(format!("must be between {min} and {max}"));
     }
@@ -200,17 +174,10 @@ fn parse_bounded(raw: &str, min: u64, max: u64) -> Result<u64, String> {
 
 fn parse_lifetime(raw: &str) -> Result<Duration, String> {
     let (min, max) = LINK_LIFETIME_BOUNDS;
-    let secs: u64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a whole number of seconds"))?;
+    let secs: u64 = raw.trim().parse().map_err(|_| format!("{raw:?} is not a whole number of seconds"))?;
     let lifetime = Duration::from_secs(secs);
     if lifetime < min || lifetime > max {
-        return Err(format!(
-            "must be between {} and {} seconds",
-            min.as_secs(),
-            max.as_secs()
-        ));
+        return Err(format!("must be between {} and {} seconds", min.as_secs(), max.as_secs()));
     }
     Ok(lifetime)
 }
@@ -221,17 +188,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 2] = [
-        ("TABLE_NAME", "passkeys"),
-        ("MAIL_FROM", "no-reply@example.com"),
-    ];
+    const BASE: [(&str, &str); 2] = [("TABLE_NAME", "passkeys"), ("MAIL_FROM", "no-reply@example.com")];
 
     #[test]
     fn defaults_apply_when_only_required_values_are_set() {
@@ -263,8 +225,7 @@ mod tests {
     fn missing_required_variable_is_named() {
         let err = Config::from_lookup(lookup(&[("MAIL_FROM", "a@b.c")])).unwrap_err();
         assert_eq!(err.variable, "TABLE_NAME");
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "passkeys"), ("MAIL_FROM", " ")]))
-            .unwrap_err();
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "passkeys"), ("MAIL_FROM", " ")])).unwrap_err();
         assert_eq!(err.variable, "MAIL_FROM");
     }
 
@@ -280,10 +241,7 @@ mod tests {
 
     #[test]
     fn rate_limit_defaults_and_bounds() {
-        assert_eq!(
-            Config::from_lookup(lookup(&BASE)).unwrap().rate_limit,
-            DEFAULT_RATE_LIMIT
-        );
+        assert_eq!(Config::from_lookup(lookup(&BASE)).unwrap().rate_limit, DEFAULT_RATE_LIMIT);
         for (var, bad) in [
             ("RATE_LIMIT_LINKS", "0"),
             ("RATE_LIMIT_LINKS", "101"),
@@ -292,27 +250,16 @@ mod tests {
         ] {
             let mut pairs = BASE.to_vec();
             pairs.push((var, bad));
-            assert_eq!(
-                Config::from_lookup(lookup(&pairs)).unwrap_err().variable,
-                var,
-                "{bad}"
-            );
+            assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, var, "{bad}");
         }
     }
 
     #[test]
     fn bad_template_and_table_name_are_named() {
         let mut pairs = BASE.to_vec();
-        pairs.push((
-            "LINK_URL_TEMPLATE",
-            "https://login.example.com/init?user={userID}",
-        ));
-        assert_eq!(
-            Config::from_lookup(lookup(&pairs)).unwrap_err().variable,
-            "LINK_URL_TEMPLATE"
-        );
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "a b"), ("MAIL_FROM", "a@b.c")]))
-            .unwrap_err();
+        pairs.push(("LINK_URL_TEMPLATE", "https://login.example.com/init?user={userID}"));
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, "LINK_URL_TEMPLATE");
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "a b"), ("MAIL_FROM", "a@b.c")])).unwrap_err();
         assert_eq!(err.variable, "TABLE_NAME");
     }
 }

@@ -13,9 +13,7 @@ use crate::link::{LinkSecret, UrlTemplate};
 use crate::mail::{LinkMail, MailRenderer};
 use crate::mailer::Mailer;
 use crate::metrics;
-use crate::model::{
-    valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState,
-};
+use crate::model::{valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState};
 use crate::permissions::{RolePermissions, USER_WRITE};
 use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead};
 
@@ -68,27 +66,17 @@ where
     }
 
     async fn try_send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
-        let snap = self
-            .store
-            .read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id)
-            .await?;
+        let snap = self.store.read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id).await?;
 
         // Permission first, so a caller without it learns nothing about the org or its users.
-        if !self
-            .policy
-            .permissions
-            .grants(&snap.instance_roles, &snap.org_roles, USER_WRITE)
-        {
+        if !self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, USER_WRITE) {
             return Err(Error::PermissionDenied);
         }
         let org = snap.org.ok_or(Error::OrgNotFound)?;
         if org.state != OrgState::Active {
             return Err(Error::OrgInactive);
         }
-        let user = snap
-            .user
-            .filter(|u| u.org_id == cmd.target_org)
-            .ok_or(Error::UserNotFound)?;
+        let user = snap.user.filter(|u| u.org_id == cmd.target_org).ok_or(Error::UserNotFound)?;
         if user.kind == UserKind::Machine {
             return Err(Error::MachineUser);
         }
@@ -97,20 +85,12 @@ where
         if !matches!(user.state, UserState::Active | UserState::Initial) {
             return Err(Error::UserNotActive);
         }
-        let email = user
-            .email
-            .as_deref()
-            .filter(|e| !e.is_empty())
-            .ok_or(Error::UserWithoutEmail)?;
+        let email = user.email.as_deref().filter(|e| !e.is_empty()).ok_or(Error::UserWithoutEmail)?;
         if !valid_recipient(email) {
             return Err(Error::InvalidEmail);
         }
         let now = Utc::now();
-        let recent_links = admit(
-            self.policy.rate_limit,
-            &user.recent_links,
-            now.timestamp_millis(),
-        )?;
+        let recent_links = admit(self.policy.rate_limit, &user.recent_links, now.timestamp_millis())?;
 
         let secret = LinkSecret::generate().map_err(|e| Error::Internal(format!("CSPRNG: {e}")))?;
         let lifetime = chrono::Duration::from_std(self.policy.lifetime)
@@ -129,10 +109,7 @@ where
         };
         self.store.commit_link(&link).await?;
 
-        let url =
-            self.policy
-                .url_template
-                .render(&link.user_id, &link.org_id, &link.code_id, &secret);
+        let url = self.policy.url_template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
         let mut message = self
             .renderer
             .render(&LinkMail {
@@ -170,25 +147,13 @@ where
             }
         }
 
-        Ok(Details {
-            sequence: link.sequence,
-            event_date: now,
-            resource_owner: link.org_id,
-        })
+        Ok(Details { sequence: link.sequence, event_date: now, resource_owner: link.org_id })
     }
 }
 
 /// SES tag values allow `[A-Za-z0-9_-]` only; ids may also hold `.` and `@`.
 fn tag_value(raw: &str) -> String {
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 /// Up to 10 ms per attempt so far, at random: callers that collided do not collide again in
@@ -204,18 +169,13 @@ fn conflict_backoff(attempt: usize) -> Duration {
 /// never grows past the limit.
 fn admit(limit: RateLimit, recent: &[i64], now_ms: i64) -> Result<Vec<i64>, Error> {
     let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
-    let mut inside: Vec<i64> = recent
-        .iter()
-        .copied()
-        .filter(|t| now_ms.saturating_sub(*t) < window_ms)
-        .collect();
+    let mut inside: Vec<i64> =
+        recent.iter().copied().filter(|t| now_ms.saturating_sub(*t) < window_ms).collect();
     inside.sort_unstable();
     if inside.len() >= limit.links {
         let oldest_relevant = inside[inside.len() - limit.links];
         let retry_after_ms = window_ms - now_ms.saturating_sub(oldest_relevant);
-        return Err(Error::RateLimited {
-            retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000),
-        });
+        return Err(Error::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
     }
     inside.push(now_ms);
     Ok(inside)
@@ -225,10 +185,7 @@ fn admit(limit: RateLimit, recent: &[i64], now_ms: i64) -> Result<Vec<i64>, Erro
 mod tests {
     use super::*;
 
-    const LIMIT: RateLimit = RateLimit {
-        links: 3,
-        window: Duration::from_secs(60),
-    };
+    const LIMIT: RateLimit = RateLimit { links: 3, window: Duration::from_secs(60) };
 
     #[test]
     fn admits_up_to_the_limit_inside_the_window() {

@@ -33,10 +33,7 @@ pub struct ClaimNames {
 
 impl Default for ClaimNames {
     fn default() -> Self {
-        Self {
-            user: DEFAULT_USER_CLAIM.to_owned(),
-            org: DEFAULT_ORG_CLAIM.to_owned(),
-        }
+        Self { user: DEFAULT_USER_CLAIM.to_owned(), org: DEFAULT_ORG_CLAIM.to_owned() }
     }
 }
 
@@ -63,15 +60,9 @@ where
                     json_response(api.http_status(), &api.body())
                 }
                 Err(Outcome::WrongMethod(api)) => {
-                    info!(
-                        status = api.http_status(),
-                        error_id = api.id,
-                        "wrong method"
-                    );
+                    info!(status = api.http_status(), error_id = api.id, "wrong method");
                     let mut response = json_response(api.http_status(), &api.body());
-                    response
-                        .headers_mut()
-                        .insert(ALLOW, HeaderValue::from_static("POST"));
+                    response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
                     response
                 }
                 Err(Outcome::Failed(e)) => {
@@ -83,9 +74,7 @@ where
                     }
                     let mut response = json_response(api.http_status(), &api.body());
                     if let Error::RateLimited { retry_after_secs } = e {
-                        response
-                            .headers_mut()
-                            .insert(RETRY_AFTER, retry_after_secs.into());
+                        response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
                     }
                     response
                 }
@@ -129,18 +118,10 @@ fn parse(req: &Request, claims: &ClaimNames) -> Result<SendLink, Outcome> {
     let user_id = UserId::parse(&raw_user_id).ok_or(Error::InvalidUserId)?;
     let target_org = match req.headers().get(ORG_HEADER) {
         None => caller.org_id.clone(),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| OrgId::parse(v.trim()))
-            .ok_or(Error::InvalidOrgId)?,
+        Some(value) => value.to_str().ok().and_then(|v| OrgId::parse(v.trim())).ok_or(Error::InvalidOrgId)?,
     };
     check_body(req)?;
-    Ok(SendLink {
-        caller,
-        target_org,
-        user_id,
-    })
+    Ok(SendLink { caller, target_org, user_id })
 }
 
 /// The `{userId}` of `.../management/v1/users/{userId}/passwordless/_send_link`, from the
@@ -148,23 +129,13 @@ fn parse(req: &Request, claims: &ClaimNames) -> Result<SendLink, Outcome> {
 /// custom domain base paths allowed).
 fn route_user_id(req: &Request) -> Option<String> {
     let path = req.raw_http_path();
-    let path = if path.is_empty() {
-        req.uri().path()
-    } else {
-        path
-    };
+    let path = if path.is_empty() { req.uri().path() } else { path };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let from_path = match segments.as_slice() {
-        [.., "management", "v1", "users", user, "passwordless", "_send_link"] => {
-            Some((*user).to_owned())
-        }
+        [.., "management", "v1", "users", user, "passwordless", "_send_link"] => Some((*user).to_owned()),
         _ => None,
     }?;
-    Some(
-        req.path_parameters_ref()
-            .and_then(|p| p.first("userId"))
-            .map_or(from_path, str::to_owned),
-    )
+    Some(req.path_parameters_ref().and_then(|p| p.first("userId")).map_or(from_path, str::to_owned))
 }
 
 /// Identity comes only from the authorizer's part of the request context, which API Gateway
@@ -172,35 +143,25 @@ fn route_user_id(req: &Request) -> Option<String> {
 fn caller(req: &Request, names: &ClaimNames) -> Option<Caller> {
     let claim = |name: &str| -> Option<String> {
         match req.request_context_ref()? {
-            RequestContext::ApiGatewayV2(ctx) => ctx
-                .authorizer
-                .as_ref()?
-                .jwt
-                .as_ref()?
-                .claims
-                .get(name)
-                .cloned(),
+            RequestContext::ApiGatewayV2(ctx) => {
+                ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get(name).cloned()
+            }
             RequestContext::ApiGatewayV1(ctx) => {
                 let fields = &ctx.authorizer.fields;
                 // Cognito user pool authorizers nest the token's claims; Lambda authorizers
                 // put their context keys (and principalId) at the top level.
                 let value = match fields.get("claims") {
                     Some(Value::Object(claims)) => claims.get(name),
-                    _ => fields.get(name).or_else(|| {
-                        (name == names.user)
-                            .then(|| fields.get("principalId"))
-                            .flatten()
-                    }),
+                    _ => fields
+                        .get(name)
+                        .or_else(|| (name == names.user).then(|| fields.get("principalId")).flatten()),
                 }?;
                 value.as_str().map(str::to_owned)
             }
             _ => None,
         }
     };
-    Some(Caller {
-        user_id: UserId::parse(&claim(&names.user)?)?,
-        org_id: OrgId::parse(&claim(&names.org)?)?,
-    })
+    Some(Caller { user_id: UserId::parse(&claim(&names.user)?)?, org_id: OrgId::parse(&claim(&names.org)?)? })
 }
 
 fn check_body(req: &Request) -> Result<(), Error> {
@@ -210,10 +171,7 @@ fn check_body(req: &Request) -> Result<(), Error> {
         Body::Binary(bytes) => bytes,
         _ => return Err(Error::InvalidBody("unsupported body encoding".into())),
     };
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("(not visible ASCII)"));
+    let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not visible ASCII)"));
     request_body::check(bytes, content_type).map_err(|e| Error::InvalidBody(e.0))
 }
 
@@ -221,8 +179,6 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -44,10 +44,7 @@ impl fmt::Debug for LinkSecret {
 
 /// Lower-case hex SHA-256 of a code as it appears in a link.
 pub fn hash_code(code: &str) -> String {
-    Sha256::digest(code.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The configurable link shape, with placeholders `{userID}`, `{orgID}`, `{codeID}`, `{code}`.
@@ -64,9 +61,7 @@ impl UrlTemplate {
         if !raw.contains(CODE_PLACEHOLDER) {
             return Err(format!("must contain the placeholder {CODE_PLACEHOLDER}"));
         }
-        let bare = PLACEHOLDERS
-            .iter()
-            .fold(raw.to_owned(), |t, p| t.replace(p, ""));
+        let bare = PLACEHOLDERS.iter().fold(raw.to_owned(), |t, p| t.replace(p, ""));
         if bare.contains(['{', '}']) {
             return Err(format!(
                 "has an unknown or unbalanced placeholder; known: {}",
@@ -116,10 +111,7 @@ mod tests {
         let b = LinkSecret::generate().unwrap();
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().len(), 43);
-        assert!(a
-            .expose()
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(a.hash(), a.expose());
         assert_eq!(a.hash(), hash_code(a.expose()));
         assert_eq!(format!("{a:?}"), "LinkSecret(<redacted>)");
@@ -127,32 +119,22 @@ mod tests {
 
     #[test]
     fn hash_is_sha256_hex() {
-        assert_eq!(
-            hash_code("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hash_code("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn template_renders_every_placeholder() {
         let t = UrlTemplate::parse("https://id.example.com/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}").unwrap();
         let secret = LinkSecret::generate().unwrap();
-        let url = t.render(
-            &UserId::parse("u1").unwrap(),
-            &OrgId::parse("o1").unwrap(),
-            "c1",
-            &secret,
-        );
+        let url = t.render(&UserId::parse("u1").unwrap(), &OrgId::parse("o1").unwrap(), "c1", &secret);
         assert_eq!(url, format!("https://id.example.com/ui/login/login/passwordless/init?userID=u1&orgID=o1&codeID=c1&code={}", secret.expose()));
     }
 
     #[test]
     fn template_validation() {
-        for ok in [
-            "http://localhost:8080/x?c={code}",
-            "http://127.0.0.1/x?c={code}",
-            "https://a.example/{code}",
-        ] {
+        for ok in
+            ["http://localhost:8080/x?c={code}", "http://127.0.0.1/x?c={code}", "https://a.example/{code}"]
+        {
             assert!(UrlTemplate::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

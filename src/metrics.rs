@@ -10,10 +10,7 @@ pub const MAIL_SEND_FAILURES: &str = "MailSendFailures";
 
 /// One e-mail that SES refused or could not take.
 pub fn mail_send_failed() {
-    println!(
-        "{}",
-        mail_send_failed_line(chrono::Utc::now().timestamp_millis())
-    );
+    println!("{}", mail_send_failed_line(chrono::Utc::now().timestamp_millis()));
 }
 
 fn mail_send_failed_line(timestamp_ms: i64) -> serde_json::Value {
@@ -38,14 +35,8 @@ mod tests {
     #[test]
     fn line_is_embedded_metric_format() {
         let line = mail_send_failed_line(1_700_000_000_000);
-        assert_eq!(
-            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-            "PasskeyLinks"
-        );
-        assert_eq!(
-            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
-            "MailSendFailures"
-        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "PasskeyLinks");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "MailSendFailures");
         assert_eq!(line["MailSendFailures"], 1);
         assert_eq!(line["Service"], "send-passkey-link");
     }

@@ -14,9 +14,7 @@ fn valid_id(raw: &str) -> bool {
     // The first must be a letter or digit: "." and ".." are path steps, never ids.
     (1..=MAX_ID_LEN).contains(&raw.len())
         && raw.as_bytes()[0].is_ascii_alphanumeric()
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
 }
 
 macro_rules! id_type {
@@ -115,9 +113,7 @@ pub fn valid_recipient(email: &str) -> bool {
         && !local.chars().any(forbidden)
         && !domain.chars().any(forbidden)
         && domain.split('.').count() >= 2
-        && domain
-            .split('.')
-            .all(|label| !label.is_empty() && label.len() <= 63)
+        && domain.split('.').all(|label| !label.is_empty() && label.len() <= 63)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,17 +154,7 @@ mod tests {
         assert!(UserId::parse("69629023906488334").is_some());
         assert!(UserId::parse("alice@example.com").is_some());
         assert!(UserId::parse(&"9".repeat(200)).is_some());
-        for bad in [
-            "",
-            "a#b",
-            "a/b",
-            "../x",
-            "a b",
-            "a%2Fb",
-            "é",
-            "a\nb",
-            &"9".repeat(201),
-        ] {
+        for bad in ["", "a#b", "a/b", "../x", "a b", "a%2Fb", "é", "a\nb", &"9".repeat(201)] {
             assert!(UserId::parse(bad).is_none(), "{bad:?}");
             assert!(OrgId::parse(bad).is_none(), "{bad:?}");
         }
@@ -205,9 +191,7 @@ mod tests {
     fn details_serialize_as_grpc_gateway_json() {
         let details = Details {
             sequence: 2,
-            event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z")
-                .unwrap()
-                .into(),
+            event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z").unwrap().into(),
             resource_owner: OrgId::parse("69629023906488334").unwrap(),
         };
         assert_eq!(

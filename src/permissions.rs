@@ -22,12 +22,7 @@ impl Default for RolePermissions {
         let grant = |pairs: &[(&str, &[&str])]| {
             pairs
                 .iter()
-                .map(|(role, perms)| {
-                    (
-                        role.to_string(),
-                        perms.iter().map(|p| p.to_string()).collect(),
-                    )
-                })
+                .map(|(role, perms)| (role.to_string(), perms.iter().map(|p| p.to_string()).collect()))
                 .collect()
         };
         Self {
@@ -57,16 +52,9 @@ impl RolePermissions {
 
     /// `instance_roles` are the caller's instance membership; `org_roles` its membership in
     /// the organisation acted in (never another one).
-    pub fn grants(
-        &self,
-        instance_roles: &[String],
-        org_roles: &[String],
-        permission: &str,
-    ) -> bool {
+    pub fn grants(&self, instance_roles: &[String], org_roles: &[String], permission: &str) -> bool {
         let holds = |table: &HashMap<String, HashSet<String>>, roles: &[String]| {
-            roles
-                .iter()
-                .any(|r| table.get(r).is_some_and(|p| p.contains(permission)))
+            roles.iter().any(|r| table.get(r).is_some_and(|p| p.contains(permission)))
         };
         holds(&self.instance, instance_roles) || holds(&self.org, org_roles)
     }
@@ -89,10 +77,7 @@ mod tests {
         assert!(p.grants(&[], &roles(&["ORG_USER_MANAGER"]), USER_WRITE));
         assert!(!p.grants(
             &[],
-            &roles(&[
-                "ORG_USER_PERMISSION_EDITOR",
-                "ORG_PROJECT_PERMISSION_EDITOR"
-            ]),
+            &roles(&["ORG_USER_PERMISSION_EDITOR", "ORG_PROJECT_PERMISSION_EDITOR"]),
             USER_WRITE
         ));
         assert!(!p.grants(&roles(&["IAM_OWNER_VIEWER"]), &[], USER_WRITE));
@@ -101,8 +86,7 @@ mod tests {
 
     #[test]
     fn a_configured_mapping_replaces_the_defaults() {
-        let p = RolePermissions::from_json(r#"{"instance":{},"org":{"HELPDESK":["user.write"]}}"#)
-            .unwrap();
+        let p = RolePermissions::from_json(r#"{"instance":{},"org":{"HELPDESK":["user.write"]}}"#).unwrap();
         assert!(p.grants(&[], &roles(&["HELPDESK"]), USER_WRITE));
         assert!(!p.grants(&roles(&["IAM_OWNER"]), &roles(&["ORG_OWNER"]), USER_WRITE));
         for bad in [

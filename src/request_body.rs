@@ -16,10 +16,7 @@ pub struct BodyError(pub String);
 /// `Ok` for an acceptable body. `content_type` is the request's header, if any.
 pub fn check(bytes: &[u8], content_type: Option<&str>) -> Result<(), BodyError> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(BodyError(format!(
-            "{} bytes, limit {MAX_BODY_BYTES}",
-            bytes.len()
-        )));
+        return Err(BodyError(format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len())));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -99,21 +96,12 @@ mod tests {
 
     #[test]
     fn objects_and_nothing_are_accepted() {
-        for body in [
-            "",
-            " \n",
-            "{}",
-            r#"{"returnCode":false}"#,
-            r#"{"a":{"b":[1,{"c":null}]}}"#,
-        ] {
+        for body in ["", " \n", "{}", r#"{"returnCode":false}"#, r#"{"a":{"b":[1,{"c":null}]}}"#] {
             assert!(ok(body), "{body}");
         }
         assert!(check(b"{}", None).is_ok());
         assert!(check(b"{}", Some("application/json; charset=utf-8")).is_ok());
-        assert!(
-            check(b"", Some("text/plain")).is_ok(),
-            "no body, no content to type"
-        );
+        assert!(check(b"", Some("text/plain")).is_ok(), "no body, no content to type");
     }
 
     #[test]

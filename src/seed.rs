@@ -104,8 +104,7 @@ impl Seed {
             user_id(&m.user_id)?;
         }
         for org in &self.orgs {
-            OrgId::parse(&org.id)
-                .ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
+            OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
             for u in &org.users {
                 user_id(&u.id)?;
                 if let Some(email) = &u.email {
@@ -124,14 +123,12 @@ impl Seed {
     pub async fn apply(&self, table: &Table) -> Result<Applied, SeedError> {
         let mut applied = Applied::default();
         for m in &self.instance_members {
-            table
-                .put_instance_member(&user_id(&m.user_id)?, &m.roles)
-                .await?;
+            table.put_instance_member(&user_id(&m.user_id)?, &m.roles).await?;
             applied.members += 1;
         }
         for org in &self.orgs {
-            let org_id = OrgId::parse(&org.id)
-                .ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
+            let org_id =
+                OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
             table.upsert_org(&org_id, &org.name, org.state).await?;
             if let Some(texts) = &org.mail_texts {
                 table.put_org_texts(&org_id, texts).await?;
@@ -154,9 +151,7 @@ impl Seed {
                 applied.users += 1;
             }
             for m in &org.members {
-                table
-                    .put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles)
-                    .await?;
+                table.put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles).await?;
                 applied.members += 1;
             }
         }
@@ -177,14 +172,10 @@ mod tests {
     #[test]
     fn bad_ids_and_unknown_fields_are_refused() {
         assert!(Seed::from_json(r#"{"orgs":[{"id":"a/b","name":"x"}]}"#).is_err());
-        assert!(Seed::from_json(
-            r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","email":"no-at"}]}]}"#
-        )
-        .is_err());
+        assert!(Seed::from_json(r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","email":"no-at"}]}]}"#)
+            .is_err());
         assert!(Seed::from_json(r#"{"orgz":[]}"#).is_err());
-        assert!(Seed::from_json(
-            r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","type":"robot"}]}]}"#
-        )
-        .is_err());
+        assert!(Seed::from_json(r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","type":"robot"}]}]}"#)
+            .is_err());
     }
 }

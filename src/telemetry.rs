@@ -8,10 +8,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "text") {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .init();
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
     } else {
         init_json(filter, std::io::stdout);
     }

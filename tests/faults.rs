@@ -19,70 +19,35 @@ async fn failure_records(h: &Harness) -> Vec<String> {
 
 #[tokio::test]
 async fn ses_throttling_is_retried_with_backoff_and_then_succeeds() {
-    let stub = AwsStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, stub) = Harness::with_ses_stub(vec![SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        stub.requests(),
-        3,
-        "two throttled attempts, then the one that went through"
-    );
+    assert_eq!(stub.requests(), 3, "two throttled attempts, then the one that went through");
     assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
     assert!(failure_records(&h).await.is_empty());
 }
 
 #[tokio::test]
 async fn ses_throttling_that_persists_is_unavailable_and_the_link_is_removed() {
-    let stub = AwsStub::start(vec![SES_THROTTLED]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, stub) = Harness::with_ses_stub(vec![SES_THROTTLED]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_id(&body), "MAIL-Un2Ks");
-    assert_eq!(
-        stub.requests(),
-        3,
-        "the SDK's standard retry: three attempts"
-    );
+    assert_eq!(stub.requests(), 3, "the SDK's standard retry: three attempts");
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
     let reasons = failure_records(&h).await;
     assert_eq!(reasons.len(), 1);
-    assert!(
-        reasons[0].contains("TooManyRequestsException"),
-        "{reasons:?}"
-    );
+    assert!(reasons[0].contains("TooManyRequestsException"), "{reasons:?}");
 }
 
 #[tokio::test]
 async fn ses_rejecting_the_message_is_a_failed_precondition_without_retry() {
-    let stub = AwsStub::start(vec![SES_REJECTED]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, stub) = Harness::with_ses_stub(vec![SES_REJECTED]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], 9);
     assert_eq!(error_id(&body), "MAIL-Rj6Tp");
-    assert!(
-        !body.to_string().contains("no-reply@demo.example"),
-        "no SES text in the answer"
-    );
+    assert!(!body.to_string().contains("no-reply@demo.example"), "no SES text in the answer");
     assert_eq!(stub.requests(), 1);
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
     assert!(failure_records(&h).await[0].contains("MessageRejected"));
@@ -90,15 +55,8 @@ async fn ses_rejecting_the_message_is_a_failed_precondition_without_retry() {
 
 #[tokio::test]
 async fn ses_sending_paused_is_unavailable() {
-    let stub = AwsStub::start(vec![SES_PAUSED]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, _stub) = Harness::with_ses_stub(vec![SES_PAUSED]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_id(&body), "MAIL-Un2Ks");
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
@@ -107,26 +65,13 @@ async fn ses_sending_paused_is_unavailable() {
 
 #[tokio::test]
 async fn a_caller_may_retry_after_a_mail_failure() {
-    let stub = AwsStub::start(vec![SES_THROTTLED, SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (first, _) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, _stub) = Harness::with_ses_stub(vec![SES_THROTTLED, SES_THROTTLED, SES_THROTTLED, SES_OK]).await;
+    let (first, _) = h.admin_sends_to_alice().await;
     assert_eq!(first, 503);
-    let (second, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (second, body) = h.admin_sends_to_alice().await;
     assert_eq!(second, 200, "{body}");
     assert_eq!(body["details"]["sequence"], "2");
-    assert_eq!(
-        h.items(ALICE, "PASSKEYLINK#").await.len(),
-        1,
-        "only the delivered link exists"
-    );
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "only the delivered link exists");
 }
 
 /// A private dynoxide on its own port and database file, so stopping it disturbs no other test.
@@ -139,17 +84,9 @@ struct PrivateDynamo {
 impl PrivateDynamo {
     fn start() -> Option<Self> {
         std::env::var("DYNOXIDE_BIN").ok()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let db = std::env::temp_dir().join(format!("dynoxide-{}.db", uuid::Uuid::new_v4()));
-        let mut me = Self {
-            child: None,
-            port,
-            db,
-        };
+        let mut me = Self { child: None, port, db };
         me.restart();
         Some(me)
     }
@@ -160,15 +97,7 @@ impl PrivateDynamo {
 
     fn restart(&mut self) {
         let child = Command::new(std::env::var("DYNOXIDE_BIN").unwrap())
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--log",
-                "quiet",
-                "--db-path",
-            ])
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--log", "quiet", "--db-path"])
             .arg(&self.db)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -210,29 +139,19 @@ async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent
         ..Default::default()
     })
     .await;
-    let (status, _) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, _) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200);
 
     dynamo.stop();
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_id(&body), "STORE-Un5Wb");
 
     dynamo.restart();
-    assert_eq!(
-        h.user_sequence(ALICE).await,
-        1,
-        "nothing of the failed call was written"
-    );
+    assert_eq!(h.user_sequence(ALICE).await, 1, "nothing of the failed call was written");
     assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
     assert_eq!(h.items(ALICE, "EVENT#").await.len(), 1);
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["sequence"], "2");
     assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 2);
@@ -240,16 +159,9 @@ async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent
 
 #[tokio::test]
 async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
-    let stub = AwsStub::start(vec![SES_SILENT]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
+    let (h, _stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
     let started = std::time::Instant::now();
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     let took = started.elapsed();
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_id(&body), "MAIL-Un2Ks");
@@ -261,21 +173,12 @@ async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
 #[tokio::test]
 async fn dynamodb_throttling_is_retried_and_then_unavailable() {
     let stub = AwsStub::start(vec![DYNAMODB_THROTTLED]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        dynamodb: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let h =
+        Harness::with_endpoints(Endpoints { dynamodb: Some(stub.url.clone()), ..Default::default() }).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_id(&body), "STORE-Un5Wb");
-    assert_eq!(
-        stub.requests(),
-        3,
-        "the SDK's standard retry: three attempts"
-    );
+    assert_eq!(stub.requests(), 3, "the SDK's standard retry: three attempts");
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
     assert_eq!(h.user_sequence(ALICE).await, 0);
 }

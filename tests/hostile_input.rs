@@ -24,9 +24,7 @@ fn with_user_id(mut e: Value, user: &str) -> Value {
     let encoded: String = user
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -43,10 +41,7 @@ fn with_header(mut e: Value, name: &str, value: &str) -> Value {
 }
 
 fn without_authorizer(mut e: Value) -> Value {
-    e["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
+    e["requestContext"].as_object_mut().unwrap().remove("authorizer");
     e
 }
 
@@ -110,28 +105,13 @@ const HOSTILE_IDS: &[&str] = &[
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     let mut add = |name: String, event: Value, status: u16, id: &'static str| {
-        cases.push(Case {
-            name,
-            event,
-            status,
-            id,
-        });
+        cases.push(Case { name, event, status, id });
     };
 
     for id in HOSTILE_IDS {
-        add(
-            format!("user id {id:?}"),
-            with_user_id(admin(), id),
-            400,
-            "USER-x9Ql1",
-        );
+        add(format!("user id {id:?}"), with_user_id(admin(), id), 400, "USER-x9Ql1");
     }
-    add(
-        "user id of 201 characters".into(),
-        with_user_id(admin(), &"9".repeat(201)),
-        400,
-        "USER-x9Ql1",
-    );
+    add("user id of 201 characters".into(), with_user_id(admin(), &"9".repeat(201)), 400, "USER-x9Ql1");
     add(
         // API Gateway refuses URLs near 8 KB; longer ones never reach the function.
         "user id of 8000 characters".into(),
@@ -188,13 +168,8 @@ fn cases() -> Vec<Case> {
 
     let deep_array = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
     let deep_object = format!("{}{{}}{}", "{\"a\":".repeat(200), "}".repeat(200));
-    let many_keys = format!(
-        "{{{}}}",
-        (0..2_000)
-            .map(|i| format!("\"k{i}\":{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let many_keys =
+        format!("{{{}}}", (0..2_000).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>().join(","));
     let bodies: Vec<(&str, String)> = vec![
         ("array", "[]".into()),
         ("null", "null".into()),
@@ -213,10 +188,7 @@ fn cases() -> Vec<Case> {
         ("duplicate key in array", r#"{"a":[{"b":1,"b":2}]}"#.into()),
         ("deep array bomb", deep_array),
         ("deep object bomb", deep_object),
-        (
-            "over 16 KiB",
-            format!("{{\"a\":\"{}\"}}", "x".repeat(17_000)),
-        ),
+        ("over 16 KiB", format!("{{\"a\":\"{}\"}}", "x".repeat(17_000))),
         ("1 MiB", format!("{{\"a\":\"{}\"}}", "x".repeat(1 << 20))),
         ("many keys over the limit", many_keys),
         ("byte order mark", "\u{feff}{}".into()),
@@ -228,23 +200,12 @@ fn cases() -> Vec<Case> {
         ("NUL byte", "{\"a\":\"\0\"}".into()),
     ];
     for (name, body) in bodies {
-        add(
-            format!("body {name}"),
-            with_body(admin(), Some(&body)),
-            400,
-            "HTTP-Bd7Jn",
-        );
+        add(format!("body {name}"), with_body(admin(), Some(&body)), 400, "HTTP-Bd7Jn");
     }
-    for bytes in [
-        vec![0x7b, 0xff, 0x7d],
-        vec![0xc3, 0x28],
-        vec![0xef, 0xbb, 0xbf, 0x7b, 0x7d],
-        b"[]".to_vec(),
-    ] {
-        let mut e = with_body(
-            admin(),
-            Some(&base64::engine::general_purpose::STANDARD.encode(&bytes)),
-        );
+    for bytes in
+        [vec![0x7b, 0xff, 0x7d], vec![0xc3, 0x28], vec![0xef, 0xbb, 0xbf, 0x7b, 0x7d], b"[]".to_vec()]
+    {
+        let mut e = with_body(admin(), Some(&base64::engine::general_purpose::STANDARD.encode(&bytes)));
         e["isBase64Encoded"] = true.into();
         add(format!("base64 body {bytes:02x?}"), e, 400, "HTTP-Bd7Jn");
     }
@@ -267,10 +228,7 @@ fn cases() -> Vec<Case> {
 
     for (name, value) in [
         ("x-zitadel-userid", DEMO_ADMIN),
-        (
-            "authorization",
-            "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMDAwMDAwMDAwMDAwMDAwMTAifQ.",
-        ),
+        ("authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMDAwMDAwMDAwMDAwMDAwMTAifQ."),
         ("x-amzn-oidc-identity", DEMO_ADMIN),
         ("x-amzn-oidc-data", "eyJhbGciOiJub25lIn0.e30."),
         (
@@ -303,29 +261,12 @@ fn cases() -> Vec<Case> {
         ("no sub", json!({org_claim: DEMO_ORG})),
         ("no org claim", json!({"sub": DEMO_ADMIN})),
         ("empty sub", json!({"sub": "", org_claim: DEMO_ORG})),
-        (
-            "sub with key separator",
-            json!({"sub": "USER#100000000000000010", org_claim: DEMO_ORG}),
-        ),
-        (
-            "sub too long",
-            json!({"sub": "1".repeat(201), org_claim: DEMO_ORG}),
-        ),
-        (
-            "org claim with path",
-            json!({"sub": DEMO_ADMIN, org_claim: "../1"}),
-        ),
-        (
-            "org claim unicode",
-            json!({"sub": DEMO_ADMIN, org_claim: "١٠٠"}),
-        ),
+        ("sub with key separator", json!({"sub": "USER#100000000000000010", org_claim: DEMO_ORG})),
+        ("sub too long", json!({"sub": "1".repeat(201), org_claim: DEMO_ORG})),
+        ("org claim with path", json!({"sub": DEMO_ADMIN, org_claim: "../1"})),
+        ("org claim unicode", json!({"sub": DEMO_ADMIN, org_claim: "١٠٠"})),
     ] {
-        add(
-            format!("claims: {name}"),
-            with_claims(admin(), claims),
-            401,
-            "AUTH-7kZq2",
-        );
+        add(format!("claims: {name}"), with_claims(admin(), claims), 401, "AUTH-7kZq2");
     }
     let helpdesk = event(Some((HELPDESK, DEMO_ORG)), ALICE, None);
     for (name, value) in [
@@ -343,10 +284,7 @@ fn cases() -> Vec<Case> {
     }
     add(
         "helpdesk claiming admin in the body".into(),
-        with_body(
-            helpdesk.clone(),
-            Some(r#"{"sub":"100000000000000010","roles":["ORG_OWNER"]}"#),
-        ),
+        with_body(helpdesk.clone(), Some(r#"{"sub":"100000000000000010","roles":["ORG_OWNER"]}"#)),
         403,
         "AUTH-5mWD2",
     );
@@ -356,12 +294,7 @@ fn cases() -> Vec<Case> {
         403,
         "AUTH-5mWD2",
     );
-    add(
-        "user of another org".into(),
-        event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None),
-        404,
-        "USER-3n8fS",
-    );
+    add("user of another org".into(), event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None), 404, "USER-3n8fS");
 
     for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"] {
         let mut e = admin();
@@ -399,38 +332,18 @@ async fn hostile_requests_get_their_documented_error_and_change_nothing() {
         };
         let (status, body) = parse_response(h.api.handle(request).await);
         assert!(status < 500, "{}: {status} {body}", case.name);
-        assert_eq!(
-            (status, error_id(&body)),
-            (case.status, case.id),
-            "{}: {body}",
-            case.name
-        );
+        assert_eq!((status, error_id(&body)), (case.status, case.id), "{}: {body}", case.name);
         ran += 1;
     }
     for user in [ALICE, BOB, MACHINE, DEMO_ADMIN] {
-        assert!(
-            h.items(user, "PASSKEYLINK#").await.is_empty(),
-            "no link for {user}"
-        );
-        assert!(
-            h.items(user, "EVENT#").await.is_empty(),
-            "no event for {user}"
-        );
+        assert!(h.items(user, "PASSKEYLINK#").await.is_empty(), "no link for {user}");
+        assert!(h.items(user, "EVENT#").await.is_empty(), "no event for {user}");
         assert_eq!(h.user_sequence(user).await, 0);
     }
-    for (local, domain) in [
-        ("alice", "demo.example"),
-        ("bob", "other.example"),
-        ("admin", "demo.example"),
-    ] {
-        assert!(
-            mails_to(&h.email_of(local, domain)).is_empty(),
-            "no mail to {local}"
-        );
+    for (local, domain) in [("alice", "demo.example"), ("bob", "other.example"), ("admin", "demo.example")] {
+        assert!(mails_to(&h.email_of(local, domain)).is_empty(), "no mail to {local}");
     }
-    println!(
-        "hostile requests run: {ran} of {total} (the rest are events lambda_http cannot read)"
-    );
+    println!("hostile requests run: {ran} of {total} (the rest are events lambda_http cannot read)");
     assert!(ran >= 100, "only {ran} hostile cases ran");
 }
 
@@ -465,14 +378,8 @@ async fn stored_addresses_that_could_inject_headers_are_refused_before_anything_
     for (i, email) in bad.iter().enumerate() {
         let id = format!("66600000000000000{i}");
         seed_user(&h, &id, email, "Eve").await;
-        let (status, body) = h
-            .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), &id, None))
-            .await;
-        assert_eq!(
-            (status, error_id(&body)),
-            (400, "USER-Em5Iv"),
-            "{email:?}: {body}"
-        );
+        let (status, body) = h.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), &id, None)).await;
+        assert_eq!((status, error_id(&body)), (400, "USER-Em5Iv"), "{email:?}: {body}");
         assert!(h.items(&id, "PASSKEYLINK#").await.is_empty(), "{email:?}");
         assert_eq!(h.user_sequence(&id).await, 0);
     }
@@ -483,28 +390,15 @@ async fn stored_addresses_that_could_inject_headers_are_refused_before_anything_
 async fn hostile_display_names_come_out_escaped() {
     let h = Harness::new().await;
     let email = h.email_of("mallory", "demo.example");
-    let name =
-        "<script>alert('x')</script><img src=x onerror=alert(1)>\r\nSubject: pwned & \"quoted\"";
+    let name = "<script>alert('x')</script><img src=x onerror=alert(1)>\r\nSubject: pwned & \"quoted\"";
     seed_user(&h, "777000000000000001", &email, name).await;
-    let (status, body) = h
-        .call(&event(
-            Some((DEMO_ADMIN, DEMO_ORG)),
-            "777000000000000001",
-            None,
-        ))
-        .await;
+    let (status, body) = h.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), "777000000000000001", None)).await;
     assert_eq!(status, 200, "{body}");
     let mail = &mails_to(&email)[0];
     let html = mail["body"]["html"].as_str().unwrap();
-    assert!(
-        !html.contains("<script>") && !html.contains("<img"),
-        "{html}"
-    );
+    assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
     assert!(html.contains("&lt;script&gt;alert("), "{html}");
     assert!(html.contains("&amp; &quot;quoted&quot;"), "{html}");
     let subject = mail["subject"].as_str().unwrap();
-    assert!(
-        !subject.contains('\n') && !subject.contains("pwned"),
-        "{subject}"
-    );
+    assert!(!subject.contains('\n') && !subject.contains("pwned"), "{subject}");
 }

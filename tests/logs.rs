@@ -30,35 +30,20 @@ async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
     send_passkey_link::telemetry::init_json(EnvFilter::new("debug"), move || writer.clone());
 
     let h = Harness::new().await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
     let (code_id, code, link) = link_in(mail);
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("passkey link sent"),
-        "the call was logged: {logs}"
-    );
-    assert!(
-        logs.contains(&code_id),
-        "the code id is there, to trace the link"
-    );
-    assert!(
-        logs.contains("\"request_id\""),
-        "lines carry the request id"
-    );
+    assert!(logs.contains("passkey link sent"), "the call was logged: {logs}");
+    assert!(logs.contains(&code_id), "the code id is there, to trace the link");
+    assert!(logs.contains("\"request_id\""), "lines carry the request id");
     assert!(!logs.contains(&code), "the secret must not be logged");
     assert!(!logs.contains(&link), "the link must not be logged");
-    assert!(
-        !logs.contains("Register passkey"),
-        "no mail body in the logs"
-    );
+    assert!(!logs.contains("Register passkey"), "no mail body in the logs");
     assert!(!body.to_string().contains(&code));
     for line in logs.lines() {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 }

@@ -24,17 +24,10 @@ fn assert_well_formed(html: &str) {
         if tag.starts_with('!') {
             continue;
         }
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
+        let name: String =
+            tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
         if tag.starts_with('/') {
-            assert_eq!(
-                open.pop().as_deref(),
-                Some(name.as_str()),
-                "closing </{name}> out of order"
-            );
+            assert_eq!(open.pop().as_deref(), Some(name.as_str()), "closing </{name}> out of order");
         } else if !VOID.contains(&name.as_str()) && !tag.ends_with('/') {
             open.push(name);
         }
@@ -58,36 +51,25 @@ fn every_language_matches_its_golden_file() {
                 lifetime: Duration::from_secs(3600),
             })
             .unwrap();
-        assert_eq!(
-            mail.text.matches(LINK).count(),
-            1,
-            "{lang}: link once in the text part"
-        );
+        assert_eq!(mail.text.matches(LINK).count(), 1, "{lang}: link once in the text part");
         assert_eq!(
             mail.html.matches(&LINK.replace('&', "&amp;")).count(),
             1,
             "{lang}: link once in the HTML"
         );
-        assert!(
-            !mail.html.contains(LINK),
-            "{lang}: the & in the href is escaped"
-        );
+        assert!(!mail.html.contains(LINK), "{lang}: the & in the href is escaped");
         assert_well_formed(&mail.html);
         let rendered = format!("Subject: {}\n\n{}", mail.subject, mail.text);
-        for (file, content) in [
-            (format!("link.{lang}.txt"), rendered),
-            (format!("link.{lang}.html"), mail.html.clone()),
-        ] {
+        for (file, content) in
+            [(format!("link.{lang}.txt"), rendered), (format!("link.{lang}.html"), mail.html.clone())]
+        {
             let path = dir.join(&file);
             if std::env::var_os("UPDATE_GOLDEN").is_some() {
                 std::fs::write(&path, &content).unwrap();
             }
-            let golden = std::fs::read_to_string(&path)
-                .unwrap_or_else(|_| panic!("{file}: run with UPDATE_GOLDEN=1"));
-            assert_eq!(
-                content, golden,
-                "{file} differs from the reviewed golden file"
-            );
+            let golden =
+                std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{file}: run with UPDATE_GOLDEN=1"));
+            assert_eq!(content, golden, "{file} differs from the reviewed golden file");
         }
     }
 }
@@ -99,9 +81,7 @@ fn hostile_names_are_escaped_in_every_language() {
         let mail = renderer
             .render(&LinkMail {
                 to: "eve@demo.example",
-                display_name: Some(
-                    "<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example",
-                ),
+                display_name: Some("<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example"),
                 preferred_language: Some(lang),
                 org_name: "<b>Org</b>",
                 org_texts: None,
@@ -109,10 +89,7 @@ fn hostile_names_are_escaped_in_every_language() {
                 lifetime: Duration::from_secs(900),
             })
             .unwrap();
-        assert!(
-            !mail.html.contains("evil.example\">") && !mail.html.contains("<b>"),
-            "{lang}"
-        );
+        assert!(!mail.html.contains("evil.example\">") && !mail.html.contains("<b>"), "{lang}");
         assert!(mail.html.contains("&lt;a href="), "{lang}");
         assert_well_formed(&mail.html);
         assert!(!mail.subject.contains(['\r', '\n']), "{lang}");
@@ -122,58 +99,28 @@ fn hostile_names_are_escaped_in_every_language() {
 #[tokio::test]
 async fn organisation_texts_and_sender_name_reach_the_inbox() {
     let h = Harness::new().await;
-    let (status, body) = h
-        .call(&event(Some((OTHER_OWNER, OTHER_ORG)), BOB, None))
-        .await;
+    let (status, body) = h.call(&event(Some((OTHER_OWNER, OTHER_ORG)), BOB, None)).await;
     assert_eq!(status, 200, "{body}");
     let mail = &mails_to(&h.email_of("bob", "other.example"))[0];
     assert_eq!(mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
     let text = mail["body"]["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("Hallo Bob Other,"),
-        "German defaults for the rest: {text}"
-    );
-    assert!(
-        text.contains("Fragen? Schreiben Sie an it+"),
-        "the org's own closing line"
-    );
+    assert!(text.starts_with("Hallo Bob Other,"), "German defaults for the rest: {text}");
+    assert!(text.contains("Fragen? Schreiben Sie an it+"), "the org's own closing line");
     assert!(text.contains("Der Link ist 1 Stunde gültig."));
-    assert!(
-        mail["from"]
-            .as_str()
-            .unwrap()
-            .contains("Other Org IT-Service"),
-        "{}",
-        mail["from"]
-    );
-    assert!(mail["from"]
-        .as_str()
-        .unwrap()
-        .contains("no-reply@demo.example"));
+    assert!(mail["from"].as_str().unwrap().contains("Other Org IT-Service"), "{}", mail["from"]);
+    assert!(mail["from"].as_str().unwrap().contains("no-reply@demo.example"));
     // Demo Corp set no texts: Alice gets the English defaults from the default sender.
-    let (status, _) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, _) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200);
     let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
     assert_eq!(mail["subject"], "Add a passkey to your account");
-    assert!(mail["body"]["text"]
-        .as_str()
-        .unwrap()
-        .starts_with("Hello Alice Example,"));
+    assert!(mail["body"]["text"].as_str().unwrap().starts_with("Hello Alice Example,"));
 }
 
 #[tokio::test]
 async fn every_send_carries_purpose_and_org_tags() {
-    let stub = AwsStub::start(vec![SES_OK]).await;
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(stub.url.clone()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (h, stub) = Harness::with_ses_stub(vec![SES_OK]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     let request: serde_json::Value = serde_json::from_str(&stub.bodies()[0]).unwrap();
     let tags = request["EmailTags"].as_array().unwrap();
@@ -181,22 +128,9 @@ async fn every_send_carries_purpose_and_org_tags() {
         tags.contains(&serde_json::json!({"Name": "purpose", "Value": "passkey-registration"})),
         "{tags:?}"
     );
-    assert!(
-        tags.contains(&serde_json::json!({"Name": "org", "Value": DEMO_ORG})),
-        "{tags:?}"
-    );
-    assert!(
-        request["Content"]["Simple"]["Body"]["Html"]["Data"]
-            .as_str()
-            .is_some(),
-        "multipart: HTML"
-    );
-    assert!(
-        request["Content"]["Simple"]["Body"]["Text"]["Data"]
-            .as_str()
-            .is_some(),
-        "multipart: text"
-    );
+    assert!(tags.contains(&serde_json::json!({"Name": "org", "Value": DEMO_ORG})), "{tags:?}");
+    assert!(request["Content"]["Simple"]["Body"]["Html"]["Data"].as_str().is_some(), "multipart: HTML");
+    assert!(request["Content"]["Simple"]["Body"]["Text"]["Data"].as_str().is_some(), "multipart: text");
 }
 
 #[tokio::test]
@@ -207,14 +141,8 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     let name = format!("passkey-link-{}", h.tag);
     let template = MailRenderer::new().unwrap().ses_template().unwrap();
-    assert!(
-        put_template(&ses, &name, &template).await.unwrap(),
-        "created"
-    );
-    assert!(
-        !put_template(&ses, &name, &template).await.unwrap(),
-        "then updated in place"
-    );
+    assert!(put_template(&ses, &name, &template).await.unwrap(), "created");
+    assert!(!put_template(&ses, &name, &template).await.unwrap(), "then updated in place");
     h.api.links.mailer =
         SesMailer::new(ses, "Passkeys <no-reply@demo.example>", None).with_template(Some(name));
 
@@ -234,32 +162,17 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
         })
         .await
         .unwrap();
-    let (status, body) = h
-        .call(&event(Some((OTHER_OWNER, OTHER_ORG)), user.as_str(), None))
-        .await;
+    let (status, body) = h.call(&event(Some((OTHER_OWNER, OTHER_ORG)), user.as_str(), None)).await;
     assert_eq!(status, 200, "{body}");
     let mail = &mails_to(&email)[0];
-    assert_eq!(
-        mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto",
-        "org override, via the template"
-    );
+    assert_eq!(mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto", "org override, via the template");
     let html = mail["body"]["html"].as_str().unwrap();
     let text = mail["body"]["text"].as_str().unwrap();
-    assert!(
-        html.contains("Hallo &lt;script&gt;x&lt;/script&gt; &amp; Co,"),
-        "{html}"
-    );
+    assert!(html.contains("Hallo &lt;script&gt;x&lt;/script&gt; &amp; Co,"), "{html}");
     assert!(!html.contains("<script>"));
-    assert!(
-        text.starts_with("Hallo <script>x</script> & Co,"),
-        "the text part is plain: {text}"
-    );
+    assert!(text.starts_with("Hallo <script>x</script> & Co,"), "the text part is plain: {text}");
     let (_, code, link) = link_in(mail);
-    assert_eq!(
-        html.matches(&link.replace('&', "&amp;")).count(),
-        1,
-        "{html}"
-    );
+    assert_eq!(html.matches(&link.replace('&', "&amp;")).count(), 1, "{html}");
     assert_eq!(text.matches(&link).count(), 1);
     assert!(!code.is_empty());
     assert_well_formed(html);

@@ -17,9 +17,7 @@ const DORMANT_ORG: &str = "400000000000000001";
 const DORA: &str = "400000000000000011";
 
 fn events_file(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -50,22 +48,14 @@ async fn rest_api_lambda_authorizer_context_identifies_the_caller() {
     let (status, body) = h.call(&events_file("rest-v1-lambda-authorizer.json")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
-    assert_eq!(
-        h.items(ALICE, "EVENT#").await[0]["editorUserId"]
-            .as_s()
-            .unwrap(),
-        INSTANCE_OWNER
-    );
+    assert_eq!(h.items(ALICE, "EVENT#").await[0]["editorUserId"].as_s().unwrap(), INSTANCE_OWNER);
 }
 
 #[tokio::test]
 async fn rest_api_without_authorizer_is_unauthenticated() {
     let h = Harness::new().await;
     let mut e = events_file("rest-v1-cognito.json");
-    e["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
+    e["requestContext"].as_object_mut().unwrap().remove("authorizer");
     e["headers"]["x-zitadel-userid"] = DEMO_ADMIN.into();
     expect(&h, &e, 401, "AUTH-7kZq2").await;
 }
@@ -90,46 +80,24 @@ async fn alb_and_function_url_events_carry_no_identity() {
 #[tokio::test]
 async fn claim_names_are_configurable() {
     let mut h = Harness::new().await;
-    h.api.claims = ClaimNames {
-        user: "uid".into(),
-        org: "tenant".into(),
-    };
+    h.api.claims = ClaimNames { user: "uid".into(), org: "tenant".into() };
     let mut e = event(None, ALICE, None);
     e["requestContext"]["authorizer"] =
         json!({"jwt": {"claims": {"uid": DEMO_ADMIN, "tenant": DEMO_ORG}, "scopes": null}});
     expect(&h, &e, 200, "").await;
     // The default names no longer identify anyone.
-    expect(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None),
-        401,
-        "AUTH-7kZq2",
-    )
-    .await;
+    expect(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), 401, "AUTH-7kZq2").await;
 }
 
 #[tokio::test]
 async fn a_configured_role_mapping_replaces_the_defaults() {
     let mut h = Harness::new().await;
-    h.api.links.policy.permissions = RolePermissions::from_json(
-        r#"{"instance":{},"org":{"ORG_USER_PERMISSION_EDITOR":["user.write"]}}"#,
-    )
-    .unwrap();
+    h.api.links.policy.permissions =
+        RolePermissions::from_json(r#"{"instance":{},"org":{"ORG_USER_PERMISSION_EDITOR":["user.write"]}}"#)
+            .unwrap();
     expect(&h, &event(Some((HELPDESK, DEMO_ORG)), ALICE, None), 200, "").await;
-    expect(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None),
-        403,
-        "AUTH-5mWD2",
-    )
-    .await;
-    expect(
-        &h,
-        &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some(DEMO_ORG)),
-        403,
-        "AUTH-5mWD2",
-    )
-    .await;
+    expect(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), 403, "AUTH-5mWD2").await;
+    expect(&h, &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some(DEMO_ORG)), 403, "AUTH-5mWD2").await;
 }
 
 #[tokio::test]
@@ -142,13 +110,7 @@ async fn instance_user_manager_and_org_user_manager_are_allowed() {
         )
         .await
         .unwrap();
-    expect(
-        &h,
-        &event(Some((BOB, OTHER_ORG)), ALICE, Some(DEMO_ORG)),
-        200,
-        "",
-    )
-    .await;
+    expect(&h, &event(Some((BOB, OTHER_ORG)), ALICE, Some(DEMO_ORG)), 200, "").await;
     expect(&h, &event(Some((INITIAL, DEMO_ORG)), ALICE, None), 200, "").await;
 }
 
@@ -172,17 +134,7 @@ async fn users_that_cannot_register_a_passkey_are_refused() {
 #[tokio::test]
 async fn an_inactive_org_gets_no_links() {
     let h = Harness::new().await;
-    expect(
-        &h,
-        &event(
-            Some((INSTANCE_OWNER, INSTANCE_ORG)),
-            DORA,
-            Some(DORMANT_ORG),
-        ),
-        400,
-        "ORG-Hs9Lk",
-    )
-    .await;
+    expect(&h, &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), DORA, Some(DORMANT_ORG)), 400, "ORG-Hs9Lk").await;
     assert!(h.items(DORA, "PASSKEYLINK#").await.is_empty());
 }
 
@@ -192,17 +144,10 @@ async fn wrong_method_and_unknown_routes_answer_in_the_same_json_shape() {
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
         let mut e = event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None);
         e["requestContext"]["http"]["method"] = method.into();
-        let response = h
-            .api
-            .handle(lambda_http::request::from_str(&e.to_string()).unwrap())
-            .await;
+        let response = h.api.handle(lambda_http::request::from_str(&e.to_string()).unwrap()).await;
         assert_eq!(response.headers()["allow"], "POST", "{method}");
         let (status, body) = parse_response(response);
-        assert_eq!(
-            (status, body["code"].as_i64()),
-            (405, Some(12)),
-            "{method}: {body}"
-        );
+        assert_eq!((status, body["code"].as_i64()), (405, Some(12)), "{method}: {body}");
         assert_eq!(error_id(&body), "HTTP-Mt7Qa");
     }
     for path in [

@@ -19,9 +19,7 @@ fn attr_s<'a>(
 async fn sends_a_link_whose_secret_only_the_mail_knows() {
     let h = Harness::new().await;
     let before = Utc::now();
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
 
     let details = body["details"].as_object().unwrap();
@@ -41,10 +39,7 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
     let link = &links[0];
     let expires: i64 = link["expiresAt"].as_n().unwrap().parse().unwrap();
     let ttl_left = expires - Utc::now().timestamp();
-    assert!(
-        (3590..=3600).contains(&ttl_left),
-        "TTL {ttl_left}s from now"
-    );
+    assert!((3590..=3600).contains(&ttl_left), "TTL {ttl_left}s from now");
     assert_eq!(attr_s(link, "orgId"), DEMO_ORG);
 
     let mails = mails_to(&h.email_of("alice", "demo.example"));
@@ -55,42 +50,18 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
     )));
     assert_eq!(attr_s(link, "codeId"), code_id);
     assert!(code.len() >= 22, "at least 128 bits");
-    assert_ne!(
-        attr_s(link, "codeHash"),
-        code,
-        "the secret itself is not stored"
-    );
-    assert_eq!(
-        attr_s(link, "codeHash"),
-        hash_code(&code),
-        "the stored hash is the mailed secret's"
-    );
-    assert!(!link
-        .values()
-        .any(|v| v.as_s().is_ok_and(|s| s.contains(&code))));
+    assert_ne!(attr_s(link, "codeHash"), code, "the secret itself is not stored");
+    assert_eq!(attr_s(link, "codeHash"), hash_code(&code), "the stored hash is the mailed secret's");
+    assert!(!link.values().any(|v| v.as_s().is_ok_and(|s| s.contains(&code))));
     assert!(mails[0]["body"]["html"].as_str().unwrap().contains(&code));
-    assert!(
-        !body.to_string().contains(&code),
-        "the response never carries the secret"
-    );
+    assert!(!body.to_string().contains(&code), "the response never carries the secret");
 
     let events = h.items(ALICE, "EVENT#").await;
     assert_eq!(events.len(), 1);
     let message_id = mails[0]["messageId"].as_str().unwrap();
-    assert_eq!(
-        attr_s(link, "messageId"),
-        message_id,
-        "SES message id on the link"
-    );
-    assert_eq!(
-        attr_s(&events[0], "messageId"),
-        message_id,
-        "and on its event"
-    );
-    assert_eq!(
-        attr_s(&events[0], "eventType"),
-        "user.human.passwordless.initialization.code.requested"
-    );
+    assert_eq!(attr_s(link, "messageId"), message_id, "SES message id on the link");
+    assert_eq!(attr_s(&events[0], "messageId"), message_id, "and on its event");
+    assert_eq!(attr_s(&events[0], "eventType"), "user.human.passwordless.initialization.code.requested");
     assert_eq!(attr_s(&events[0], "editorUserId"), DEMO_ADMIN);
     assert_eq!(h.user_sequence(ALICE).await, 1);
 }
@@ -99,9 +70,7 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
 async fn sequence_grows_by_one_per_call_and_every_call_gets_a_fresh_link() {
     let h = Harness::new().await;
     for expected in 1..=3u64 {
-        let (status, body) = h
-            .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-            .await;
+        let (status, body) = h.admin_sends_to_alice().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["details"]["sequence"], expected.to_string());
     }
@@ -111,12 +80,8 @@ async fn sequence_grows_by_one_per_call_and_every_call_gets_a_fresh_link() {
     assert_eq!(mails.len(), 3);
     let codes: std::collections::HashSet<String> = mails.iter().map(|m| link_in(m).1).collect();
     assert_eq!(codes.len(), 3, "a fresh secret per call");
-    let stored: std::collections::HashSet<String> = h
-        .items(ALICE, "PASSKEYLINK#")
-        .await
-        .iter()
-        .map(|l| attr_s(l, "codeHash").to_owned())
-        .collect();
+    let stored: std::collections::HashSet<String> =
+        h.items(ALICE, "PASSKEYLINK#").await.iter().map(|l| attr_s(l, "codeHash").to_owned()).collect();
     assert_eq!(stored, codes.iter().map(|c| hash_code(c)).collect());
 }
 
@@ -126,25 +91,16 @@ async fn assert_refused(h: &Harness, event: &Value, status: u16, code: i64, id: 
     assert_eq!(got, status, "{body}");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(error_id(&body), id, "{body}");
-    assert_eq!(
-        body["details"][0]["@type"],
-        "type.googleapis.com/zitadel.v1.ErrorDetail"
-    );
+    assert_eq!(body["details"][0]["@type"], "type.googleapis.com/zitadel.v1.ErrorDetail");
     let message = body["message"].as_str().unwrap();
     assert!(message.ends_with(&format!("({id})")), "{message}");
     for user in [ALICE, BOB, MACHINE] {
-        assert!(
-            h.items(user, "PASSKEYLINK#").await.is_empty(),
-            "no link stored"
-        );
+        assert!(h.items(user, "PASSKEYLINK#").await.is_empty(), "no link stored");
         assert!(h.items(user, "EVENT#").await.is_empty(), "no event stored");
         assert_eq!(h.user_sequence(user).await, 0);
     }
     for (local, domain) in [("alice", "demo.example"), ("bob", "other.example")] {
-        assert!(
-            mails_to(&h.email_of(local, domain)).is_empty(),
-            "no mail sent"
-        );
+        assert!(mails_to(&h.email_of(local, domain)).is_empty(), "no mail sent");
     }
 }
 
@@ -167,27 +123,14 @@ async fn identity_headers_cannot_stand_in_for_the_authorizer() {
 #[tokio::test]
 async fn owner_of_another_org_is_denied() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((OTHER_OWNER, OTHER_ORG)), ALICE, Some(DEMO_ORG)),
-        403,
-        7,
-        "AUTH-5mWD2",
-    )
-    .await;
+    assert_refused(&h, &event(Some((OTHER_OWNER, OTHER_ORG)), ALICE, Some(DEMO_ORG)), 403, 7, "AUTH-5mWD2")
+        .await;
 }
 
 #[tokio::test]
 async fn member_without_a_role_holding_user_write_is_denied() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((HELPDESK, DEMO_ORG)), ALICE, None),
-        403,
-        7,
-        "AUTH-5mWD2",
-    )
-    .await;
+    assert_refused(&h, &event(Some((HELPDESK, DEMO_ORG)), ALICE, None), 403, 7, "AUTH-5mWD2").await;
 }
 
 #[tokio::test]
@@ -206,14 +149,7 @@ async fn unknown_user_is_not_found() {
 #[tokio::test]
 async fn user_of_another_org_is_not_found() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None),
-        404,
-        5,
-        "USER-3n8fS",
-    )
-    .await;
+    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), BOB, None), 404, 5, "USER-3n8fS").await;
     // Even an instance owner acting in one org does not reach users of another.
     assert_refused(
         &h,
@@ -228,34 +164,19 @@ async fn user_of_another_org_is_not_found() {
 #[tokio::test]
 async fn instance_owner_acts_in_the_org_named_by_the_header() {
     let h = Harness::new().await;
-    let (status, body) = h
-        .call(&event(
-            Some((INSTANCE_OWNER, INSTANCE_ORG)),
-            ALICE,
-            Some(DEMO_ORG),
-        ))
-        .await;
+    let (status, body) = h.call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some(DEMO_ORG))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
     assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 1);
     // Without the header the instance owner acts in its own org, where Alice does not exist.
-    let (status, _) = h
-        .call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, None))
-        .await;
+    let (status, _) = h.call(&event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, None)).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn header_naming_an_unknown_org_is_denied_before_anything_is_revealed() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("555")),
-        403,
-        7,
-        "AUTH-5mWD2",
-    )
-    .await;
+    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("555")), 403, 7, "AUTH-5mWD2").await;
     assert_refused(
         &h,
         &event(Some((INSTANCE_OWNER, INSTANCE_ORG)), ALICE, Some("555")),
@@ -269,22 +190,10 @@ async fn header_naming_an_unknown_org_is_denied_before_anything_is_revealed() {
 #[tokio::test]
 async fn empty_and_empty_object_bodies_are_accepted() {
     let h = Harness::new().await;
-    for (i, body) in [
-        Some("{}"),
-        None,
-        Some(""),
-        Some("  "),
-        Some(r#"{"unknownField":1}"#),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, body) in
+        [Some("{}"), None, Some(""), Some("  "), Some(r#"{"unknownField":1}"#)].into_iter().enumerate()
     {
-        let (status, resp) = h
-            .call(&with_body(
-                event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None),
-                body,
-            ))
-            .await;
+        let (status, resp) = h.call(&with_body(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), body)).await;
         assert_eq!(status, 200, "{body:?}: {resp}");
         assert_eq!(resp["details"]["sequence"], (i + 1).to_string());
     }
@@ -308,43 +217,21 @@ async fn non_object_bodies_are_invalid_arguments() {
 #[tokio::test]
 async fn machine_users_cannot_get_a_link() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), MACHINE, None),
-        400,
-        9,
-        "USER-Mk8Ht",
-    )
-    .await;
+    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), MACHINE, None), 400, 9, "USER-Mk8Ht").await;
 }
 
 #[tokio::test]
 async fn malformed_ids_are_invalid_arguments() {
     let h = Harness::new().await;
-    assert_refused(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), "a#b", None),
-        400,
-        3,
-        "USER-x9Ql1",
-    )
-    .await;
-    assert_refused(
-        &h,
-        &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("ORG#x")),
-        400,
-        3,
-        "AUTH-Pq4Wd",
-    )
-    .await;
+    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), "a#b", None), 400, 3, "USER-x9Ql1").await;
+    assert_refused(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, Some("ORG#x")), 400, 3, "AUTH-Pq4Wd")
+        .await;
 }
 
 #[tokio::test]
 async fn success_costs_four_aws_calls() {
     let h = Harness::new().await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     // Read, write, send, then the message id onto the link and its event (issue 12).
     assert_eq!(
@@ -357,54 +244,31 @@ async fn success_costs_four_aws_calls() {
         ]
     );
     // A refusal costs the one read and nothing else.
-    let (status, _) = h
-        .call(&event(Some((HELPDESK, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, _) = h.call(&event(Some((HELPDESK, DEMO_ORG)), ALICE, None)).await;
     assert_eq!(status, 403);
     assert_eq!(h.calls.take(), ["DynamoDB.BatchGetItem"]);
 }
 
 #[tokio::test]
 async fn ses_unreachable_is_unavailable_and_leaves_no_usable_link() {
-    let h = Harness::with_endpoints(Endpoints {
-        ses: Some(closed_port()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let h = Harness::with_endpoints(Endpoints { ses: Some(closed_port()), ..Default::default() }).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], 14);
     assert_eq!(error_id(&body), "MAIL-Un2Ks");
-    assert!(
-        !body.to_string().contains("127.0.0.1"),
-        "no internals in the answer: {body}"
-    );
-    assert!(
-        h.items(ALICE, "PASSKEYLINK#").await.is_empty(),
-        "the unsent link is removed"
-    );
+    assert!(!body.to_string().contains("127.0.0.1"), "no internals in the answer: {body}");
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty(), "the unsent link is removed");
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
 }
 
 #[tokio::test]
 async fn dynamodb_unreachable_is_unavailable_and_sends_nothing() {
-    let h = Harness::with_endpoints(Endpoints {
-        dynamodb: Some(closed_port()),
-        ..Default::default()
-    })
-    .await;
-    let (status, body) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let h = Harness::with_endpoints(Endpoints { dynamodb: Some(closed_port()), ..Default::default() }).await;
+    let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], 14);
     assert_eq!(error_id(&body), "STORE-Un5Wb");
-    assert!(
-        !body.to_string().contains("127.0.0.1"),
-        "no internals in the answer: {body}"
-    );
+    assert!(!body.to_string().contains("127.0.0.1"), "no internals in the answer: {body}");
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
     assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
     assert_eq!(h.user_sequence(ALICE).await, 0);
@@ -413,60 +277,22 @@ async fn dynamodb_unreachable_is_unavailable_and_sends_nothing() {
 #[tokio::test]
 async fn expired_links_are_gone_on_read_whatever_ttl_has_deleted() {
     let h = Harness::new().await;
-    let (status, _) = h
-        .call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None))
-        .await;
+    let (status, _) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200);
-    let fresh = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"]
-        .as_s()
-        .unwrap()
-        .clone();
+    let fresh = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"].as_s().unwrap().clone();
     // An expired link TTL has not removed yet (emulators never do, AWS does so late).
     let mut expired = h.items(ALICE, "PASSKEYLINK#").await[0].clone();
-    expired.insert(
-        "sk".into(),
-        aws_sdk_dynamodb::types::AttributeValue::S("PASSKEYLINK#expired".into()),
-    );
-    expired.insert(
-        "codeId".into(),
-        aws_sdk_dynamodb::types::AttributeValue::S("expired".into()),
-    );
+    expired.insert("sk".into(), aws_sdk_dynamodb::types::AttributeValue::S("PASSKEYLINK#expired".into()));
+    expired.insert("codeId".into(), aws_sdk_dynamodb::types::AttributeValue::S("expired".into()));
     let past = chrono::Utc::now().timestamp() - 1;
-    expired.insert(
-        "expiresAt".into(),
-        aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()),
-    );
-    h.table
-        .client()
-        .put_item()
-        .table_name(h.table.name())
-        .set_item(Some(expired))
-        .send()
-        .await
-        .unwrap();
+    expired.insert("expiresAt".into(), aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()));
+    h.table.client().put_item().table_name(h.table.name()).set_item(Some(expired)).send().await.unwrap();
 
     let user = send_passkey_link::model::UserId::parse(ALICE).unwrap();
-    let active = h
-        .table
-        .active_links(&user, chrono::Utc::now().timestamp())
-        .await
-        .unwrap();
-    assert_eq!(
-        active
-            .iter()
-            .map(|l| l.code_id.as_str())
-            .collect::<Vec<_>>(),
-        [fresh.as_str()]
-    );
-    assert!(
-        !serde_json::to_string(&active).unwrap().contains("codeHash"),
-        "operators never see the hash"
-    );
+    let active = h.table.active_links(&user, chrono::Utc::now().timestamp()).await.unwrap();
+    assert_eq!(active.iter().map(|l| l.code_id.as_str()).collect::<Vec<_>>(), [fresh.as_str()]);
+    assert!(!serde_json::to_string(&active).unwrap().contains("codeHash"), "operators never see the hash");
     // An hour later the fresh one is gone too.
-    let later = h
-        .table
-        .active_links(&user, chrono::Utc::now().timestamp() + 3601)
-        .await
-        .unwrap();
+    let later = h.table.active_links(&user, chrono::Utc::now().timestamp() + 3601).await.unwrap();
     assert!(later.is_empty());
 }

@@ -45,10 +45,7 @@ fn table_matches_the_keys_the_code_writes() {
 fn table_is_encrypted_recoverable_and_retained() {
     let t = template();
     let table = resource(&t, "Table");
-    assert_eq!(
-        table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
-        true
-    );
+    assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
     assert_eq!(table["Properties"]["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
@@ -59,14 +56,10 @@ fn table_is_encrypted_recoverable_and_retained() {
 fn function_is_the_binary_with_the_environment_the_code_reads() {
     let t = template();
     let function = resource(&t, "Function");
-    let binary = function["Metadata"]["BuildProperties"]["Binary"]
-        .as_str()
-        .unwrap();
+    let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
     assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
     assert!(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("src/bin/{binary}.rs"))
-            .exists(),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/bin/{binary}.rs")).exists(),
         "binary {binary} exists"
     );
     let props = &function["Properties"];
@@ -74,37 +67,27 @@ fn function_is_the_binary_with_the_environment_the_code_reads() {
     assert_eq!(props["Architectures"][0], "arm64");
     assert_eq!(props["Tracing"], "Active");
     assert_eq!(props["LoggingConfig"]["LogFormat"], "JSON");
-    assert!(
-        props["Timeout"].as_u64().unwrap() > 3,
-        "longer than one AWS operation's budget"
-    );
+    assert!(props["Timeout"].as_u64().unwrap() > 3, "longer than one AWS operation's budget");
 
     let env = props["Environment"]["Variables"].as_mapping().unwrap();
     let names: Vec<&str> = env.keys().map(|k| k.as_str().unwrap()).collect();
     for name in &names {
-        assert!(
-            config::VARIABLES.contains(name),
-            "{name} is set but the code never reads it"
-        );
+        assert!(config::VARIABLES.contains(name), "{name} is set but the code never reads it");
     }
     for required in ["TABLE_NAME", "MAIL_FROM", "LINK_URL_TEMPLATE"] {
         assert!(names.contains(&required), "{required} is not set");
     }
 
     let route = &props["Events"]["SendLink"]["Properties"];
-    assert_eq!(
-        route["Path"],
-        "/management/v1/users/{userId}/passwordless/_send_link"
-    );
+    assert_eq!(route["Path"], "/management/v1/users/{userId}/passwordless/_send_link");
     assert_eq!(route["Method"], "POST");
 }
 
 #[test]
 fn policies_are_least_privilege() {
     let t = template();
-    let statements = t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"]
-        .as_sequence()
-        .unwrap();
+    let statements =
+        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
     let mut actions = Vec::new();
     // Optional statements are `!If [condition, statement, !Ref AWS::NoValue]`.
     let statements = statements.iter().map(|s| match s {
@@ -143,16 +126,8 @@ fn the_mail_failure_alarm_watches_the_metric_the_code_emits() {
     assert_eq!(alarm["MetricName"], metrics::MAIL_SEND_FAILURES);
     assert_eq!(alarm["Dimensions"][0]["Name"], "Service");
     assert_eq!(alarm["Dimensions"][0]["Value"], metrics::SERVICE);
-    for name in [
-        "FunctionErrorsAlarm",
-        "FunctionThrottlesAlarm",
-        "Api5xxAlarm",
-    ] {
-        assert_eq!(
-            resource(&t, name)["Type"],
-            "AWS::CloudWatch::Alarm",
-            "{name}"
-        );
+    for name in ["FunctionErrorsAlarm", "FunctionThrottlesAlarm", "Api5xxAlarm"] {
+        assert_eq!(resource(&t, name)["Type"], "AWS::CloudWatch::Alarm", "{name}");
     }
 }
 
@@ -162,17 +137,9 @@ fn api_has_a_jwt_authorizer_throttling_and_access_logs() {
     let api = &resource(&t, "HttpApi")["Properties"];
     assert_eq!(api["Auth"]["DefaultAuthorizer"], "ZitadelJwt");
     assert!(!api["Auth"]["Authorizers"]["ZitadelJwt"]["JwtConfiguration"]["issuer"].is_null());
-    assert!(
-        api["DefaultRouteSettings"]["ThrottlingRateLimit"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
+    assert!(api["DefaultRouteSettings"]["ThrottlingRateLimit"].as_u64().unwrap() > 0);
     assert!(!api["AccessLogSettings"]["DestinationArn"].is_null());
     for group in ["AccessLogGroup", "FunctionLogGroup"] {
-        assert!(
-            !resource(&t, group)["Properties"]["RetentionInDays"].is_null(),
-            "{group} retention"
-        );
+        assert!(!resource(&t, group)["Properties"]["RetentionInDays"].is_null(), "{group} retention");
     }
 }

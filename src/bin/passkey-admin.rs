@@ -48,43 +48,29 @@ async fn run(args: &[String]) -> Result<String, String> {
     let action = match command.as_slice() {
         ["create-table"] => Action::CreateTable,
         ["seed", path] => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             Action::Seed(Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))?)
         }
         ["links", user] => {
             Action::Links(UserId::parse(user).ok_or_else(|| format!("not a user id: {user:?}"))?)
         }
-        ["create-template", name] if valid_template_name(name) => {
-            Action::CreateTemplate((*name).to_owned())
-        }
+        ["create-template", name] if valid_template_name(name) => Action::CreateTemplate((*name).to_owned()),
         ["create-template", name] => {
-            return Err(format!(
-                "not a template name (1-64 of A-Z a-z 0-9 _ -): {name:?}"
-            ))
+            return Err(format!("not a template name (1-64 of A-Z a-z 0-9 _ -): {name:?}"))
         }
         _ => return Err(USAGE.to_owned()),
     };
     let sdk = aws::load().await;
     match action {
         Action::CreateTemplate(name) => {
-            let template = MailRenderer::new()
-                .and_then(|r| r.ses_template())
-                .map_err(|e| e.to_string())?;
+            let template = MailRenderer::new().and_then(|r| r.ses_template()).map_err(|e| e.to_string())?;
             let created = put_template(&aws_sdk_sesv2::Client::new(&sdk), &name, &template).await?;
-            Ok(format!(
-                "SES template {name} {}",
-                if created { "created" } else { "updated" }
-            ))
+            Ok(format!("SES template {name} {}", if created { "created" } else { "updated" }))
         }
         Action::CreateTable => {
             let table = table(&sdk)?;
             let created = table.create().await.map_err(|e| e.to_string())?;
-            Ok(format!(
-                "table {} {}",
-                table.name(),
-                if created { "created" } else { "already exists" }
-            ))
+            Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
         }
         Action::Links(user) => {
             let links = table(&sdk)?

@@ -30,10 +30,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             },
             renderer: MailRenderer::new()?,
         },
-        claims: ClaimNames {
-            user: config.user_claim.clone(),
-            org: config.org_claim.clone(),
-        },
+        claims: ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
     };
     let api = &api;
     lambda_http::run(lambda_http::service_fn(move |req| async move {

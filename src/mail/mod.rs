@@ -102,13 +102,12 @@ impl MailRenderer {
             ("link.html", include_str!("templates/link.html")),
             ("link.txt", include_str!("templates/link.txt")),
         ] {
-            env.add_template(name, source)
-                .map_err(|e| RenderError(e.to_string()))?;
+            env.add_template(name, source).map_err(|e| RenderError(e.to_string()))?;
         }
         let mut texts = HashMap::new();
         for (lang, json) in LANGUAGES {
-            let parsed: Texts = serde_json::from_str(json)
-                .map_err(|e| RenderError(format!("texts/{lang}.json: {e}")))?;
+            let parsed: Texts =
+                serde_json::from_str(json).map_err(|e| RenderError(format!("texts/{lang}.json: {e}")))?;
             texts.insert(lang, parsed);
         }
         Ok(Self { env, texts })
@@ -124,23 +123,17 @@ impl MailRenderer {
         let defaults = &self.texts[lang];
         let overrides = m.org_texts.and_then(|o| o.languages.get(lang));
         let pick = |own: &String, field: fn(&TextOverrides) -> &Option<String>| -> String {
-            overrides
-                .and_then(|o| field(o).clone())
-                .unwrap_or_else(|| own.clone())
+            overrides.and_then(|o| field(o).clone()).unwrap_or_else(|| own.clone())
         };
         let name = m.display_name.map(one_line).filter(|n| !n.is_empty());
         let greeting_template = pick(&defaults.greeting, |o| &o.greeting);
         let greeting = match (&name, defaults.fallback_name.as_str()) {
             (Some(name), _) => greeting_template.replace("{name}", name),
-            (None, "") => greeting_template
-                .replace(" {name}", "")
-                .replace("{name}", ""),
+            (None, "") => greeting_template.replace(" {name}", "").replace("{name}", ""),
             (None, fallback) => greeting_template.replace("{name}", fallback),
         };
         let subject = one_line(&pick(&defaults.subject, |o| &o.subject));
-        let expiry = defaults
-            .expiry
-            .replace("{duration}", &human_duration(m.lifetime, defaults));
+        let expiry = defaults.expiry.replace("{duration}", &human_duration(m.lifetime, defaults));
         let ctx = context! {
             lang,
             subject => &subject,
@@ -156,10 +149,7 @@ impl MailRenderer {
             org_name => one_line(m.org_name),
         };
         let render = |name: &str| {
-            self.env
-                .get_template(name)
-                .and_then(|t| t.render(&ctx))
-                .map_err(|e| RenderError(e.to_string()))
+            self.env.get_template(name).and_then(|t| t.render(&ctx)).map_err(|e| RenderError(e.to_string()))
         };
         let template_data = template_data(&ctx).map_err(RenderError)?;
         Ok(Mail {
@@ -167,10 +157,7 @@ impl MailRenderer {
             subject,
             text: render("link.txt")?,
             html: render("link.html")?,
-            sender_name: m
-                .org_texts
-                .and_then(|o| o.sender_name.as_deref())
-                .map(one_line),
+            sender_name: m.org_texts.and_then(|o| o.sender_name.as_deref()).map(one_line),
             tags: Vec::new(),
             template_data,
         })
@@ -192,10 +179,7 @@ impl MailRenderer {
             ignore => var("ignore"), link => var("link"), org_name => var("org_name"),
         };
         let render = |name: &str, ctx: &minijinja::Value| {
-            self.env
-                .get_template(name)
-                .and_then(|t| t.render(ctx))
-                .map_err(|e| RenderError(e.to_string()))
+            self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| RenderError(e.to_string()))
         };
         Ok(SesTemplate {
             subject: "{{{subject}}}".to_owned(),
@@ -210,11 +194,7 @@ impl MailRenderer {
             .and_then(|p| p.split(['-', '_']).next())
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
-        LANGUAGES
-            .iter()
-            .map(|(lang, _)| *lang)
-            .find(|lang| *lang == primary)
-            .unwrap_or(DEFAULT_LANGUAGE)
+        LANGUAGES.iter().map(|(lang, _)| *lang).find(|lang| *lang == primary).unwrap_or(DEFAULT_LANGUAGE)
     }
 }
 
@@ -230,14 +210,9 @@ pub struct SesTemplate {
 /// text part) and HTML-escaped as `<name>_html`.
 fn template_data(ctx: &minijinja::Value) -> Result<serde_json::Value, String> {
     let mut data = serde_json::Map::new();
-    for name in [
-        "lang", "subject", "greeting", "intro", "button", "expiry", "ignore", "link", "org_name",
-    ] {
+    for name in ["lang", "subject", "greeting", "intro", "button", "expiry", "ignore", "link", "org_name"] {
         let value = ctx.get_attr(name).map_err(|e| e.to_string())?;
-        let text = value
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| value.to_string());
+        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
         data.insert(format!("{name}_html"), escape_html(&text).into());
         data.insert(name.to_owned(), text.into());
     }
@@ -262,11 +237,7 @@ fn escape_html(s: &str) -> String {
 
 /// Control characters (CR/LF above all) become spaces: the value may end up in a header.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
 /// `Name <address>` for the From header: the address from `mail_from`, the display name
@@ -281,10 +252,7 @@ pub fn from_with_name(mail_from: &str, name: &str) -> String {
         let quoted: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
         format!("\"{quoted}\" <{address}>")
     } else {
-        format!(
-            "=?UTF-8?B?{}?= <{address}>",
-            STANDARD.encode(name.as_bytes())
-        )
+        format!("=?UTF-8?B?{}?= <{address}>", STANDARD.encode(name.as_bytes()))
     }
 }
 
@@ -304,11 +272,7 @@ fn human_duration(d: Duration, t: &Texts) -> String {
 mod tests {
     use super::*;
 
-    fn mail<'a>(
-        lang: Option<&'a str>,
-        name: Option<&'a str>,
-        org: Option<&'a OrgTexts>,
-    ) -> LinkMail<'a> {
+    fn mail<'a>(lang: Option<&'a str>, name: Option<&'a str>, org: Option<&'a OrgTexts>) -> LinkMail<'a> {
         LinkMail {
             to: "a@example.com",
             display_name: name,
@@ -334,28 +298,12 @@ mod tests {
     #[test]
     fn hostile_display_name_is_escaped_and_kept_out_of_headers() {
         let r = MailRenderer::new().unwrap();
-        let out = r
-            .render(&mail(
-                None,
-                Some("<script>alert(1)</script>\r\nBcc: x@evil"),
-                None,
-            ))
-            .unwrap();
+        let out = r.render(&mail(None, Some("<script>alert(1)</script>\r\nBcc: x@evil"), None)).unwrap();
         assert!(!out.html.contains("<script>"));
         assert!(out.html.contains("&lt;script&gt;"));
         assert!(!out.subject.contains('\n'));
-        assert_eq!(
-            out.html
-                .matches("https://id.example.com/init?userID=1&amp;code=abc")
-                .count(),
-            1
-        );
-        assert_eq!(
-            out.text
-                .matches("https://id.example.com/init?userID=1&code=abc")
-                .count(),
-            1
-        );
+        assert_eq!(out.html.matches("https://id.example.com/init?userID=1&amp;code=abc").count(), 1);
+        assert_eq!(out.text.matches("https://id.example.com/init?userID=1&code=abc").count(), 1);
     }
 
     #[test]
@@ -365,40 +313,22 @@ mod tests {
             sender_name: Some("Demo IT\r\nBcc: x".into()),
             languages: HashMap::from([(
                 "de".to_owned(),
-                TextOverrides {
-                    subject: Some("Neuer Passkey für Demo".into()),
-                    ..Default::default()
-                },
+                TextOverrides { subject: Some("Neuer Passkey für Demo".into()), ..Default::default() },
             )]),
         };
-        let de = r
-            .render(&mail(Some("de"), Some("Alice"), Some(&org)))
-            .unwrap();
+        let de = r.render(&mail(Some("de"), Some("Alice"), Some(&org))).unwrap();
         assert_eq!(de.subject, "Neuer Passkey für Demo");
-        assert!(
-            de.text.contains("Passkey registrieren"),
-            "the rest stays German default"
-        );
+        assert!(de.text.contains("Passkey registrieren"), "the rest stays German default");
         assert_eq!(de.sender_name.as_deref(), Some("Demo IT  Bcc: x"));
-        let en = r
-            .render(&mail(Some("en"), Some("Alice"), Some(&org)))
-            .unwrap();
+        let en = r.render(&mail(Some("en"), Some("Alice"), Some(&org))).unwrap();
         assert_eq!(en.subject, "Add a passkey to your account");
     }
 
     #[test]
     fn greetings_without_a_name() {
         let r = MailRenderer::new().unwrap();
-        assert!(r
-            .render(&mail(Some("en"), None, None))
-            .unwrap()
-            .text
-            .starts_with("Hello there,"));
-        assert!(r
-            .render(&mail(Some("fr"), Some("  "), None))
-            .unwrap()
-            .text
-            .starts_with("Bonjour,"));
+        assert!(r.render(&mail(Some("en"), None, None)).unwrap().text.starts_with("Hello there,"));
+        assert!(r.render(&mail(Some("fr"), Some("  "), None)).unwrap().text.starts_with("Bonjour,"));
     }
 
     #[test]
@@ -407,10 +337,7 @@ mod tests {
             from_with_name("Passkeys <no-reply@x.example>", "Demo \"IT\""),
             "\"Demo IT\" <no-reply@x.example>"
         );
-        assert_eq!(
-            from_with_name("no-reply@x.example", "Demo"),
-            "\"Demo\" <no-reply@x.example>"
-        );
+        assert_eq!(from_with_name("no-reply@x.example", "Demo"), "\"Demo\" <no-reply@x.example>");
         assert_eq!(
             from_with_name("no-reply@x.example", "Müller"),
             "=?UTF-8?B?TcO8bGxlcg==?= <no-reply@x.example>"
@@ -420,21 +347,9 @@ mod tests {
     #[test]
     fn durations_read_naturally_in_each_language() {
         let r = MailRenderer::new().unwrap();
-        assert_eq!(
-            human_duration(Duration::from_secs(3600), &r.texts["en"]),
-            "1 hour"
-        );
-        assert_eq!(
-            human_duration(Duration::from_secs(7200), &r.texts["de"]),
-            "2 Stunden"
-        );
-        assert_eq!(
-            human_duration(Duration::from_secs(86_400), &r.texts["fr"]),
-            "1 jour"
-        );
-        assert_eq!(
-            human_duration(Duration::from_secs(90), &r.texts["es"]),
-            "2 minutos"
-        );
+        assert_eq!(human_duration(Duration::from_secs(3600), &r.texts["en"]), "1 hour");
+        assert_eq!(human_duration(Duration::from_secs(7200), &r.texts["de"]), "2 Stunden");
+        assert_eq!(human_duration(Duration::from_secs(86_400), &r.texts["fr"]), "1 jour");
+        assert_eq!(human_duration(Duration::from_secs(90), &r.texts["es"]), "2 minutos");
     }
 }

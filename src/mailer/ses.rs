@@ -22,12 +22,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>, configuration_set: Option<String>) -> Self {
-        Self {
-            client,
-            from: from.into(),
-            configuration_set,
-            template: None,
-        }
+        Self { client, from: from.into(), configuration_set, template: None }
     }
 
     /// Sends through the SES template `name` (see [`put_template`]) instead of the content.
@@ -39,19 +34,10 @@ impl SesMailer {
 
 /// Creates or replaces the SES stored template `name`; `Ok(true)` when it was created.
 pub async fn put_template(client: &Client, name: &str, t: &SesTemplate) -> Result<bool, String> {
-    let content = EmailTemplateContent::builder()
-        .subject(&t.subject)
-        .html(&t.html)
-        .text(&t.text)
-        .build();
+    let content = EmailTemplateContent::builder().subject(&t.subject).html(&t.html).text(&t.text).build();
     // Looked up first rather than inferred from CreateEmailTemplate's error: error types are
     // what SES-compatible endpoints differ in most.
-    let exists = client
-        .get_email_template()
-        .template_name(name)
-        .send()
-        .await
-        .is_ok();
+    let exists = client.get_email_template().template_name(name).send().await.is_ok();
     if exists {
         client
             .update_email_template()
@@ -84,12 +70,7 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
         let message = Message::builder()
             .subject(utf8(&mail.subject)?)
-            .body(
-                Body::builder()
-                    .text(utf8(&mail.text)?)
-                    .html(utf8(&mail.html)?)
-                    .build(),
-            )
+            .body(Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build())
             .build();
         let tags = mail
             .tags
@@ -132,14 +113,11 @@ where
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown");
-            let text = format!(
-                "SendEmail: {code}: {}",
-                service.err().message().unwrap_or_default()
-            );
+            let text = format!("SendEmail: {code}: {}", service.err().message().unwrap_or_default());
             match code {
-                "MessageRejected"
-                | "MailFromDomainNotVerifiedException"
-                | "BadRequestException" => MailError::Rejected(text),
+                "MessageRejected" | "MailFromDomainNotVerifiedException" | "BadRequestException" => {
+                    MailError::Rejected(text)
+                }
                 _ => MailError::Unavailable(text),
             }
         }

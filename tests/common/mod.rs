@@ -71,9 +71,7 @@ impl Intercept for AwsCalls {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg.load::<Metadata>().map_or("unknown".into(), |m| {
-            format!("{}.{}", m.service(), m.name())
-        });
+        let op = cfg.load::<Metadata>().map_or("unknown".into(), |m| format!("{}.{}", m.service(), m.name()));
         self.0.lock().unwrap().push(op);
         Ok(())
     }
@@ -98,8 +96,7 @@ pub fn closed_port() -> String {
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
 impl Harness {
@@ -117,17 +114,10 @@ impl Harness {
         if let (true, Some(url)) = (endpoints.seed_via_override, &endpoints.dynamodb) {
             admin = admin.endpoint_url(url);
         }
-        let table = Table::new(
-            aws_sdk_dynamodb::Client::from_conf(admin.build()),
-            &table_name,
-        );
+        let table = Table::new(aws_sdk_dynamodb::Client::from_conf(admin.build()), &table_name);
         table.create().await.expect("create table");
         let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
-        Seed::from_json(&seed_text)
-            .unwrap()
-            .apply(&table)
-            .await
-            .expect("seed");
+        Seed::from_json(&seed_text).unwrap().apply(&table).await.expect("seed");
 
         let calls = AwsCalls::default();
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone());
@@ -140,10 +130,7 @@ impl Harness {
         }
         let api = Api {
             links: PasskeyLinks {
-                store: Table::new(
-                    aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
-                    &table_name,
-                ),
+                store: Table::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), &table_name),
                 mailer: SesMailer::new(
                     aws_sdk_sesv2::Client::from_conf(ses.build()),
                     "Passkeys <no-reply@demo.example>",
@@ -159,16 +146,31 @@ impl Harness {
             },
             claims: ClaimNames::default(),
         };
-        Self {
-            api,
-            table,
-            tag,
-            calls,
-        }
+        Self { api, table, tag, calls }
     }
 
     pub fn email_of(&self, local: &str, domain: &str) -> String {
         format!("{local}+{}@{domain}", self.tag)
+    }
+
+    /// A harness whose SES endpoint is a stub answering `script`.
+    pub async fn with_ses_stub(script: Vec<StubAnswer>) -> (Self, AwsStub) {
+        let stub = AwsStub::start(script).await;
+        let h = Self::with_endpoints(Endpoints { ses: Some(stub.url.clone()), ..Default::default() }).await;
+        (h, stub)
+    }
+
+    /// A harness whose DynamoDB endpoint (for the handler) is a stub answering `script`.
+    pub async fn with_dynamodb_stub(script: Vec<StubAnswer>) -> (Self, AwsStub) {
+        let stub = AwsStub::start(script).await;
+        let h =
+            Self::with_endpoints(Endpoints { dynamodb: Some(stub.url.clone()), ..Default::default() }).await;
+        (h, stub)
+    }
+
+    /// The everyday call: the demo org's owner sends Alice a link.
+    pub async fn admin_sends_to_alice(&self) -> (u16, Value) {
+        self.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None)).await
     }
 
     pub async fn call(&self, event: &Value) -> (u16, Value) {
@@ -206,19 +208,14 @@ impl Harness {
             .send()
             .await
             .expect("get user");
-        out.item
-            .and_then(|i| i.get("sequence").cloned())
-            .map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+        out.item.and_then(|i| i.get("sequence").cloned()).map_or(0, |v| v.as_n().unwrap().parse().unwrap())
     }
 }
 
 pub fn parse_response(response: Response<Body>) -> (u16, Value) {
     let status = response.status().as_u16();
     assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap()),
+        response.headers().get("content-type").map(|v| v.to_str().unwrap()),
         Some("application/json"),
         "every answer is JSON"
     );
@@ -244,10 +241,7 @@ pub fn event(caller: Option<(&str, &str)>, user: &str, org_header: Option<&str>)
             claims["urn:zitadel:iam:user:resourceowner:id"] = org.into();
         }
         None => {
-            e["requestContext"]
-                .as_object_mut()
-                .unwrap()
-                .remove("authorizer");
+            e["requestContext"].as_object_mut().unwrap().remove("authorizer");
         }
     }
     if let Some(org) = org_header {
@@ -274,13 +268,7 @@ pub fn mails_to(recipient: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| {
-            m["destination"]["to"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|to| to == recipient)
-        })
+        .filter(|m| m["destination"]["to"].as_array().unwrap().iter().any(|to| to == recipient))
         .cloned()
         .collect()
 }
@@ -288,29 +276,22 @@ pub fn mails_to(recipient: &str) -> Vec<Value> {
 /// A plain HTTP/1.0 GET: enough for the emulator's mailbox, no client crate needed.
 fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").expect("MAILBOX_URL is http://");
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let (authority, path) =
+        rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let mut stream = TcpStream::connect(authority).expect("mailbox reachable");
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{head}"
-    );
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
     body.to_owned()
 }
 
 /// The `code` and `codeID` query parameters of the link in a mail's text part.
 pub fn link_in(mail: &Value) -> (String, String, String) {
     let text = mail["body"]["text"].as_str().unwrap();
-    let link = text
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .expect("a link in the mail")
-        .to_owned();
+    let link =
+        text.split_whitespace().find(|w| w.starts_with("http")).expect("a link in the mail").to_owned();
     let param = |name: &str| {
         link.split(['?', '&'])
             .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
@@ -333,11 +314,8 @@ pub struct StubAnswer {
     pub body: &'static str,
 }
 
-pub const SES_OK: StubAnswer = StubAnswer {
-    status: 200,
-    error_type: None,
-    body: r#"{"MessageId":"stub-message-1"}"#,
-};
+pub const SES_OK: StubAnswer =
+    StubAnswer { status: 200, error_type: None, body: r#"{"MessageId":"stub-message-1"}"# };
 pub const SES_THROTTLED: StubAnswer = StubAnswer {
     status: 429,
     error_type: Some("TooManyRequestsException"),
@@ -356,11 +334,7 @@ pub const DYNAMODB_THROTTLED: StubAnswer = StubAnswer {
 };
 
 /// Accepts the connection and never answers.
-pub const SES_SILENT: StubAnswer = StubAnswer {
-    status: 0,
-    error_type: None,
-    body: "",
-};
+pub const SES_SILENT: StubAnswer = StubAnswer { status: 0, error_type: None, body: "" };
 pub const SES_PAUSED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("SendingPausedException"),
@@ -426,10 +400,8 @@ impl AwsStub {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                         return;
                     }
-                    let error_header = answer
-                        .error_type
-                        .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
-                        .unwrap_or_default();
+                    let error_header =
+                        answer.error_type.map(|t| format!("x-amzn-ErrorType: {t}\r\n")).unwrap_or_default();
                     let reason = if answer.status == 200 { "OK" } else { "Error" };
                     let response = format!(
                         "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\n{error_header}content-length: {}\r\nconnection: close\r\n\r\n{}",
@@ -442,11 +414,7 @@ impl AwsStub {
                 });
             }
         });
-        Self {
-            url,
-            requests,
-            bodies,
-        }
+        Self { url, requests, bodies }
     }
 
     pub fn requests(&self) -> usize {

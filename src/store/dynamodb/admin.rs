@@ -19,17 +19,9 @@ impl Table {
     /// waits until it is active.
     pub async fn create(&self) -> Result<bool, StoreError> {
         let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
         };
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
         let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
         let created = match self
             .client
@@ -44,12 +36,7 @@ impl Table {
             .await
         {
             Ok(_) => true,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
-            {
-                false
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => false,
             Err(e) => return Err(classify("CreateTable", e)),
         };
         self.wait_active().await?;
@@ -85,18 +72,10 @@ impl Table {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Unavailable(format!(
-            "table {} did not become active within 60 s",
-            self.name
-        )))
+        Err(StoreError::Unavailable(format!("table {} did not become active within 60 s", self.name)))
     }
 
-    pub async fn upsert_org(
-        &self,
-        id: &OrgId,
-        name: &str,
-        state: OrgState,
-    ) -> Result<(), StoreError> {
+    pub async fn upsert_org(&self, id: &OrgId, name: &str, state: OrgState) -> Result<(), StoreError> {
         let mut item: Item = keys::org(id);
         item.extend([
             ("entity".to_owned(), s("ORG")),
@@ -151,11 +130,7 @@ impl Table {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        request
-            .update_expression(expression)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", e))?;
+        request.update_expression(expression).send().await.map_err(|e| classify("UpdateItem", e))?;
         Ok(())
     }
 
@@ -187,11 +162,7 @@ impl Table {
         self.put(item).await
     }
 
-    pub async fn put_instance_member(
-        &self,
-        user: &UserId,
-        roles: &[String],
-    ) -> Result<(), StoreError> {
+    pub async fn put_instance_member(&self, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
         let mut item: Item = keys::instance_member(user);
         item.extend([
             ("entity".to_owned(), s("MEMBER")),
@@ -241,11 +212,7 @@ pub struct LinkSummary {
 impl Table {
     /// The user's links that can still be used at `now` (epoch seconds). DynamoDB's TTL
     /// deletes expired items late or (on emulators) never, so expiry is checked here.
-    pub async fn active_links(
-        &self,
-        user: &UserId,
-        now: i64,
-    ) -> Result<Vec<LinkSummary>, StoreError> {
+    pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<LinkSummary>, StoreError> {
         let mut links = Vec::new();
         let mut start = None;
         loop {
@@ -262,12 +229,8 @@ impl Table {
                 .await
                 .map_err(|e| classify("Query", e))?;
             for item in out.items.unwrap_or_default() {
-                let text = |name: &str| {
-                    item.get(name)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default()
-                };
+                let text =
+                    |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 let expires_at = item
                     .get(keys::TTL_ATTRIBUTE)
                     .and_then(|v| v.as_n().ok())

@@ -27,9 +27,7 @@ pub fn string_list(values: &[String]) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
@@ -38,9 +36,7 @@ fn get_n(item: &Item, name: &str) -> Result<Option<u64>, StoreError> {
             v.as_n()
                 .ok()
                 .and_then(|raw| raw.parse().ok())
-                .ok_or_else(|| {
-                    StoreError::Internal(format!("attribute {name} is not an unsigned number"))
-                })
+                .ok_or_else(|| StoreError::Internal(format!("attribute {name} is not an unsigned number")))
         })
         .transpose()
 }
@@ -62,12 +58,8 @@ pub fn enum_value<T: serde::Serialize>(v: T) -> AttributeValue {
 }
 
 pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
-    let id = get_s(item, "userId")
-        .and_then(UserId::parse)
-        .ok_or_else(|| corrupt("userId"))?;
-    let org_id = get_s(item, "orgId")
-        .and_then(OrgId::parse)
-        .ok_or_else(|| corrupt("orgId"))?;
+    let id = get_s(item, "userId").and_then(UserId::parse).ok_or_else(|| corrupt("userId"))?;
+    let org_id = get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?;
     Ok(User {
         id,
         org_id,
@@ -80,20 +72,14 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         recent_links: item
             .get("recentLinks")
             .and_then(|v| v.as_l().ok())
-            .map(|l| {
-                l.iter()
-                    .filter_map(|t| t.as_n().ok()?.parse().ok())
-                    .collect()
-            })
+            .map(|l| l.iter().filter_map(|t| t.as_n().ok()?.parse().ok()).collect())
             .unwrap_or_default(),
     })
 }
 
 pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
     Ok(Org {
-        id: get_s(item, "orgId")
-            .and_then(OrgId::parse)
-            .ok_or_else(|| corrupt("orgId"))?,
+        id: get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?,
         name: get_s(item, "name").unwrap_or_default().to_owned(),
         state: parse_enum::<OrgState>(item, "state")?,
     })

@@ -28,10 +28,7 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 pub type Key = HashMap<String, AttributeValue>;
 
 fn key(pk: String, sk: String) -> Key {
-    HashMap::from([
-        (PK.to_owned(), AttributeValue::S(pk)),
-        (SK.to_owned(), AttributeValue::S(sk)),
-    ])
+    HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk))])
 }
 
 pub fn org(org: &OrgId) -> Key {
@@ -65,8 +62,5 @@ pub fn user_event(user: &UserId, sequence: u64) -> Key {
 
 /// Sorts right after the event that requested the link whose mail failed.
 pub fn mail_failure(user: &UserId, sequence: u64) -> Key {
-    key(
-        format!("USER#{user}"),
-        format!("EVENT#{sequence:020}#MAILFAILED"),
-    )
+    key(format!("USER#{user}"), format!("EVENT#{sequence:020}#MAILFAILED"))
 }

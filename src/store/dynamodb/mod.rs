@@ -37,10 +37,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Self {
-            client,
-            name: name.into(),
-        }
+        Self { client, name: name.into() }
     }
 
     pub fn name(&self) -> &str {
@@ -123,31 +120,23 @@ impl SnapshotRead for Table {
                 _ => return snapshot_from(&wanted, found),
             }
         }
-        Err(StoreError::Unavailable(
-            "BatchGetItem: keys stayed unprocessed".into(),
-        ))
+        Err(StoreError::Unavailable("BatchGetItem: keys stayed unprocessed".into()))
     }
 }
 
 fn snapshot_from(wanted: &[keys::Key; 5], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
-        found.iter().find(|item| {
-            item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK)
-        })
+        found
+            .iter()
+            .find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
     };
     let [user_key, org_key, org_member_key, instance_member_key, org_texts_key] = wanted;
     Ok(Snapshot {
         user: find(user_key).map(item::user_from_item).transpose()?,
         org: find(org_key).map(item::org_from_item).transpose()?,
-        org_roles: find(org_member_key)
-            .map(item::roles_from_item)
-            .unwrap_or_default(),
-        instance_roles: find(instance_member_key)
-            .map(item::roles_from_item)
-            .unwrap_or_default(),
-        org_texts: find(org_texts_key)
-            .map(item::org_texts_from_item)
-            .transpose()?,
+        org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
+        instance_roles: find(instance_member_key).map(item::roles_from_item).unwrap_or_default(),
+        org_texts: find(org_texts_key).map(item::org_texts_from_item).transpose()?,
     })
 }
 
@@ -214,38 +203,23 @@ impl LinkCommit for Table {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put_new(link_item)?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put_new(event_item)?)
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().put(put_new(link_item)?).build())
+            .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build())
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_transaction_canceled_exception() =>
-            {
+            Err(SdkError::ServiceError(service)) if service.err().is_transaction_canceled_exception() => {
                 let reasons: Vec<&str> = match service.err() {
                     aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
                         c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
                     }
                     _ => Vec::new(),
                 };
-                if reasons
-                    .iter()
-                    .any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict"))
-                {
+                if reasons.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
                     Err(StoreError::Conflict)
                 } else {
-                    Err(StoreError::Unavailable(format!(
-                        "TransactWriteItems cancelled: {reasons:?}"
-                    )))
+                    Err(StoreError::Unavailable(format!("TransactWriteItems cancelled: {reasons:?}")))
                 }
             }
             Err(e) => Err(classify("TransactWriteItems", e)),
@@ -302,11 +276,7 @@ impl LinkRevoke for Table {
             .set_key(Some(keys::passkey_link(&link.user_id, &link.code_id)))
             .build()
             .map_err(internal)?;
-        let put = Put::builder()
-            .table_name(&self.name)
-            .set_item(Some(record))
-            .build()
-            .map_err(internal)?;
+        let put = Put::builder().table_name(&self.name).set_item(Some(record)).build().map_err(internal)?;
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(delete).build())
