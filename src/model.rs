@@ -100,15 +100,17 @@ pub struct User {
 /// Longest e-mail address SMTP can carry (RFC 5321 path limit less the angle brackets).
 pub const MAX_EMAIL_LEN: usize = 254;
 
-/// A deliberately plain check of a recipient address before it reaches SES: one `@`, a
-/// local part of 1-64 characters and a dotted domain, no spaces, no control characters
-/// (header injection) and none of the characters that make a header hold several addresses.
+/// A deliberately plain check of a recipient address before it reaches SES: ASCII only (SES
+/// takes 7-bit addresses; international domains arrive in punycode), one `@`, a local part
+/// of 1-64 characters and a dotted domain, no spaces, no control characters (header
+/// injection) and none of the characters that make a header hold several addresses.
 pub fn valid_recipient(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
     let forbidden = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
-    email.len() <= MAX_EMAIL_LEN
+    email.is_ascii()
+        && email.len() <= MAX_EMAIL_LEN
         && (1..=64).contains(&local.len())
         && !local.chars().any(forbidden)
         && !domain.chars().any(forbidden)
@@ -180,6 +182,9 @@ mod tests {
             "a,b@example.com",
             "alice@example..com",
             "alice@example.com;bob@example.com",
+            "alice@exam\u{202e}ple.com",
+            "alice@exa\u{200b}mple.com",
+            "jörg@example.com",
             &long_local,
             &long,
         ] {
