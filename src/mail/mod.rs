@@ -134,57 +134,48 @@ impl MailRenderer {
         };
         let subject = one_line(&pick(&defaults.subject, |o| &o.subject));
         let expiry = defaults.expiry.replace("{duration}", &human_duration(m.lifetime, defaults));
-        let ctx = context! {
-            lang,
-            subject => &subject,
+        let variables = MailVariables {
+            lang: lang.to_owned(),
+            subject,
             greeting,
-            intro => pick(&defaults.intro, |o| &o.intro),
-            button => pick(&defaults.button, |o| &o.button),
+            intro: pick(&defaults.intro, |o| &o.intro),
+            button: pick(&defaults.button, |o| &o.button),
             expiry,
-            ignore => pick(&defaults.ignore, |o| &o.ignore),
-            // Escaped here rather than by the template: minijinja also escapes `/`, which
-            // mail clients show in the link target.
-            link_html => minijinja::Value::from_safe_string(escape_html(m.link)),
-            link => m.link,
-            org_name => one_line(m.org_name),
+            ignore: pick(&defaults.ignore, |o| &o.ignore),
+            link: m.link.to_owned(),
+            org_name: one_line(m.org_name),
         };
-        let render = |name: &str| {
-            self.env.get_template(name).and_then(|t| t.render(&ctx)).map_err(|e| RenderError(e.to_string()))
-        };
-        let template_data = template_data(&ctx).map_err(RenderError)?;
+        // Escaped here rather than by the template: minijinja also escapes `/`, which mail
+        // clients show in the link target.
+        let link_html = minijinja::Value::from_safe_string(escape_html(m.link));
+        let ctx = template_context(&variables, link_html);
         Ok(Mail {
             to: m.to.to_owned(),
-            subject,
-            text: render("link.txt")?,
-            html: render("link.html")?,
+            subject: variables.subject.clone(),
+            text: self.render_template("link.txt", &ctx)?,
+            html: self.render_template("link.html", &ctx)?,
             sender_name: m.org_texts.and_then(|o| o.sender_name.as_deref()).map(one_line),
             tags: Vec::new(),
-            template_data,
+            variables,
         })
+    }
+
+    fn render_template(&self, name: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| RenderError(e.to_string()))
     }
 
     /// The same mail as an SES stored template (Handlebars `{{{name}}}` variables), made by
     /// rendering our own templates with the variable references as values, so both modes
     /// share one layout.
     pub fn ses_template(&self) -> Result<SesTemplate, RenderError> {
-        let var = |name: &str| minijinja::Value::from_safe_string(format!("{{{{{{{name}}}}}}}"));
-        let html_ctx = context! {
-            lang => var("lang"), subject => var("subject_html"), greeting => var("greeting_html"),
-            intro => var("intro_html"), button => var("button_html"), expiry => var("expiry_html"),
-            ignore => var("ignore_html"), link_html => var("link_html"), org_name => var("org_name_html"),
-        };
-        let text_ctx = context! {
-            lang => var("lang"), subject => var("subject"), greeting => var("greeting"),
-            intro => var("intro"), button => var("button"), expiry => var("expiry"),
-            ignore => var("ignore"), link => var("link"), org_name => var("org_name"),
-        };
-        let render = |name: &str, ctx: &minijinja::Value| {
-            self.env.get_template(name).and_then(|t| t.render(ctx)).map_err(|e| RenderError(e.to_string()))
-        };
+        let html = MailVariables::references("_html");
+        let html_ctx = template_context(&html, html.link.clone().into());
+        let text = MailVariables::references("");
+        let text_ctx = template_context(&text, text.link.clone().into());
         Ok(SesTemplate {
-            subject: "{{{subject}}}".to_owned(),
-            html: render("link.html", &html_ctx)?,
-            text: render("link.txt", &text_ctx)?,
+            subject: text.subject,
+            html: self.render_template("link.html", &html_ctx)?,
+            text: self.render_template("link.txt", &text_ctx)?,
         })
     }
 
@@ -206,17 +197,68 @@ pub struct SesTemplate {
     pub text: String,
 }
 
-/// The variables of one mail for an SES template: each text raw (for the subject and the
-/// text part) and HTML-escaped as `<name>_html`.
-fn template_data(ctx: &minijinja::Value) -> Result<serde_json::Value, String> {
-    let mut data = serde_json::Map::new();
-    for name in ["lang", "subject", "greeting", "intro", "button", "expiry", "ignore", "link", "org_name"] {
-        let value = ctx.get_attr(name).map_err(|e| e.to_string())?;
-        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-        data.insert(format!("{name}_html"), escape_html(&text).into());
-        data.insert(name.to_owned(), text.into());
+/// What the templates fill in, once the language, overrides and name are settled. No `Debug`:
+/// `link` carries the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailVariables {
+    pub lang: String,
+    pub subject: String,
+    pub greeting: String,
+    pub intro: String,
+    pub button: String,
+    pub expiry: String,
+    pub ignore: String,
+    pub link: String,
+    pub org_name: String,
+}
+
+impl MailVariables {
+    fn fields(&self) -> [(&'static str, &str); 9] {
+        [
+            ("lang", &self.lang),
+            ("subject", &self.subject),
+            ("greeting", &self.greeting),
+            ("intro", &self.intro),
+            ("button", &self.button),
+            ("expiry", &self.expiry),
+            ("ignore", &self.ignore),
+            ("link", &self.link),
+            ("org_name", &self.org_name),
+        ]
     }
-    Ok(data.into())
+
+    /// Handlebars references `{{{<name><suffix>}}}` in place of every value (braces pass
+    /// through HTML escaping unchanged).
+    fn references(suffix: &str) -> Self {
+        let r = |name: &str| format!("{{{{{{{name}{suffix}}}}}}}");
+        Self {
+            lang: r("lang"),
+            subject: r("subject"),
+            greeting: r("greeting"),
+            intro: r("intro"),
+            button: r("button"),
+            expiry: r("expiry"),
+            ignore: r("ignore"),
+            link: r("link"),
+            org_name: r("org_name"),
+        }
+    }
+
+    /// The `TemplateData` for an SES stored template: each value raw (subject, text part) and
+    /// HTML-escaped as `<name>_html`, because SES renders variables unescaped. Built only when
+    /// a stored template is used.
+    pub fn template_data(&self) -> serde_json::Value {
+        let mut data = serde_json::Map::new();
+        for (name, value) in self.fields() {
+            data.insert(format!("{name}_html"), escape_html(value).into());
+            data.insert(name.to_owned(), value.into());
+        }
+        data.into()
+    }
+}
+
+fn template_context(variables: &MailVariables, link_html: minijinja::Value) -> minijinja::Value {
+    context! { link_html, ..minijinja::Value::from_pairs(variables.fields()) }
 }
 
 /// The five characters that matter in HTML text and quoted attributes.

@@ -17,9 +17,8 @@ pub struct Mail {
     pub sender_name: Option<String>,
     /// Provider message tags (SES: name and value of `[A-Za-z0-9_-]`).
     pub tags: Vec<(String, String)>,
-    /// The same content as variables, for a template stored at the provider (SES templates
-    /// render raw, so the `*_html` values are escaped already).
-    pub template_data: serde_json::Value,
+    /// The same content as variables, for a template stored at the provider.
+    pub variables: crate::mail::MailVariables,
 }
 
 /// The body carries the link secret, so `Debug` shows only where the mail goes.

@@ -93,7 +93,7 @@ impl Mailer for SesMailer {
                     .template(
                         Template::builder()
                             .template_name(name)
-                            .template_data(mail.template_data.to_string())
+                            .template_data(mail.variables.template_data().to_string())
                             .build(),
                     )
                     .build(),
