@@ -81,7 +81,7 @@ impl Table {
             ("entity".to_owned(), s("ORG")),
             ("orgId".to_owned(), s(id.as_str())),
             ("name".to_owned(), s(name)),
-            ("state".to_owned(), enum_value(state)),
+            ("state".to_owned(), enum_value(state)?),
         ]);
         self.put(item).await
     }
@@ -109,8 +109,8 @@ impl Table {
             .expression_attribute_values(":entity", s("USER"))
             .expression_attribute_values(":id", s(user.id.as_str()))
             .expression_attribute_values(":org", s(user.org_id.as_str()))
-            .expression_attribute_values(":kind", enum_value(user.kind))
-            .expression_attribute_values(":state", enum_value(user.state))
+            .expression_attribute_values(":kind", enum_value(user.kind)?)
+            .expression_attribute_values(":state", enum_value(user.state)?)
             .expression_attribute_values(":zero", super::item::n(0));
         for (attribute, value) in [
             ("email", user.email),

@@ -50,10 +50,11 @@ fn parse_enum<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result
     serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| corrupt(name))
 }
 
-pub fn enum_value<T: serde::Serialize>(v: T) -> AttributeValue {
+/// A model enum as the string its serde name gives (the form `parse_enum` reads back).
+pub fn enum_value<T: serde::Serialize>(v: T) -> Result<AttributeValue, StoreError> {
     match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(text)) => s(text),
-        other => unreachable!("model enums serialize as strings, got {other:?}"),
+        Ok(serde_json::Value::String(text)) => Ok(s(text)),
+        other => Err(StoreError::Internal(format!("not a string enum: {other:?}"))),
     }
 }
 
