@@ -107,8 +107,7 @@ where
             requested_by: cmd.caller.user_id.clone(),
             recent_links,
         };
-        self.store.commit_link(&link).await?;
-
+        // Rendered before anything is written: a mail that cannot be built must leave no link.
         let url = self.policy.url_template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
         let mut message = self
             .renderer
@@ -126,6 +125,7 @@ where
             ("purpose".to_owned(), "passkey-registration".to_owned()),
             ("org".to_owned(), tag_value(link.org_id.as_str())),
         ];
+        self.store.commit_link(&link).await?;
         match self.mailer.send(&message).await {
             Ok(message_id) => {
                 info!(code_id = %link.code_id, sequence = link.sequence, %message_id, "passkey link sent");
