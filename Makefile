@@ -23,7 +23,7 @@ dev: tools ## keep the stack and the function up for experiments (stop with `mak
 	@$(STACK) up
 	@eval "$$($(STACK) env)" && export TABLE_NAME=$${TABLE_NAME:-passkeys-demo} && \
 	  cargo build --quiet --bin passkey-admin && target/debug/passkey-admin create-table && \
-	  target/debug/passkey-admin seed events/seed.json && scripts/lambda.sh up && scripts/gateway.sh up
+	  target/debug/passkey-admin seed seed/demo.json && scripts/lambda.sh up && scripts/gateway.sh up
 	@eval "$$($(STACK) env)" && echo "DynamoDB $$AWS_ENDPOINT_URL_DYNAMODB, SES $$AWS_ENDPOINT_URL_SESV2 (mailbox UI $$MAILBOX_URL/), function on 127.0.0.1:$${LAMBDA_PORT:-19000}, gateway on http://127.0.0.1:$${GATEWAY_PORT:-18080}"
 	@echo 'try: curl -i -X POST -H "content-type: application/json" -H "Authorization: Bearer $$(scripts/gateway.sh token 100000000000000010 100000000000000001)" -d "{}" http://127.0.0.1:$${GATEWAY_PORT:-18080}/management/v1/users/100000000000000011/passwordless/_send_link'
 	@echo "  or: scripts/lambda.sh invoke events/send-link.json"

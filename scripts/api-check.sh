@@ -14,7 +14,7 @@ SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
 
 cargo build --quiet --bin passkey-admin
 "$ROOT/target/debug/passkey-admin" create-table >/dev/null
-"$ROOT/target/debug/passkey-admin" seed "$ROOT/events/seed.json" >/dev/null
+"$ROOT/target/debug/passkey-admin" seed "$ROOT/seed/demo.json" >/dev/null
 
 cleanup=()
 trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT

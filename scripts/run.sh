@@ -9,7 +9,7 @@ EVENT="${EVENT:-$ROOT/events/send-link.json}"
 
 cargo build --quiet --bin passkey-admin
 "$ROOT/target/debug/passkey-admin" create-table
-"$ROOT/target/debug/passkey-admin" seed "$ROOT/events/seed.json"
+"$ROOT/target/debug/passkey-admin" seed "$ROOT/seed/demo.json"
 # A function left up by `make dev` is used as it is and left running.
 if ! "$ROOT/scripts/lambda.sh" running; then
   trap '"$ROOT/scripts/lambda.sh" down' EXIT

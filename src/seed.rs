@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn example_seed_parses() {
-        let seed = Seed::from_json(include_str!("../events/seed.json")).unwrap();
+        let seed = Seed::from_json(include_str!("../seed/demo.json")).unwrap();
         assert!(!seed.orgs.is_empty());
     }
 

@@ -1,4 +1,9 @@
 //! The Lambda function: builds configuration and AWS clients once, then serves requests.
+//!
+//! `send-passkey-link --check-config` validates the environment and exits (0 valid, 1 not),
+//! so scripts can refuse a bad configuration before starting the function under an emulator.
+
+use std::process::ExitCode;
 
 use send_passkey_link::config::Config;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
@@ -8,8 +13,30 @@ use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::store::dynamodb::Table;
 use send_passkey_link::{aws, telemetry};
 
+fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--check-config") {
+        return match Config::from_env() {
+            Ok(_) => {
+                println!("configuration ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("send-passkey-link: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("send-passkey-link: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn serve() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;

@@ -100,7 +100,7 @@ fn env(name: &str) -> String {
 }
 
 impl Harness {
-    /// A new table with the demo seed (events/seed.json), e-mail addresses tagged per test.
+    /// A new table with the demo seed (seed/demo.json), e-mail addresses tagged per test.
     pub async fn new() -> Self {
         Self::with_endpoints(Endpoints::default()).await
     }
@@ -116,7 +116,7 @@ impl Harness {
         }
         let table = Table::new(aws_sdk_dynamodb::Client::from_conf(admin.build()), &table_name);
         table.create().await.expect("create table");
-        let seed_text = include_str!("../../events/seed.json").replace("@", &format!("+{tag}@"));
+        let seed_text = include_str!("../../seed/demo.json").replace("@", &format!("+{tag}@"));
         Seed::from_json(&seed_text).unwrap().apply(&table).await.expect("seed");
 
         let calls = AwsCalls::default();
