@@ -13,6 +13,10 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 
 mkdir -p "$TOOLS_DIR"
+# Two commands installing at once (make test beside make dev, parallel CI steps) would
+# delete each other's half-made folders: one installer at a time.
+exec 9>"$TOOLS_DIR/.lock"
+flock 9
 
 install_dynoxide() {
   local dir="$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION"
