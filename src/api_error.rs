@@ -6,11 +6,13 @@
 use serde_json::json;
 
 use crate::error::Error;
+use crate::request_body::BodyProblem;
 
 /// gRPC status codes used by this API, with grpc-gateway's HTTP mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     InvalidArgument = 3,
+    DeadlineExceeded = 4,
     NotFound = 5,
     PermissionDenied = 7,
     ResourceExhausted = 8,
@@ -34,6 +36,7 @@ impl Code {
             Code::Internal => 500,
             Code::Unimplemented => 501,
             Code::Unavailable => 503,
+            Code::DeadlineExceeded => 504,
         }
     }
 }
@@ -93,10 +96,28 @@ impl From<&Error> for ApiError {
                 "AUTH-Pq4Wd",
                 "x-zitadel-orgid must be 1-200 characters of A-Z a-z 0-9 - _ . @, starting with a letter or digit",
             ),
-            Error::InvalidBody(_) => ApiError::new(
+            Error::InvalidBody(e) => ApiError::new(
                 InvalidArgument,
                 "HTTP-Bd7Jn",
-                "Request body must be one JSON object (application/json, at most 16 KiB, no duplicate keys)",
+                match e.problem {
+                    BodyProblem::TooLarge => "Request body is larger than 16 KiB",
+                    BodyProblem::ContentType => "Request body must be sent as Content-Type: application/json",
+                    BodyProblem::NotJson => {
+                        "Request body is not valid JSON (UTF-8, no duplicate keys, at most 127 levels deep)"
+                    }
+                    BodyProblem::NotObject => "Request body must be a JSON object",
+                    BodyProblem::NotBase64 => "Request body is marked base64-encoded but is not valid base64",
+                },
+            ),
+            Error::UnreadableHeader(_) => ApiError::new(
+                InvalidArgument,
+                "HTTP-Hd4Rv",
+                "A request header name or value is not valid HTTP",
+            ),
+            Error::NotHttpEvent(_) => ApiError::new(
+                InvalidArgument,
+                "HTTP-Ev5Nh",
+                "Event is not an HTTP request from API Gateway or a load balancer",
             ),
             Error::PermissionDenied => ApiError::new(
                 PermissionDenied,
@@ -152,6 +173,16 @@ impl From<&Error> for ApiError {
                 FailedPrecondition,
                 "MAIL-Rj6Tp",
                 "E-mail could not be delivered to the user's address",
+            ),
+            Error::MailOutcomeUnknown(_) => ApiError::new(
+                DeadlineExceeded,
+                "MAIL-Tm4Uk",
+                "E-mail service did not answer in time; the e-mail may have been sent and its link is valid, so check with the user before sending another",
+            ),
+            Error::CallerNotActive => ApiError::new(
+                Unauthenticated,
+                "AUTH-Cl5Ac",
+                "Caller's account is not active",
             ),
             Error::Internal(_) => ApiError::new(Internal, "INTERNAL-Zx1Lq", "Internal error"),
         }

@@ -8,14 +8,16 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use crate::config::RateLimit;
-use crate::error::Error;
+use crate::error::{Error, MailError};
 use crate::link::{LinkSecret, UrlTemplate};
 use crate::mail::{LinkMail, MailRenderer};
 use crate::mailer::Mailer;
 use crate::metrics;
-use crate::model::{valid_recipient, Caller, Details, OrgId, OrgState, UserId, UserKind, UserState};
+use crate::model::{
+    valid_recipient, Caller, Details, OrgId, OrgState, RecentLink, UserId, UserKind, UserState,
+};
 use crate::permissions::{RolePermissions, USER_WRITE};
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead};
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
@@ -68,7 +70,13 @@ where
     async fn try_send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
         let snap = self.store.read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id).await?;
 
-        // Permission first, so a caller without it learns nothing about the org or its users.
+        // A token outlives the account it was issued to: a locked, deleted or vanished caller,
+        // or one whose claim names another org than its own, acts on nothing (as in ZITADEL).
+        snap.caller
+            .as_ref()
+            .filter(|c| c.state == UserState::Active && c.org_id == cmd.caller.org_id)
+            .ok_or(Error::CallerNotActive)?;
+        // Permission next, so a caller without it learns nothing about the org or its users.
         if !self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, USER_WRITE) {
             return Err(Error::PermissionDenied);
         }
@@ -90,7 +98,12 @@ where
             return Err(Error::InvalidEmail);
         }
         let now = Utc::now();
-        let recent_links = admit(self.policy.rate_limit, &user.recent_links, now.timestamp_millis())?;
+        let code_id = uuid::Uuid::new_v4().to_string();
+        let window = admit(
+            self.policy.rate_limit,
+            user.recent_links.as_deref(),
+            RecentLink { code_id: code_id.clone(), at_ms: now.timestamp_millis() },
+        )?;
 
         let secret = LinkSecret::generate().map_err(|e| Error::Internal(format!("CSPRNG: {e}")))?;
         let lifetime = chrono::Duration::from_std(self.policy.lifetime)
@@ -98,14 +111,14 @@ where
         let link = NewLink {
             user_id: user.id.clone(),
             org_id: cmd.target_org.clone(),
-            code_id: uuid::Uuid::new_v4().to_string(),
+            code_id,
             code_hash: secret.hash(),
             created_at: now,
             expires_at: now + lifetime,
             previous_sequence: user.sequence,
             sequence: user.sequence + 1,
             requested_by: cmd.caller.user_id.clone(),
-            recent_links,
+            window,
         };
         // Rendered before anything is written: a mail that cannot be built must leave no link.
         let url = self.policy.url_template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
@@ -134,6 +147,13 @@ where
                     // and the log line above still has it.
                     warn!(code_id = %link.code_id, %message_id, error = %e, "message id not recorded");
                 }
+            }
+            Err(e @ MailError::OutcomeUnknown(_)) => {
+                // The user may hold the mail, so the link stays (and keeps its rate-limit
+                // slot); sending again could deliver a second copy.
+                warn!(code_id = %link.code_id, error = %e, "mail outcome unknown, link kept");
+                metrics::mail_send_failed();
+                return Err(e.into());
             }
             Err(e) => {
                 warn!(code_id = %link.code_id, error = %e, "mail not sent, revoking the link");
@@ -164,21 +184,26 @@ fn conflict_backoff(attempt: usize) -> Duration {
     Duration::from_micros(jitter * 40 * attempt as u64)
 }
 
-/// The rate-limit window after one more link at `now_ms`, or `RateLimited` when `recent`
-/// already holds the limit inside the window. Older entries are dropped, so the stored list
-/// never grows past the limit.
-fn admit(limit: RateLimit, recent: &[i64], now_ms: i64) -> Result<Vec<i64>, Error> {
+/// How `link` enters the rate-limit window `recent` (`None`: none stored yet), or
+/// `RateLimited` when the window already holds the limit. Entries that left the window are
+/// dropped, so the stored window never grows past the limit.
+fn admit(limit: RateLimit, recent: Option<&[RecentLink]>, link: RecentLink) -> Result<WindowChange, Error> {
     let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
-    let mut inside: Vec<i64> =
-        recent.iter().copied().filter(|t| now_ms.saturating_sub(*t) < window_ms).collect();
-    inside.sort_unstable();
+    let (mut inside, expired): (Vec<&RecentLink>, Vec<&RecentLink>) =
+        recent.unwrap_or_default().iter().partition(|r| link.at_ms.saturating_sub(r.at_ms) < window_ms);
+    inside.sort_unstable_by_key(|r| r.at_ms);
     if inside.len() >= limit.links {
-        let oldest_relevant = inside[inside.len() - limit.links];
-        let retry_after_ms = window_ms - now_ms.saturating_sub(oldest_relevant);
+        let oldest_relevant = inside[inside.len() - limit.links].at_ms;
+        let retry_after_ms = window_ms - link.at_ms.saturating_sub(oldest_relevant);
         return Err(Error::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
     }
-    inside.push(now_ms);
-    Ok(inside)
+    Ok(match recent {
+        None => WindowChange::Create(vec![link]),
+        Some(_) => WindowChange::Edit {
+            add: link,
+            expired: expired.into_iter().map(|r| r.code_id.clone()).collect(),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -187,23 +212,31 @@ mod tests {
 
     const LIMIT: RateLimit = RateLimit { links: 3, window: Duration::from_secs(60) };
 
+    fn at(code_id: &str, at_ms: i64) -> RecentLink {
+        RecentLink { code_id: code_id.into(), at_ms }
+    }
+
     #[test]
     fn admits_up_to_the_limit_inside_the_window() {
-        let mut recent = Vec::new();
-        for i in 0..3 {
-            recent = admit(LIMIT, &recent, 1_000 + i).unwrap();
-        }
-        assert_eq!(recent, [1_000, 1_001, 1_002]);
-        match admit(LIMIT, &recent, 2_000) {
+        assert_eq!(admit(LIMIT, None, at("a", 1_000)).unwrap(), WindowChange::Create(vec![at("a", 1_000)]));
+        let recent = [at("a", 1_000), at("b", 1_001)];
+        assert_eq!(
+            admit(LIMIT, Some(&recent), at("c", 1_002)).unwrap(),
+            WindowChange::Edit { add: at("c", 1_002), expired: vec![] }
+        );
+        let full = [at("a", 1_000), at("b", 1_001), at("c", 1_002)];
+        match admit(LIMIT, Some(&full), at("d", 2_000)) {
             Err(Error::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 59),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn old_entries_leave_the_window() {
-        let recent = [0, 1, 2];
-        assert_eq!(admit(LIMIT, &recent, 60_001).unwrap(), [2, 60_001]);
-        assert_eq!(admit(LIMIT, &[], 5).unwrap(), [5]);
+    fn old_entries_leave_the_window_by_key() {
+        let recent = [at("a", 0), at("b", 1), at("c", 2)];
+        assert_eq!(
+            admit(LIMIT, Some(&recent), at("d", 60_001)).unwrap(),
+            WindowChange::Edit { add: at("d", 60_001), expired: vec!["a".into(), "b".into()] }
+        );
     }
 }

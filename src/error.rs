@@ -10,8 +10,12 @@ pub enum Error {
     InvalidUserId,
     #[error("x-zitadel-orgid header is malformed")]
     InvalidOrgId,
-    #[error("request body is not a JSON object: {0}")]
-    InvalidBody(String),
+    #[error("request body refused: {0}")]
+    InvalidBody(crate::request_body::BodyError),
+    #[error("request header {0:?} cannot be read")]
+    UnreadableHeader(String),
+    #[error("event is not an HTTP event of API Gateway or an ALB: {0}")]
+    NotHttpEvent(String),
     #[error("caller lacks user.write in the target organisation")]
     PermissionDenied,
     #[error("target organisation does not exist")]
@@ -38,6 +42,10 @@ pub enum Error {
     MailUnavailable(String),
     #[error("mail rejected: {0}")]
     MailRejected(String),
+    #[error("mail may or may not have been sent: {0}")]
+    MailOutcomeUnknown(String),
+    #[error("caller's own account is missing, not active or not in its claimed organisation")]
+    CallerNotActive,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -66,12 +74,17 @@ impl From<StoreError> for Error {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The service could not be reached or asked us to slow down: the caller may retry.
+    /// The message was not accepted (unreachable, throttled, failing): nothing was sent and
+    /// the caller may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// The service refused this message (bad recipient, sender not verified...).
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The request may have reached the service but no answer came back (timeout, dropped
+    /// connection): the message may have been sent, so it must not be sent again.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
 }
 
 impl From<MailError> for Error {
@@ -79,6 +92,7 @@ impl From<MailError> for Error {
         match e {
             MailError::Unavailable(m) => Error::MailUnavailable(m),
             MailError::Rejected(m) => Error::MailRejected(m),
+            MailError::OutcomeUnknown(m) => Error::MailOutcomeUnknown(m),
         }
     }
 }

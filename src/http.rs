@@ -4,17 +4,18 @@
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Context, Request, RequestExt, Response};
 use serde_json::Value;
-use tracing::{info, warn, Instrument};
+use tracing::{debug, info, warn, Instrument};
 
 use crate::api_error::{ApiError, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND};
 use crate::config::{DEFAULT_ORG_CLAIM, DEFAULT_USER_CLAIM};
 use crate::domain::{PasskeyLinks, SendLink};
 use crate::error::Error;
+use crate::event::{self, Origin};
 use crate::mailer::Mailer;
 use crate::model::{Caller, OrgId, UserId};
-use crate::request_body;
+use crate::request_body::{self, BodyError, BodyProblem};
 use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
 
 pub const ORG_HEADER: &str = "x-zitadel-orgid";
@@ -42,10 +43,31 @@ where
     S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
     M: Mailer + Sync,
 {
+    /// Answers one raw Lambda event in its source's response shape; never fails, never
+    /// panics: an event that is no readable HTTP request gets the catalogue's 400.
+    pub async fn handle_event(&self, event: Value, context: Option<Context>) -> Value {
+        let origin = Origin::of(&event);
+        let response = match event::request_from(event) {
+            Ok(req) => {
+                let req = match context {
+                    Some(context) => req.with_lambda_context(context),
+                    None => req,
+                };
+                self.handle(req).await
+            }
+            Err(e) => {
+                let request_id = context.map(|c| c.request_id).unwrap_or_default();
+                failure_response(e).instrument(tracing::info_span!("request", %request_id)).await
+            }
+        };
+        event::response_for(origin, response)
+    }
+
     /// Answers one API Gateway request; never fails, every error becomes a response.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let span = tracing::info_span!("request", request_id = %request_id(&req));
         async move {
+            debug!(method = %req.method(), path = req.uri().path(), "request");
             let outcome = match parse(&req, &self.claims) {
                 Ok(cmd) => self.links.send_link(&cmd).await.map_err(Outcome::Failed),
                 Err(e) => Err(e),
@@ -65,24 +87,27 @@ where
                     response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
                     response
                 }
-                Err(Outcome::Failed(e)) => {
-                    let api = ApiError::from(&e);
-                    if api.http_status() >= 500 {
-                        warn!(status = api.http_status(), error_id = api.id, cause = %e, "failed");
-                    } else {
-                        info!(status = api.http_status(), error_id = api.id, cause = %e, "refused");
-                    }
-                    let mut response = json_response(api.http_status(), &api.body());
-                    if let Error::RateLimited { retry_after_secs } = e {
-                        response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
-                    }
-                    response
-                }
+                Err(Outcome::Failed(e)) => failure_response(e).await,
             }
         }
         .instrument(span)
         .await
     }
+}
+
+/// The catalogue's answer to `e`, logged. Async only so that it runs inside the caller's span.
+async fn failure_response(e: Error) -> Response<Body> {
+    let api = ApiError::from(&e);
+    if api.http_status() >= 500 {
+        warn!(status = api.http_status(), error_id = api.id, cause = %e, "failed");
+    } else {
+        info!(status = api.http_status(), error_id = api.id, cause = %e, "refused");
+    }
+    let mut response = json_response(api.http_status(), &api.body());
+    if let Error::RateLimited { retry_after_secs } = e {
+        response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
+    }
+    response
 }
 
 enum Outcome {
@@ -169,10 +194,12 @@ fn check_body(req: &Request) -> Result<(), Error> {
         Body::Empty => return Ok(()),
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
-        _ => return Err(Error::InvalidBody("unsupported body encoding".into())),
+        _ => {
+            return Err(Error::InvalidBody(BodyError::new(BodyProblem::NotJson, "unsupported body encoding")))
+        }
     };
     let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not visible ASCII)"));
-    request_body::check(bytes, content_type).map_err(|e| Error::InvalidBody(e.0))
+    request_body::check(bytes, content_type).map_err(Error::InvalidBody)
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod event;
 pub mod http;
 pub mod link;
 pub mod mail;

@@ -93,8 +93,18 @@ pub struct User {
     pub preferred_language: Option<String>,
     /// Sequence of the last event in this user's history; 0 for a user with none.
     pub sequence: u64,
-    /// When links were last sent to this user (epoch milliseconds), for the rate limit.
-    pub recent_links: Vec<i64>,
+    /// The links sent to this user lately, for the rate limit; `None` when no window is
+    /// stored yet (or only in an older form), so the next link writes it whole.
+    pub recent_links: Option<Vec<RecentLink>>,
+}
+
+/// One link in a user's rate-limit window. Keyed by its code id so that a link whose mail
+/// failed can be taken out of the window by itself, whatever else changed meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentLink {
+    pub code_id: String,
+    /// When it was created, epoch milliseconds.
+    pub at_ms: i64,
 }
 
 /// Longest e-mail address SMTP can carry (RFC 5321 path limit less the angle brackets).

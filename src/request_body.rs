@@ -9,14 +9,36 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 /// The body is `{}` in practice; anything far larger is not a client of this API.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Why a body was refused; for logs only.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BodyError(pub String);
+/// Which rule a body broke: each has its own message for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    TooLarge,
+    ContentType,
+    NotJson,
+    NotObject,
+    /// The event says the body is base64 but it does not decode.
+    NotBase64,
+}
+
+/// Why a body was refused: the rule, and details for the logs only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem:?}: {detail}")]
+pub struct BodyError {
+    pub problem: BodyProblem,
+    pub detail: String,
+}
+
+impl BodyError {
+    pub fn new(problem: BodyProblem, detail: impl Into<String>) -> Self {
+        Self { problem, detail: detail.into() }
+    }
+}
 
 /// `Ok` for an acceptable body. `content_type` is the request's header, if any.
 pub fn check(bytes: &[u8], content_type: Option<&str>) -> Result<(), BodyError> {
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(BodyError(format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len())));
+        let detail = format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len());
+        return Err(BodyError::new(BodyProblem::TooLarge, detail));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -24,13 +46,13 @@ pub fn check(bytes: &[u8], content_type: Option<&str>) -> Result<(), BodyError> 
     if let Some(content_type) = content_type {
         let media = content_type.split(';').next().unwrap_or_default().trim();
         if !media.eq_ignore_ascii_case("application/json") {
-            return Err(BodyError(format!("content type {media:?}")));
+            return Err(BodyError::new(BodyProblem::ContentType, format!("content type {media:?}")));
         }
     }
     match serde_json::from_slice::<Strict>(bytes) {
         Ok(Strict("object")) => Ok(()),
-        Ok(Strict(kind)) => Err(BodyError(format!("JSON {kind}, not an object"))),
-        Err(e) => Err(BodyError(format!("not acceptable JSON: {e}"))),
+        Ok(Strict(kind)) => Err(BodyError::new(BodyProblem::NotObject, format!("JSON {kind}"))),
+        Err(e) => Err(BodyError::new(BodyProblem::NotJson, e.to_string())),
     }
 }
 
@@ -123,12 +145,14 @@ mod tests {
         ] {
             assert!(!ok(body), "{body}");
         }
-        assert!(check(&[0x7b, 0xff, 0x7d], None).is_err(), "not UTF-8");
-        assert!(check(b"{}", Some("text/plain")).is_err());
-        assert!(check(b"{}", Some("application/x-www-form-urlencoded")).is_err());
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(check(deep.as_bytes(), None).is_err(), "nesting bomb");
+        let problem = |bytes: &[u8], content_type| check(bytes, content_type).unwrap_err().problem;
+        assert_eq!(problem(&[0x7b, 0xff, 0x7d], None), BodyProblem::NotJson, "not UTF-8");
+        assert_eq!(problem(b"{}", Some("text/plain")), BodyProblem::ContentType);
+        assert_eq!(problem(b"{}", Some("application/x-www-form-urlencoded")), BodyProblem::ContentType);
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(1_000), "]".repeat(1_000));
+        assert_eq!(problem(deep.as_bytes(), None), BodyProblem::NotJson, "nesting bomb");
         let huge = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert!(check(huge.as_bytes(), None).is_err());
+        assert_eq!(problem(huge.as_bytes(), None), BodyProblem::TooLarge);
+        assert_eq!(problem(b"[]", None), BodyProblem::NotObject);
     }
 }

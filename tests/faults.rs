@@ -159,15 +159,46 @@ async fn dynamodb_stopped_mid_test_is_unavailable_and_the_table_stays_consistent
 
 #[tokio::test]
 async fn an_ses_that_never_answers_times_out_well_inside_the_lambda_timeout() {
-    let (h, _stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
+    let (h, stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
     let started = std::time::Instant::now();
     let (status, body) = h.admin_sends_to_alice().await;
     let took = started.elapsed();
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(error_id(&body), "MAIL-Un2Ks");
-    // aws.rs bounds an operation at 3 s; the function's timeout is 10 s.
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["code"], 4, "DeadlineExceeded");
+    assert_eq!(error_id(&body), "MAIL-Tm4Uk");
+    // aws.rs bounds an attempt at 1.5 s; the function's timeout is 10 s.
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    assert_eq!(stub.requests(), 1, "a request that may have arrived is never sent again");
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "the link stays: the mail may be out");
+}
+
+/// The review's case: SES took the message but answered after the attempt timeout. Before,
+/// the SDK sent it again (two mails, same code) and the link they carry was deleted.
+#[tokio::test]
+async fn a_slow_ses_gets_one_request_and_the_link_it_may_have_delivered_stays() {
+    let (h, stub) = Harness::with_ses_stub(vec![SES_SLOW_OK]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(error_id(&body), "MAIL-Tm4Uk");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(stub.requests(), 1, "exactly one SendEmail, so at most one mail");
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
+    assert!(failure_records(&h).await.is_empty(), "nothing says the mail failed: it may not have");
+    assert_eq!(h.user_sequence(ALICE).await, 1);
+}
+
+/// Five failed sends used to take all five slots of the rate limit for 15 minutes.
+#[tokio::test]
+async fn failed_sends_give_their_rate_limit_slot_back() {
+    let (h, _stub) = Harness::with_ses_stub(vec![SES_PAUSED; 6]).await;
+    for _ in 0..6 {
+        let (status, body) = h.admin_sends_to_alice().await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(error_id(&body), "MAIL-Un2Ks", "never 429: {body}");
+    }
+    assert_eq!(failure_records(&h).await.len(), 6);
+    let user = h.user_item(ALICE).await;
+    assert_eq!(user["recentLinks"].as_m().map(|m| m.len()), Ok(0), "{user:?}");
 }
 
 #[tokio::test]

@@ -53,6 +53,8 @@ const BAD_EMAIL: &str = "USER-Em5Iv";
 const NO_ROUTE: &str = "HTTP-9vR3k";
 /// README: HTTP 405 with `Allow: POST` (gRPC code 12, whose plain grpc-gateway mapping is 501).
 const WRONG_METHOD: &str = "HTTP-Mt7Qa";
+const CALLER_NOT_ACTIVE: &str = "AUTH-Cl5Ac";
+const BAD_HEADER: &str = "HTTP-Hd4Rv";
 
 /// README's error catalogue for the IDs above: ID, HTTP status, gRPC code.
 const CATALOGUE: &[(&str, u16, i64)] = &[
@@ -70,11 +72,13 @@ const CATALOGUE: &[(&str, u16, i64)] = &[
     (BAD_EMAIL, 400, 9),
     (NO_ROUTE, 404, 5),
     (WRONG_METHOD, 405, 12),
+    (CALLER_NOT_ACTIVE, 401, 16),
+    (BAD_HEADER, 400, 3),
 ];
 
 /// Refusals decided from the request alone: they must not cost a single AWS call.
 const DECIDED_WITHOUT_AWS: &[&str] =
-    &[NO_IDENTITY, BAD_USER_ID, BAD_ORG_ID, BAD_BODY, NO_ROUTE, WRONG_METHOD];
+    &[NO_IDENTITY, BAD_USER_ID, BAD_ORG_ID, BAD_BODY, NO_ROUTE, WRONG_METHOD, BAD_HEADER];
 
 struct Case {
     name: String,
@@ -453,7 +457,9 @@ fn cases() -> Vec<Case> {
         ("64 KiB of digits", "1".repeat(64 * 1024)),
         ("64 KiB of unicode", "\u{e9}".repeat(32 * 1024)),
     ] {
-        t.add(format!("x-zitadel-orgid, {what}"), header(admin(), "x-zitadel-orgid", &org), 400, BAD_ORG_ID);
+        // Values HTTP forbids in a header never reach the header's own check.
+        let id = if lambda_http::http::HeaderValue::from_str(&org).is_ok() { BAD_ORG_ID } else { BAD_HEADER };
+        t.add(format!("x-zitadel-orgid, {what}"), header(admin(), "x-zitadel-orgid", &org), 400, id);
     }
 
     // -- x-zitadel-orgid naming a tenant the caller has no role in
@@ -498,8 +504,8 @@ fn cases() -> Vec<Case> {
     t.add(
         "admin whose org claim names another org",
         claims(admin(), json!({"sub": DEMO_ADMIN, ORG_CLAIM: OTHER_ORG})),
-        403,
-        DENIED,
+        401,
+        CALLER_NOT_ACTIVE,
     );
 
     // -- probing users and orgs with a caller who may look
@@ -1081,7 +1087,7 @@ async fn run_case(h: &Arc<Harness>, case: &Case, before: &mut State) -> Result<(
     let task = {
         let (h, event, want_allow) = (h.clone(), case.event.clone(), case.id == WRONG_METHOD);
         tokio::spawn(async move {
-            let (status, body) = h.call(&event).await;
+            let (status, body) = parse_invocation(&h.invoke(event.clone()).await);
             let allow = if want_allow {
                 let request = lambda_http::request::from_str(&event.to_string()).unwrap();
                 let response = h.api.handle(request).await;
@@ -1148,24 +1154,20 @@ async fn hostile_requests_get_their_documented_refusal_and_change_nothing() {
     let total = cases.len();
     let mut state = State::untouched(&h);
     let mut ran = 0;
-    let mut dropped = Vec::new();
     let mut failures = Vec::new();
     for case in &cases {
-        // What lambda_http cannot read never reaches a function behind API Gateway.
-        let text = case.event.to_string();
-        let Ok(Ok(request)) = std::panic::catch_unwind(|| lambda_http::request::from_str(&text)) else {
-            dropped.push(case.name.clone());
-            continue;
-        };
         ran += 1;
-        // A row must test what it was built as, not a shape lambda_http fell back to.
-        if read_as(&request) != built_as(&case.event) {
-            failures.push(format!(
-                "{}: built as {}, read as {}",
-                case.name,
-                built_as(&case.event),
-                read_as(&request)
-            ));
+        // A row must test what it was built as, not a shape lambda_http fell back to (rows
+        // it cannot read at all are answered before it, by send_passkey_link::event).
+        if let Ok(request) = send_passkey_link::event::request_from(case.event.clone()) {
+            if read_as(&request) != built_as(&case.event) {
+                failures.push(format!(
+                    "{}: built as {}, read as {}",
+                    case.name,
+                    built_as(&case.event),
+                    read_as(&request)
+                ));
+            }
         }
         if let Err(why) = run_case(&h, case, &mut state).await {
             failures.push(format!("{}: {why}", case.name));
@@ -1173,10 +1175,6 @@ async fn hostile_requests_get_their_documented_refusal_and_change_nothing() {
     }
     assert_eq!(State::read(&h).await, State::untouched(&h), "nothing written or sent");
     println!("hostile cases: {total} in the table, {ran} run through the handler");
-    println!("dropped ({}), events lambda_http cannot read:", dropped.len());
-    for name in &dropped {
-        println!("  {name}");
-    }
     println!("passed: {}, failed: {}", ran - failures.len(), failures.len());
     for failure in &failures {
         println!("FAILED {failure}");

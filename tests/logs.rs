@@ -1,6 +1,7 @@
 //! The link secret appears nowhere but in the e-mail: not in the logs of a successful call
 //! (in the production JSON format, at debug level including the AWS SDK's own logs), not in
-//! the response.
+//! the response. At `RUST_LOG=trace` this crate says more, but the Lambda runtime's raw events
+//! and the SDK's response bodies stay out.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use send_passkey_link::telemetry::LogSettings;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Clone, Default)]
@@ -27,7 +29,10 @@ impl Write for Captured {
 async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
     let logs = Captured::default();
     let writer = logs.clone();
-    send_passkey_link::telemetry::init_json(EnvFilter::new("debug"), move || writer.clone());
+    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+        EnvFilter::new("debug"),
+        move || writer.clone(),
+    ));
 
     let h = Harness::new().await;
     let (status, body) = h.admin_sends_to_alice().await;
@@ -46,4 +51,33 @@ async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
     for line in logs.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
+}
+
+#[tokio::test]
+async fn trace_level_opens_this_crate_but_not_the_runtime_or_sdk_payloads() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let settings = LogSettings::from_lookup(|k| (k == "RUST_LOG").then(|| "trace".to_owned())).unwrap();
+    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+        settings.filter,
+        move || writer.clone(),
+    ));
+
+    let h = Harness::new().await;
+    let alice = h.email_of("alice", "demo.example");
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 200, "{body}");
+    // What lambda_runtime logs for every event at trace (the bearer token is in it).
+    tracing::trace!(
+        target: "lambda_runtime::layers::api_response",
+        body = "{\"headers\":{\"authorization\":\"Bearer eyJhbGciOi\"}}",
+        "raw JSON event received from Lambda"
+    );
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("\"level\":\"DEBUG\""), "this crate's debug lines are there: {logs}");
+    assert!(!logs.contains("raw JSON event"), "the runtime's event line is not");
+    assert!(!logs.contains("Bearer"), "no bearer token");
+    assert!(!logs.contains(&alice), "the SDK's response bodies (the user item) are not logged");
+    assert!(!logs.contains("\"level\":\"TRACE\""), "no library logs at trace: {logs}");
 }

@@ -111,7 +111,63 @@ async fn instance_user_manager_and_org_user_manager_are_allowed() {
         .await
         .unwrap();
     expect(&h, &event(Some((BOB, OTHER_ORG)), ALICE, Some(DEMO_ORG)), 200, "").await;
-    expect(&h, &event(Some((INITIAL, DEMO_ORG)), ALICE, None), 200, "").await;
+    let manager = send_passkey_link::model::UserId::parse(NO_MAIL).unwrap();
+    let demo_org = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
+    h.table.put_org_member(&demo_org, &manager, &["ORG_USER_MANAGER".into()]).await.unwrap();
+    expect(&h, &event(Some((NO_MAIL, DEMO_ORG)), ALICE, None), 200, "").await;
+}
+
+async fn set_state(h: &Harness, user: &str, state: &str) {
+    h.table
+        .client()
+        .update_item()
+        .table_name(h.table.name())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#USER".into()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "state")
+        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S(state.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A token outlives its account: an org owner whose user is locked, deleted or gone, or who
+/// never signed in, still holds the membership, and used to get 200.
+#[tokio::test]
+async fn callers_whose_own_account_is_not_active_are_refused() {
+    let h = Harness::new().await;
+    let owner = Some((DEMO_ADMIN, DEMO_ORG));
+    for state in ["locked", "deleted", "inactive"] {
+        set_state(&h, DEMO_ADMIN, state).await;
+        expect(&h, &event(owner, ALICE, None), 401, "AUTH-Cl5Ac").await;
+    }
+    // Holds ORG_USER_MANAGER in the seed, but has not signed in yet: it holds no token.
+    expect(&h, &event(Some((INITIAL, DEMO_ORG)), ALICE, None), 401, "AUTH-Cl5Ac").await;
+    let ghost = send_passkey_link::model::UserId::parse("100000000000000099").unwrap();
+    let demo_org = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
+    h.table.put_org_member(&demo_org, &ghost, &["ORG_OWNER".into()]).await.unwrap();
+    expect(&h, &event(Some(("100000000000000099", DEMO_ORG)), ALICE, None), 401, "AUTH-Cl5Ac").await;
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    assert_eq!(h.user_sequence(ALICE).await, 0);
+
+    set_state(&h, DEMO_ADMIN, "active").await;
+    expect(&h, &event(owner, ALICE, None), 200, "").await;
+}
+
+/// The org claim must be the caller's own org: a token naming another org is not the caller's.
+#[tokio::test]
+async fn a_caller_whose_org_claim_is_not_its_own_org_is_refused() {
+    let h = Harness::new().await;
+    expect(&h, &event(Some((DEMO_ADMIN, OTHER_ORG)), ALICE, Some(DEMO_ORG)), 401, "AUTH-Cl5Ac").await;
+    expect(&h, &event(Some((INSTANCE_OWNER, DEMO_ORG)), ALICE, None), 401, "AUTH-Cl5Ac").await;
+}
+
+/// The caller's and the target's user item are one key then; BatchGetItem refuses duplicates.
+#[tokio::test]
+async fn a_caller_may_send_a_link_to_themself() {
+    let h = Harness::new().await;
+    expect(&h, &event(Some((DEMO_ADMIN, DEMO_ORG)), DEMO_ADMIN, None), 200, "").await;
 }
 
 #[tokio::test]

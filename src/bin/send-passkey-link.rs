@@ -1,21 +1,24 @@
-//! The Lambda function: builds configuration and AWS clients once, then serves requests.
+//! The Lambda function: builds configuration and AWS clients once, then serves events.
 //!
 //! `send-passkey-link --check-config` validates the environment and exits (0 valid, 1 not),
 //! so scripts can refuse a bad configuration before starting the function under an emulator.
 
 use std::process::ExitCode;
 
+use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
 use send_passkey_link::config::Config;
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::store::dynamodb::Table;
+use send_passkey_link::telemetry::LogSettings;
 use send_passkey_link::{aws, telemetry};
+use serde_json::Value;
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--check-config") {
-        return match Config::from_env() {
+        return match LogSettings::from_env().and_then(|_| Config::from_env()) {
             Ok(_) => {
                 println!("configuration ok");
                 ExitCode::SUCCESS
@@ -36,9 +39,18 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn serve() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+async fn serve() -> Result<(), Error> {
+    // Bad log settings still need a logger to report them.
+    let (logs, log_error) = match LogSettings::from_env() {
+        Ok(logs) => (logs, None),
+        Err(e) => (LogSettings::default(), Some(e)),
+    };
+    telemetry::init(logs);
+    let config = match log_error {
+        Some(e) => Err(e),
+        None => Config::from_env(),
+    }
+    .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;
     let api = Api {
         links: PasskeyLinks {
@@ -60,8 +72,12 @@ async fn serve() -> Result<(), lambda_http::Error> {
         claims: ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
     };
     let api = &api;
-    lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(api.handle(req).await)
+    // Raw JSON in, not lambda_http's adapter: it panics or fails the invocation on events it
+    // cannot read, before any handler code runs (see send_passkey_link::event).
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Boxed: the request future nested in the runtime's is too deep for rustc's layout.
+        let answer = Box::pin(api.handle_event(event.payload, Some(event.context))).await;
+        Ok::<_, std::convert::Infallible>(answer)
     }))
     .await
 }

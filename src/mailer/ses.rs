@@ -1,7 +1,10 @@
 //! SES v2 implementation of [`Mailer`]: one `SendEmail` per message, with the rendered
 //! content or, in stored-template mode, the name of an SES template and its variables.
 
+use std::time::Duration;
+
 use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{
     Body, Content, Destination, EmailContent, EmailTemplateContent, Message, MessageTag, Template,
@@ -58,26 +61,53 @@ pub async fn put_template(client: &Client, name: &str, t: &SesTemplate) -> Resul
     Ok(!exists)
 }
 
-fn utf8(text: &str) -> Result<Content, MailError> {
-    Content::builder()
-        .data(text)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| MailError::Rejected(format!("content: {e}")))
-}
+/// How often SES is asked again when it answered "too many requests": the only refusal that
+/// is both certain (SES said it did not take the message) and likely to pass soon.
+const THROTTLED_ATTEMPTS: u32 = 3;
 
 impl Mailer for SesMailer {
+    /// At most one message per call: SendEmail is not idempotent, so the SDK's own retries are
+    /// off and only a throttled attempt, which SES refused before accepting, is made again.
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        let mut attempt = 1;
+        loop {
+            match self.send_once(mail).await {
+                Err(Refusal::Throttled(text)) if attempt < THROTTLED_ATTEMPTS => {
+                    tracing::info!(attempt, reason = %text, "SES throttled the send, trying again");
+                    tokio::time::sleep(Duration::from_millis(100 << (attempt - 1))).await;
+                    attempt += 1;
+                }
+                Err(Refusal::Throttled(text)) => return Err(MailError::Unavailable(text)),
+                Err(Refusal::Other(e)) => return Err(e),
+                Ok(id) => return Ok(id),
+            }
+        }
+    }
+}
+
+enum Refusal {
+    Throttled(String),
+    Other(MailError),
+}
+
+impl SesMailer {
+    async fn send_once(&self, mail: &Mail) -> Result<String, Refusal> {
+        let rejected = |e: String| Refusal::Other(MailError::Rejected(e));
         let message = Message::builder()
-            .subject(utf8(&mail.subject)?)
-            .body(Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build())
+            .subject(utf8(&mail.subject).map_err(rejected)?)
+            .body(
+                Body::builder()
+                    .text(utf8(&mail.text).map_err(rejected)?)
+                    .html(utf8(&mail.html).map_err(rejected)?)
+                    .build(),
+            )
             .build();
         let tags = mail
             .tags
             .iter()
             .map(|(name, value)| MessageTag::builder().name(name).value(value).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| MailError::Rejected(format!("tag: {e}")))?;
+            .map_err(|e| rejected(format!("tag: {e}")))?;
         let out = self
             .client
             .send_email()
@@ -99,6 +129,8 @@ impl Mailer for SesMailer {
                     .build(),
             })
             .set_configuration_set_name(self.configuration_set.clone())
+            .customize()
+            .config_override(aws_sdk_sesv2::config::Builder::default().retry_config(RetryConfig::disabled()))
             .send()
             .await
             .map_err(classify)?;
@@ -106,7 +138,13 @@ impl Mailer for SesMailer {
     }
 }
 
-fn classify<E>(err: SdkError<E, HttpResponse>) -> MailError
+fn utf8(text: &str) -> Result<Content, String> {
+    Content::builder().data(text).charset("UTF-8").build().map_err(|e| format!("content: {e}"))
+}
+
+/// Sorts a failed send by what SES did with the message: refused it (nothing sent), or
+/// perhaps took it without the answer reaching us (sent or not: never send it again).
+fn classify<E>(err: SdkError<E, HttpResponse>) -> Refusal
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -116,11 +154,33 @@ where
             let text = format!("SendEmail: {code}: {}", service.err().message().unwrap_or_default());
             match code {
                 "MessageRejected" | "MailFromDomainNotVerifiedException" | "BadRequestException" => {
-                    MailError::Rejected(text)
+                    Refusal::Other(MailError::Rejected(text))
                 }
-                _ => MailError::Unavailable(text),
+                "TooManyRequestsException" | "ThrottlingException" | "Throttling" => Refusal::Throttled(text),
+                _ if service.raw().status().as_u16() == 429 => Refusal::Throttled(text),
+                _ => Refusal::Other(MailError::Unavailable(text)),
             }
         }
-        _ => MailError::Unavailable(format!("SendEmail: {}", error_chain(&err))),
+        SdkError::ConstructionFailure(_) => {
+            Refusal::Other(MailError::Unavailable(format!("SendEmail: {}", error_chain(&err))))
+        }
+        SdkError::DispatchFailure(_) if connection_refused(&err) => {
+            Refusal::Other(MailError::Unavailable(format!("SendEmail: {}", error_chain(&err))))
+        }
+        _ => Refusal::Other(MailError::OutcomeUnknown(format!("SendEmail: {}", error_chain(&err)))),
     }
+}
+
+/// A refused TCP connection is the one dispatch failure where SES certainly got nothing.
+fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }

@@ -11,11 +11,13 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
-use crate::model::{Org, OrgId, User, UserId};
+use crate::model::{Org, OrgId, RecentLink, User, UserId};
 
-/// Everything the permission check and the user checks need, read in one round trip.
+/// Everything the caller, permission and user checks need, read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The caller's own user item: a token outlives a locked or deleted account.
+    pub caller: Option<User>,
     /// The target user, whatever organisation owns it (the domain compares).
     pub user: Option<User>,
     pub org: Option<Org>,
@@ -27,7 +29,7 @@ pub struct Snapshot {
     pub org_texts: Option<OrgTexts>,
 }
 
-/// Reads the target user, the target org and the caller's memberships together.
+/// Reads the caller, the target user, the target org and the caller's memberships together.
 ///
 /// One trait, one round trip: latency on Lambda is the sum of the AWS calls, so the reads a
 /// request needs are batched instead of being separate lookups.
@@ -55,9 +57,19 @@ pub struct NewLink {
     /// The sequence of the event this write adds.
     pub sequence: u64,
     pub requested_by: UserId,
-    /// The user's rate-limit window after this link (epoch milliseconds), written with the
-    /// sequence so that concurrent calls cannot both take the last slot.
-    pub recent_links: Vec<i64>,
+    /// The change to the user's rate-limit window, written with the sequence so that
+    /// concurrent calls cannot both take the last slot.
+    pub window: WindowChange,
+}
+
+/// How a link enters the user's rate-limit window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowChange {
+    /// No window is stored yet: write this one whole.
+    Create(Vec<RecentLink>),
+    /// Add this link and drop the entries that left the window, key by key: replacing the
+    /// whole window would put back an entry a concurrent revoke just took out.
+    Edit { add: RecentLink, expired: Vec<String> },
 }
 
 /// Stores the link, the user's new sequence and the audit event atomically.
@@ -78,10 +90,11 @@ pub trait LinkSent {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Removes a stored link whose e-mail could not be sent and records why, atomically.
+/// Removes a stored link whose e-mail could not be sent, takes it out of the user's
+/// rate-limit window (a failed send must not lock the user out) and records why, atomically.
 ///
 /// Separate from [`LinkCommit`] because it runs only on the failure path. The record does
-/// not change the user (no new sequence): the user's state is as before the call.
+/// not change the user's sequence: the user's state is as before the call.
 pub trait LinkRevoke {
     fn revoke_link(
         &self,

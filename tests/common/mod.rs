@@ -173,6 +173,11 @@ impl Harness {
         self.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None)).await
     }
 
+    /// The whole Lambda invocation: raw event JSON in, the response JSON the source reads out.
+    pub async fn invoke(&self, event: Value) -> Value {
+        self.api.handle_event(event, None).await
+    }
+
     pub async fn call(&self, event: &Value) -> (u16, Value) {
         let request = lambda_http::request::from_str(&event.to_string()).expect("event parses");
         let response = self.api.handle(request).await;
@@ -197,8 +202,12 @@ impl Harness {
     }
 
     pub async fn user_sequence(&self, user: &str) -> u64 {
-        let out = self
-            .table
+        self.user_item(user).await.get("sequence").map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+    }
+
+    /// The user's item as stored (empty when there is none).
+    pub async fn user_item(&self, user: &str) -> HashMap<String, AttributeValue> {
+        self.table
             .client()
             .get_item()
             .table_name(self.table.name())
@@ -207,8 +216,9 @@ impl Harness {
             .consistent_read(true)
             .send()
             .await
-            .expect("get user");
-        out.item.and_then(|i| i.get("sequence").cloned()).map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+            .expect("get user")
+            .item
+            .unwrap_or_default()
     }
 }
 
@@ -224,6 +234,16 @@ pub fn parse_response(response: Response<Body>) -> (u16, Value) {
         other => panic!("unexpected body {other:?}"),
     };
     (status, serde_json::from_str(&body).expect("body is JSON"))
+}
+
+/// Status and body of a whole invocation's response, whatever the event's source.
+pub fn parse_invocation(response: &Value) -> (u16, Value) {
+    let content_type = response["headers"]["content-type"]
+        .as_str()
+        .or_else(|| response["multiValueHeaders"]["content-type"][0].as_str());
+    assert_eq!(content_type, Some("application/json"), "every answer is JSON: {response}");
+    let status = response["statusCode"].as_u64().expect("a status") as u16;
+    (status, serde_json::from_str(response["body"].as_str().expect("a body")).expect("body is JSON"))
 }
 
 /// The HTTP API v2 event from events/send-link.json with caller, user and org header replaced.
@@ -312,33 +332,46 @@ pub struct StubAnswer {
     /// `x-amzn-ErrorType`, as SES v2 (REST-JSON) sends it on errors.
     pub error_type: Option<&'static str>,
     pub body: &'static str,
+    /// How long the answer takes.
+    pub after: Duration,
 }
 
-pub const SES_OK: StubAnswer =
-    StubAnswer { status: 200, error_type: None, body: r#"{"MessageId":"stub-message-1"}"# };
+pub const SES_OK: StubAnswer = StubAnswer {
+    status: 200,
+    error_type: None,
+    body: r#"{"MessageId":"stub-message-1"}"#,
+    after: Duration::ZERO,
+};
 pub const SES_THROTTLED: StubAnswer = StubAnswer {
     status: 429,
     error_type: Some("TooManyRequestsException"),
     body: r#"{"message":"Maximum sending rate exceeded."}"#,
+    after: Duration::ZERO,
 };
 pub const SES_REJECTED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("MessageRejected"),
     body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: no-reply@demo.example"}"#,
+    after: Duration::ZERO,
 };
 /// DynamoDB (JSON 1.0 protocol) refusing for capacity, as on a throttled table.
 pub const DYNAMODB_THROTTLED: StubAnswer = StubAnswer {
     status: 400,
     error_type: None,
     body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Throughput exceeds the current capacity of your table or index."}"#,
+    after: Duration::ZERO,
 };
 
 /// Accepts the connection and never answers.
-pub const SES_SILENT: StubAnswer = StubAnswer { status: 0, error_type: None, body: "" };
+pub const SES_SILENT: StubAnswer =
+    StubAnswer { status: 0, error_type: None, body: "", after: Duration::ZERO };
+/// Accepts the message, but answers only after the SDK's attempt timeout (1.5 s).
+pub const SES_SLOW_OK: StubAnswer = StubAnswer { after: Duration::from_secs(2), ..SES_OK };
 pub const SES_PAUSED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("SendingPausedException"),
     body: r#"{"message":"Sending is paused for this account."}"#,
+    after: Duration::ZERO,
 };
 
 /// A local HTTP server that answers SES v2 or DynamoDB requests with their real error
@@ -396,6 +429,7 @@ impl AwsStub {
                             }
                         }
                     }
+                    tokio::time::sleep(answer.after).await;
                     if answer.status == 0 {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                         return;

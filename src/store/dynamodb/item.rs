@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
-use crate::model::{Org, OrgId, OrgState, User, UserId, UserKind, UserState};
+use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -16,10 +16,6 @@ pub fn s(v: impl Into<String>) -> AttributeValue {
 
 pub fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-
-pub fn number_list(values: &[i64]) -> AttributeValue {
-    AttributeValue::L(values.iter().map(n).collect())
 }
 
 pub fn string_list(values: &[String]) -> AttributeValue {
@@ -70,12 +66,25 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         display_name: get_s(item, "displayName").map(str::to_owned),
         preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
         sequence: get_n(item, "sequence")?.unwrap_or(0),
-        recent_links: item
-            .get("recentLinks")
-            .and_then(|v| v.as_l().ok())
-            .map(|l| l.iter().filter_map(|t| t.as_n().ok()?.parse().ok()).collect())
-            .unwrap_or_default(),
+        recent_links: recent_links_from(item),
     })
+}
+
+/// The rate-limit window, a map of code id to epoch milliseconds. An absent window, or the
+/// list of bare timestamps older versions wrote, reads as `None`: the next link replaces it.
+fn recent_links_from(item: &Item) -> Option<Vec<RecentLink>> {
+    let map = item.get("recentLinks")?.as_m().ok()?;
+    Some(
+        map.iter()
+            .filter_map(|(code_id, at)| {
+                Some(RecentLink { code_id: code_id.clone(), at_ms: at.as_n().ok()?.parse().ok()? })
+            })
+            .collect(),
+    )
+}
+
+pub fn recent_links_map(links: &[RecentLink]) -> AttributeValue {
+    AttributeValue::M(links.iter().map(|l| (l.code_id.clone(), n(l.at_ms))).collect())
 }
 
 pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {

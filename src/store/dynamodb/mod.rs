@@ -19,7 +19,7 @@ use chrono::SecondsFormat;
 use self::item::{n, s, Item};
 use crate::error::{error_chain, StoreError};
 use crate::model::{OrgId, UserId};
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, Snapshot, SnapshotRead};
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, Snapshot, SnapshotRead, WindowChange};
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
 pub const LINK_REQUESTED_EVENT: &str = "user.human.passwordless.initialization.code.requested";
@@ -94,9 +94,17 @@ impl SnapshotRead for Table {
             keys::org_member(org, caller),
             keys::instance_member(caller),
             keys::org_texts(org),
+            keys::user(caller),
         ];
+        // A caller acting on themself names one key twice, which BatchGetItem refuses.
+        let mut unique: Vec<keys::Key> = Vec::with_capacity(wanted.len());
+        for key in &wanted {
+            if !unique.contains(key) {
+                unique.push(key.clone());
+            }
+        }
         let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(wanted.to_vec()))
+            .set_keys(Some(unique))
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -124,14 +132,15 @@ impl SnapshotRead for Table {
     }
 }
 
-fn snapshot_from(wanted: &[keys::Key; 5], found: Vec<Item>) -> Result<Snapshot, StoreError> {
+fn snapshot_from(wanted: &[keys::Key; 6], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
         found
             .iter()
             .find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
     };
-    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key] = wanted;
+    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key, caller_key] = wanted;
     Ok(Snapshot {
+        caller: find(caller_key).map(item::user_from_item).transpose()?,
         user: find(user_key).map(item::user_from_item).transpose()?,
         org: find(org_key).map(item::org_from_item).transpose()?,
         org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
@@ -185,19 +194,35 @@ impl LinkCommit for Table {
         } else {
             "#seq = :prev AND orgId = :org"
         };
-        let bump_sequence = Update::builder()
+        let mut bump_sequence = Update::builder()
             .table_name(&self.name)
             .set_key(Some(keys::user(&link.user_id)))
-            .update_expression("SET #seq = :next, changeDate = :now, recentLinks = :recent")
             .condition_expression(sequence_guard)
             .expression_attribute_names("#seq", "sequence")
             .expression_attribute_values(":prev", n(link.previous_sequence))
             .expression_attribute_values(":next", n(link.sequence))
             .expression_attribute_values(":now", s(&created))
-            .expression_attribute_values(":recent", item::number_list(&link.recent_links))
-            .expression_attribute_values(":org", s(link.org_id.as_str()))
-            .build()
-            .map_err(internal)?;
+            .expression_attribute_values(":org", s(link.org_id.as_str()));
+        let mut expression = String::from("SET #seq = :next, changeDate = :now");
+        match &link.window {
+            WindowChange::Create(links) => {
+                expression.push_str(", recentLinks = :recent");
+                bump_sequence =
+                    bump_sequence.expression_attribute_values(":recent", item::recent_links_map(links));
+            }
+            WindowChange::Edit { add, expired } => {
+                expression.push_str(", recentLinks.#add = :at");
+                bump_sequence = bump_sequence
+                    .expression_attribute_names("#add", &add.code_id)
+                    .expression_attribute_values(":at", n(add.at_ms));
+                for (i, code_id) in expired.iter().enumerate() {
+                    expression.push_str(if i == 0 { " REMOVE " } else { ", " });
+                    expression.push_str(&format!("recentLinks.#old{i}"));
+                    bump_sequence = bump_sequence.expression_attribute_names(format!("#old{i}"), code_id);
+                }
+            }
+        }
+        let bump_sequence = bump_sequence.update_expression(expression).build().map_err(internal)?;
 
         let result = self
             .client
@@ -277,10 +302,19 @@ impl LinkRevoke for Table {
             .build()
             .map_err(internal)?;
         let put = Put::builder().table_name(&self.name).set_item(Some(record)).build().map_err(internal)?;
+        // Only this link's own entry: other calls may have changed the window meanwhile.
+        let release_slot = Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(&link.user_id)))
+            .update_expression("REMOVE recentLinks.#code")
+            .expression_attribute_names("#code", &link.code_id)
+            .build()
+            .map_err(internal)?;
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().delete(delete).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(release_slot).build())
             .send()
             .await
             .map_err(|e| classify("TransactWriteItems", e))?;
