@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools run test dev stop lint validate package deploy clean
+.PHONY: help tools run test dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,16 +17,22 @@ run: tools ## the main job end to end: stack, table, seed, function under cargo-
 
 test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
 	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh'
+	@scripts/check-first-hour.sh
 	@echo "make test: all passed"
 
-dev: tools ## keep the stack and the function up for experiments (stop with `make stop`)
+dev: tools ## keep the stack, the function and the gateway up; run again to apply changed settings
 	@$(STACK) up
-	@eval "$$($(STACK) env)" && export TABLE_NAME=$${TABLE_NAME:-passkeys-demo} && \
-	  cargo build --quiet --bin passkey-admin && target/debug/passkey-admin create-table && \
-	  target/debug/passkey-admin seed seed/demo.json && scripts/lambda.sh up && scripts/gateway.sh up
-	@eval "$$($(STACK) env)" && echo "DynamoDB $$AWS_ENDPOINT_URL_DYNAMODB, SES $$AWS_ENDPOINT_URL_SESV2 (mailbox UI $$MAILBOX_URL/), function on 127.0.0.1:$${LAMBDA_PORT:-19000}, gateway on http://127.0.0.1:$${GATEWAY_PORT:-18080}"
-	@echo 'try: curl -i -X POST -H "content-type: application/json" -H "Authorization: Bearer $$(scripts/gateway.sh token 100000000000000010 100000000000000001)" -d "{}" http://127.0.0.1:$${GATEWAY_PORT:-18080}/management/v1/users/100000000000000011/passwordless/_send_link'
-	@echo "  or: scripts/lambda.sh invoke events/send-link.json"
+	@eval "$$($(STACK) env)" && scripts/dev.sh
+
+status: ## what runs where (ports, PIDs, logs), healthy or not, and what to try
+	@scripts/status.sh
+
+logs: ## follow the logs of everything the scripts started (Ctrl-C ends)
+	@scripts/status.sh logs
+
+reset: ## stop everything, then `make dev` afresh: empty table and mailbox, new rate-limit windows
+	@$(MAKE) --no-print-directory stop
+	@$(MAKE) --no-print-directory dev
 
 stop: ## stop everything `make dev` or an interrupted run started
 	@scripts/gateway.sh down

@@ -7,23 +7,25 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
-GATEWAY_PORT="${GATEWAY_PORT:-18080}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-100}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
-cargo build --quiet --bin passkey-admin
-"$ROOT/target/debug/passkey-admin" create-table >/dev/null
-"$ROOT/target/debug/passkey-admin" seed "$ROOT/seed/demo.json" >/dev/null
+demo_table >/dev/null
 
 cleanup=()
 trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
 if ! "$ROOT/scripts/lambda.sh" running; then
-  "$ROOT/scripts/lambda.sh" up
   cleanup+=('"$ROOT/scripts/lambda.sh" down')
 fi
+"$ROOT/scripts/lambda.sh" up
+if ! running gateway; then
+  cleanup+=('"$ROOT/scripts/gateway.sh" down')
+fi
 "$ROOT/scripts/gateway.sh" up
-cleanup+=('"$ROOT/scripts/gateway.sh" down')
+GATEWAY_PORT="$(port_of gateway 18080)"
 
 # The demo org's owner: positive examples reach a real user, negative ones every error path.
 TOKEN="$("$PYTHON" "$ROOT/scripts/local-gateway.py" token --sub 100000000000000010 --org 100000000000000001)"

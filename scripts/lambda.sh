@@ -1,58 +1,117 @@
 #!/usr/bin/env bash
 # The function under cargo-lambda's Lambda runtime emulator, on 127.0.0.1.
 #
-#   lambda.sh up     build and serve every binary (`cargo lambda watch`), wait until it answers
-#   lambda.sh down   stop it (by PID)
+#   lambda.sh up        build, check the configuration, serve every binary (`cargo lambda watch`);
+#                       a running function whose configuration changed is restarted
+#   lambda.sh down      stop it (by PID)
 #   lambda.sh running   exit 0 when it runs
-#   lambda.sh invoke EVENT.json   send an API Gateway event to send-passkey-link
+#   lambda.sh invoke EVENT.json   send an API Gateway event to send-passkey-link; gives up after
+#                       LAMBDA_INVOKE_TIMEOUT seconds (default 30) and shows the log's last lines
 #
-# The function's environment comes from .stack/lambda.env, written here from the stack's
-# environment and the demo configuration.
+# The function's environment is $STATE/lambda.env (mode 0600: it holds AWS keys), written here
+# from the stack's environment, the function's own variables when set, and the demo's defaults.
+# RUST_LOG goes only there: in cargo-lambda's own environment it would make cargo-lambda log
+# every byte it proxies (gigabytes a minute at trace).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
-LAMBDA_PORT="${LAMBDA_PORT:-19000}"
-PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
 mkdir -p "$STATE"
 
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-# Kept in a variable: a '}' inside ${VAR:-default} would end the expansion early.
-DEFAULT_LINK_URL_TEMPLATE='http://localhost:8080/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
+LAMBDA_PORT="$(port_of lambda 19000)"
+INVOKE_TIMEOUT="${LAMBDA_INVOKE_TIMEOUT:-30}"
+FUNCTION_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/send-passkey-link"
+PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
 
-write_env() {
-  cat > "$STATE/lambda.env" <<ENV
-TABLE_NAME="${TABLE_NAME:?}"
-MAIL_FROM="${MAIL_FROM:-Passkeys <no-reply@demo.example>}"
-LINK_URL_TEMPLATE="${LINK_URL_TEMPLATE:-$DEFAULT_LINK_URL_TEMPLATE}"
-LINK_LIFETIME_SECONDS="${LINK_LIFETIME_SECONDS:-3600}"
-AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:?}"
-AWS_ENDPOINT_URL_SESV2="${AWS_ENDPOINT_URL_SESV2:?}"
-AWS_REGION="${AWS_REGION:?}"
-AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:?}"
-AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:?}"
-RUST_LOG="${RUST_LOG:-info}"
-ENV
+# The function's variables (src/config.rs VARIABLES) that have no demo default: passed when set.
+PASSED=(LINK_URL_TEMPLATE LINK_LIFETIME_SECONDS ORG_CLAIM USER_CLAIM ROLE_PERMISSIONS
+  RATE_LIMIT_WINDOW_SECONDS SES_CONFIGURATION_SET SES_TEMPLATE_NAME LOG_FORMAT)
+
+ENTRIES=()
+entry() { # NAME VALUE
+  if [[ "$2" == *"'"* || "$2" == *$'\n'* ]]; then
+    echo "lambda: $1 holds a single quote or a line break, which the env file cannot carry" >&2
+    exit 1
+  fi
+  ENTRIES+=("$1=$2")
+}
+
+collect_env() {
+  local name
+  entry TABLE_NAME "${TABLE_NAME:?is not set}"
+  entry MAIL_FROM "${MAIL_FROM:-Passkeys <no-reply@demo.example>}"
+  # The demo sends to the same few seeded users again and again: the production default
+  # (5 per 15 minutes) would answer 429 after a handful of tries.
+  entry RATE_LIMIT_LINKS "${RATE_LIMIT_LINKS:-100}"
+  entry RUST_LOG "${RUST_LOG:-info}"
+  for name in "${PASSED[@]}"; do
+    if [[ -n "${!name:-}" ]]; then entry "$name" "${!name}"; fi
+  done
+  for name in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+    if [[ -z "${!name:-}" ]]; then echo "lambda: $name is not set: run under scripts/stack.sh" >&2; exit 1; fi
+    entry "$name" "${!name}"
+  done
+  if [[ -n "${AWS_SESSION_TOKEN:-}" ]]; then entry AWS_SESSION_TOKEN "$AWS_SESSION_TOKEN"; fi
+}
+
+# Single quotes: the env file's parser takes their content literally ({, &, $ and \ included).
+render_env() { local e; for e in "${ENTRIES[@]}"; do printf "%s='%s'\n" "${e%%=*}" "${e#*=}"; done; }
+
+changed_names() { # OLD NEW (file contents): the names of the variables that differ, never values
+  comm -3 <(sort <<<"$1") <(sort <<<"$2") | sed -e 's/^\t//' -e 's/=.*//' | sort -u | paste -sd ' ' -
 }
 
 up() {
-  if running lambda; then echo "lambda: already running on 127.0.0.1:$LAMBDA_PORT" >&2; return 0; fi
-  write_env
+  collect_env
+  local wanted; wanted="$(render_env)"
   cd "$ROOT"
-  start lambda "$LAMBDA_PORT" 60 cargo lambda watch --invoke-address 127.0.0.1 \
+  step "building send-passkey-link" cargo build --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link
+  # The function reads its configuration at cold start, and under the emulator a bad value
+  # only shows as invocations that never answer: refuse it here, naming the variable.
+  if ! env -i "${ENTRIES[@]}" "$FUNCTION_BIN" --check-config >/dev/null; then
+    echo "lambda: not started: the configuration above is invalid" >&2
+    exit 1
+  fi
+  if running lambda; then
+    local current; current="$(cat "$STATE/lambda.env" 2>/dev/null || true)"
+    if [[ "$current" == "$wanted" ]]; then
+      echo "lambda: already running on 127.0.0.1:$LAMBDA_PORT (pid $(cat "$STATE/lambda.pid"))" >&2
+      return 0
+    fi
+    echo "lambda: configuration changed ($(changed_names "$current" "$wanted")): restarting" >&2
+    stop lambda
+  fi
+  rm -f "$STATE/lambda.env.new"
+  (umask 077 && printf '%s\n' "$wanted" > "$STATE/lambda.env.new")
+  mv -f "$STATE/lambda.env.new" "$STATE/lambda.env"
+  start lambda "$LAMBDA_PORT" 60 env -u RUST_LOG cargo lambda watch --invoke-address 127.0.0.1 \
     --invoke-port "$LAMBDA_PORT" --ignore-changes --concurrency 4 --env-file "$STATE/lambda.env"
+}
+
+invoke() {
+  local event; event="$(realpath "${1:?usage: lambda.sh invoke EVENT.json}")"
+  if ! port_answers "$LAMBDA_PORT"; then
+    echo "lambda: nothing answers on 127.0.0.1:$LAMBDA_PORT: start it with 'make dev'" >&2
+    exit 1
+  fi
+  local status=0
+  (cd "$ROOT" && timeout "$INVOKE_TIMEOUT" cargo lambda invoke --invoke-address 127.0.0.1 \
+     --invoke-port "$LAMBDA_PORT" --data-file "$event" send-passkey-link) || status=$?
+  if ((status == 124)); then
+    echo "lambda: no answer from 127.0.0.1:$LAMBDA_PORT within $INVOKE_TIMEOUT s (LAMBDA_INVOKE_TIMEOUT)" >&2
+  elif ((status != 0)); then
+    echo "lambda: the invocation failed (exit $status)" >&2
+  fi
+  if ((status != 0)); then log_tail lambda; exit 1; fi
 }
 
 case "${1:-}" in
   up) up ;;
   running) running lambda ;;
   down) stop lambda ;;
-  invoke)
-    # The first invocation waits for the build; the emulator's own timeout covers it.
-    (cd "$ROOT" && cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" \
-       --data-file "${2:?event file}" send-passkey-link)
-    ;;
-  *) echo "usage: $0 up|down|invoke EVENT.json" >&2; exit 2 ;;
+  invoke) invoke "${2:-}" ;;
+  *) echo "usage: $0 up|down|running|invoke EVENT.json" >&2; exit 2 ;;
 esac

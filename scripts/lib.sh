@@ -1,12 +1,25 @@
 # Sourced by the stack scripts. Each local process runs in its own session (so stopping its
 # process group stops its children), is tracked by a PID file in $STATE, and is stopped by
-# that PID, never by name.
+# that PID, never by name. Its port is recorded beside the PID file, so a new terminal (or
+# any script) finds the running stack without being told its ports again.
 
 port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 running() { # NAME: its PID file names a live process
-  local pid_file="$STATE/$1.pid"
-  [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+  local pid_file="$STATE/$1.pid" pid
+  [[ -f "$pid_file" ]] || return 1
+  pid="$(cat "$pid_file")"
+  # An exited process its new parent has not reaped yet (a zombie) still answers kill -0.
+  kill -0 "$pid" 2>/dev/null && [[ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]]
+}
+
+port_of() { # NAME DEFAULT: the port NAME runs on, else ${NAME}_PORT, else DEFAULT
+  local recorded="$STATE/$1.port" variable="${1^^}_PORT"
+  if running "$1" && [[ -f "$recorded" ]]; then
+    cat "$recorded"
+  else
+    echo "${!variable:-$2}"
+  fi
 }
 
 start() { # NAME PORT SECONDS COMMAND...: start, wait until PORT answers; 1 when already running
@@ -18,6 +31,7 @@ start() { # NAME PORT SECONDS COMMAND...: start, wait until PORT answers; 1 when
   fi
   setsid "$@" >"$STATE/$name.log" 2>&1 < /dev/null &
   echo $! > "$STATE/$name.pid"
+  echo "$port" > "$STATE/$name.port"
   local tries=$((seconds * 20))
   for _ in $(seq 1 "$tries"); do
     if port_answers "$port"; then echo "$name: up on 127.0.0.1:$port (pid $(cat "$STATE/$name.pid"))" >&2; return 0; fi
@@ -38,5 +52,27 @@ stop() { # NAME
     kill -KILL -- "-$pid" 2>/dev/null || true
     echo "$1: stopped (pid $pid)" >&2
   fi
-  rm -f "$pid_file"
+  rm -f "$pid_file" "$STATE/$1.port"
+}
+
+log_tail() { # NAME: the last lines of NAME's log, to stderr
+  echo "-- last lines of $STATE/$1.log:" >&2
+  tail -n "${2:-20}" "$STATE/$1.log" >&2 2>/dev/null || echo "(no log)" >&2
+}
+
+step() { # LABEL COMMAND...: run a long step, saying what it is and how long it took
+  local label="$1" began=$SECONDS; shift
+  echo "== $label ..." >&2
+  "$@"
+  echo "== $label: done in $((SECONDS - began)) s" >&2
+}
+
+# The demo table ($TABLE_NAME) created and seeded, both binaries built first in one cargo call
+# (they share the library). Needs ROOT and the stack's environment.
+demo_table() {
+  step "building passkey-admin and send-passkey-link (the first build takes minutes: see README)" \
+    cargo build --manifest-path "$ROOT/Cargo.toml" --bin passkey-admin --bin send-passkey-link
+  local admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin"
+  "$admin" create-table
+  "$admin" seed "$ROOT/seed/demo.json"
 }

@@ -4,17 +4,18 @@
 # and prints the answer and the e-mail that arrived.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 EVENT="${EVENT:-$ROOT/events/send-link.json}"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
-cargo build --quiet --bin passkey-admin
-"$ROOT/target/debug/passkey-admin" create-table
-"$ROOT/target/debug/passkey-admin" seed "$ROOT/seed/demo.json"
-# A function left up by `make dev` is used as it is and left running.
+demo_table
+# A function left up by `make dev` is used (restarted if its configuration differs) and left running.
 if ! "$ROOT/scripts/lambda.sh" running; then
   trap '"$ROOT/scripts/lambda.sh" down' EXIT
-  "$ROOT/scripts/lambda.sh" up
 fi
+"$ROOT/scripts/lambda.sh" up
 
 echo
 echo "== POST /management/v1/users/100000000000000011/passwordless/_send_link ($(basename "$EVENT"))"
@@ -27,4 +28,9 @@ echo
 echo "== the e-mail that arrived (SES emulator at $MAILBOX_URL)"
 python3 "$ROOT/scripts/show-mail.py" "$MAILBOX_URL" alice@demo.example
 echo
-echo "Mailbox web UI: $MAILBOX_URL/ (while the stack runs: 'make dev' keeps it up, 'make stop' ends it)"
+if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then
+  echo "The stack stops as make run ends, and the mailbox web UI with it: 'make dev' keeps it up"
+  echo "(then the mailbox is at $MAILBOX_URL/; 'make status' shows what runs where)."
+else
+  echo "Mailbox web UI: $MAILBOX_URL/ (the stack keeps running: 'make status' shows it, 'make stop' ends it)"
+fi
