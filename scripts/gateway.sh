@@ -3,6 +3,18 @@
 #   gateway.sh up | down | token SUB ORG
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+usage() {
+  echo "usage: $0 up | down | token SUB ORG   (token: prints a bearer token for user id SUB, org claim ORG)" >&2
+  exit 2
+}
+# Arguments first: a wrong call is told so at once, before any tool is looked up or installed.
+case "${1:-}" in
+  up | down) ;;
+  token) [[ $# -eq 3 ]] || usage ;;
+  *) usage ;;
+esac
+
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 GATEWAY_PORT="${GATEWAY_PORT:-18080}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
@@ -10,9 +22,8 @@ mkdir -p "$STATE"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-case "${1:-}" in
+case "$1" in
   up) start gateway "$GATEWAY_PORT" 10 "$PYTHON" "$ROOT/scripts/local-gateway.py" serve --port "$GATEWAY_PORT" || true ;;
   down) stop gateway ;;
-  token) "$PYTHON" "$ROOT/scripts/local-gateway.py" token --sub "${2:?sub}" --org "${3:?org}" ;;
-  *) echo "usage: $0 up|down|token SUB ORG" >&2; exit 2 ;;
+  token) "$PYTHON" "$ROOT/scripts/local-gateway.py" token --sub "$2" --org "$3" ;;
 esac

@@ -6,17 +6,22 @@ under `cargo lambda watch` (what `sam local start-api` does, without Docker).
   local-gateway.py token  --sub USER --org ORG [--ttl 3600]   prints a bearer token
 
 Every request must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
-(.stack/jwt-key.pem, made on first use), with issuer ISSUER and audience AUDIENCE, not expired;
-otherwise it answers 401 {"message":"Unauthorized"} as API Gateway does, without calling the
-function. Accepted requests become HTTP API payload v2.0 events with the token's claims in
-requestContext.authorizer.jwt.claims, sent to the function; its proxy response is returned.
-Like an HTTP API with a `$default` route, every method and path reaches the function.
+(.stack/jwt-key.pem, mode 0600, made on first use), with issuer ISSUER and audience AUDIENCE, a
+numeric `exp` in the future and, if present, a numeric `nbf` in the past; otherwise it answers
+401 {"message":"Unauthorized"} as API Gateway does, without reading the body or calling the
+function, and logs why ("token refused: expired"; never the token). A body must be framed by
+one Content-Length of at most 10 MiB (else 400, 411 or 413). Accepted requests become HTTP API
+payload v2.0 events with the token's claims in requestContext.authorizer.jwt.claims, sent to
+the function; its proxy response is returned. Like an HTTP API with a `$default` route, every
+method and path reaches the function.
 """
 import argparse
 import base64
 import json
+import math
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -38,6 +43,7 @@ ROUTE_SUFFIX = "/passwordless/_send_link"
 ROUTE_KEY = "POST /management/v1/users/{userId}/passwordless/_send_link"
 ORG_CLAIM = "urn:zitadel:iam:user:resourceowner:id"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]}
 
 
 def b64url(data: bytes) -> str:
@@ -54,45 +60,81 @@ def load_key():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        tmp = KEY_FILE + f".{os.getpid()}"
-        with open(tmp, "wb") as f:
+        # mkstemp creates the file 0600 whatever the umask: the key is never readable by others.
+        fd, tmp = tempfile.mkstemp(dir=STATE, prefix=".jwt-key.")
+        with os.fdopen(fd, "wb") as f:
             f.write(pem)
         os.replace(tmp, KEY_FILE)
+    elif os.stat(KEY_FILE).st_mode & 0o077:
+        os.chmod(KEY_FILE, 0o600)  # made world-readable by an earlier version of this script
     with open(KEY_FILE, "rb") as f:
         return serialization.load_pem_private_key(f.read(), password=None)
 
 
-def make_token(claims: dict) -> str:
-    signing_input = ".".join([
-        b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "local"}).encode()),
-        b64url(json.dumps(claims).encode()),
-    ])
+def signed_token(header: bytes, payload: bytes) -> str:
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
     signature = load_key().sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
 
 
-def verify_token(token: str):
-    """The claims of a valid token, else None (API Gateway's JWT authorizer checks)."""
+def make_token(claims: dict) -> str:
+    return signed_token(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "local"}).encode(),
+                        json.dumps(claims).encode())
+
+
+class TokenRefused(Exception):
+    """Why a token is refused: a fixed text, safe to log (never the token or a claim value)."""
+
+
+def is_time(value) -> bool:
+    # A NumericDate: bool is an int to Python but not a number to JSON; NaN and Infinity
+    # (which Python's json reads) would never expire. An int is finite however large
+    # (math.isfinite would overflow converting it).
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or isinstance(value, float) and math.isfinite(value)
+
+
+def json_object(segment: str, name: str) -> dict:
     try:
-        header_b64, payload_b64, signature_b64 = token.split(".")
-        header = json.loads(b64url_decode(header_b64))
-        if header.get("alg") != "RS256":
-            return None
+        value = json.loads(b64url_decode(segment))
+    except (ValueError, RecursionError):
+        # ValueError covers bad base64, bad UTF-8 and bad JSON; RecursionError deep nesting.
+        raise TokenRefused(f"{name} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise TokenRefused(f"{name} is not a JSON object")
+    return value
+
+
+def verify_token(token: str) -> dict:
+    """The claims of a valid token (API Gateway's JWT authorizer checks), else TokenRefused."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise TokenRefused("not a JWT")
+    header_b64, payload_b64, signature_b64 = segments
+    if json_object(header_b64, "header").get("alg") != "RS256":
+        raise TokenRefused("algorithm is not RS256")
+    try:
         load_key().public_key().verify(b64url_decode(signature_b64), f"{header_b64}.{payload_b64}".encode(),
                                        padding.PKCS1v15(), hashes.SHA256())
-        claims = json.loads(b64url_decode(payload_b64))
-    except (ValueError, InvalidSignature, UnicodeDecodeError):
-        return None
-    if not isinstance(claims, dict) or claims.get("iss") != ISSUER:
-        return None
+    except (ValueError, InvalidSignature):
+        raise TokenRefused("bad signature") from None
+    claims = json_object(payload_b64, "payload")
+    if claims.get("iss") != ISSUER:
+        raise TokenRefused("wrong issuer")
     audience = claims.get("aud")
     if AUDIENCE not in (audience if isinstance(audience, list) else [audience]):
-        return None
+        raise TokenRefused("wrong audience")
     now = time.time()
-    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= now:
-        return None
-    if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now:
-        return None
+    if not is_time(claims.get("exp")):
+        raise TokenRefused("exp missing or not a finite number")
+    if claims["exp"] <= now:
+        raise TokenRefused("expired")
+    if "nbf" in claims:
+        if not is_time(claims["nbf"]):
+            raise TokenRefused("nbf not a finite number")
+        if claims["nbf"] > now:
+            raise TokenRefused("not yet valid (nbf)")
     return claims
 
 
@@ -110,7 +152,9 @@ class Gateway(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
-        sys.stderr.write("gateway: " + (fmt % args) + "\n")
+        # The request line is the client's: escape control characters so it cannot forge log
+        # lines or drive the terminal that shows the log.
+        sys.stderr.write("gateway: " + (fmt % args).translate(CONTROL_ESCAPES) + "\n")
 
     def answer(self, status: int, body: bytes, headers=None):
         self.send_response(status)
@@ -121,21 +165,66 @@ class Gateway(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("content-length", str(len(body)))
         self.send_header("apigw-requestid", self.request_id)
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def refuse(self, status: int, message: str, headers=None):
+        # Answered before the body is read: what is left of it on the connection would be
+        # taken for the next request, so the connection ends here.
+        self.close_connection = True
+        self.answer(status, json.dumps({"message": message}, separators=(",", ":")).encode(), headers)
+
+    def handle_expect_100(self):
+        # "100 Continue" is sent by handle_any once the length and the token are accepted, so
+        # a refused client is not invited to send its body.
+        return True
+
+    def body_length(self):
+        """The declared body length if acceptable, else None after refusing the request."""
+        if "transfer-encoding" in self.headers:
+            # Only Content-Length framing: an unread chunked body would be read as the next request.
+            self.refuse(411, "Length Required")
+            return None
+        lengths = self.headers.get_all("content-length", [])
+        digits = lengths[0].strip() if len(lengths) == 1 else "" if lengths else "0"
+        if not (digits.isascii() and digits.isdigit()):
+            self.refuse(400, "Bad Request")
+            return None
+        significant = digits.lstrip("0") or "0"
+        # Compared by length first: int() of a few thousand digits raises.
+        if len(significant) > len(str(MAX_BODY)) or int(significant) > MAX_BODY:
+            self.refuse(413, "Request Entity Too Large")
+            return None
+        return int(significant)
+
+    def authorize(self):
+        """The token's claims, else None after logging why and answering 401."""
+        auth = self.headers.get("authorization", "")
+        try:
+            if auth[:7].lower() != "bearer ":
+                raise TokenRefused("no bearer token")
+            return verify_token(auth[7:].strip())
+        except TokenRefused as refused:
+            self.log_message("token refused: %s", refused)
+            self.refuse(401, "Unauthorized", {"www-authenticate": "Bearer"})
+            return None
+
     def handle_any(self):
         self.request_id = str(uuid.uuid4())
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            return self.answer(413, b'{"message":"Request Entity Too Large"}')
-        body = self.rfile.read(length) if length else b""
-        auth = self.headers.get("authorization", "")
-        claims = verify_token(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
+        length = self.body_length()
+        if length is None:
+            return
+        claims = self.authorize()
         if claims is None:
-            return self.answer(401, b'{"message":"Unauthorized"}', {"www-authenticate": "Bearer"})
+            return
+        if (self.headers.get("expect", "").lower() == "100-continue"
+                and self.request_version >= "HTTP/1.1"):
+            self.send_response_only(100)
+            self.end_headers()
+        body = self.rfile.read(length) if length else b""
 
         raw_path, _, raw_query = self.path.partition("?")
         headers = {}
@@ -187,12 +276,21 @@ class Gateway(BaseHTTPRequestHandler):
         except (urllib.error.URLError, ValueError, TimeoutError) as e:
             self.log_message("function failed: %s", e)
             return self.answer(500, b'{"message":"Internal Server Error"}')
-        if "statusCode" not in reply:
+        if not isinstance(reply, dict) or "statusCode" not in reply:
             self.log_message("function error: %s", json.dumps(reply)[:500])
             return self.answer(500, b'{"message":"Internal Server Error"}')
-        out = reply.get("body") or ""
-        out = base64.b64decode(out) if reply.get("isBase64Encoded") else out.encode()
-        self.answer(int(reply["statusCode"]), out, reply.get("headers") or {})
+        try:
+            status = int(reply["statusCode"])
+            headers = {str(k): str(v) for k, v in (reply.get("headers") or {}).items()}
+            out = reply.get("body") or ""
+            out = base64.b64decode(out, validate=True) if reply.get("isBase64Encoded") else out.encode()
+            if not 100 <= status <= 599:
+                raise ValueError("status out of range")
+        except (ValueError, TypeError, AttributeError) as e:
+            # API Gateway answers a malformed proxy response with 500 too.
+            self.log_message("function response malformed: %s", e)
+            return self.answer(500, b'{"message":"Internal Server Error"}')
+        self.answer(status, out, headers)
 
     def __getattr__(self, name):
         # Every method, standard or not, goes to the function, which answers 405 itself.
@@ -221,7 +319,8 @@ def main():
     load_key()
     Gateway.lambda_url = args.lambda_url
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Gateway)
-    sys.stderr.write(f"gateway: listening on http://127.0.0.1:{args.port}, function at {args.lambda_url}\n")
+    port = server.server_address[1]  # the one the system chose for --port 0
+    sys.stderr.write(f"gateway: listening on http://127.0.0.1:{port}, function at {args.lambda_url}\n")
     server.serve_forever()
 
 
