@@ -16,14 +16,17 @@ case "${1:-}" in
 esac
 
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
-GATEWAY_PORT="${GATEWAY_PORT:-18080}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 mkdir -p "$STATE"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+# The running stack's recorded ports, so a new terminal without the variables finds it.
+GATEWAY_PORT="$(port_of gateway 18080)"
+LAMBDA_URL="http://127.0.0.1:$(port_of lambda 19000)"
 
 case "$1" in
-  up) start gateway "$GATEWAY_PORT" 10 "$PYTHON" "$ROOT/scripts/local-gateway.py" serve --port "$GATEWAY_PORT" || true ;;
+  up) start gateway "$GATEWAY_PORT" 10 "$PYTHON" "$ROOT/scripts/local-gateway.py" serve --port "$GATEWAY_PORT" \
+        --lambda-url "$LAMBDA_URL" || true ;;
   down) stop gateway ;;
   token) "$PYTHON" "$ROOT/scripts/local-gateway.py" token --sub "$2" --org "$3" ;;
 esac

@@ -23,7 +23,8 @@ install_dynoxide() {
   [[ -f "$dir/.done" ]] && return 0
   echo "tools: installing dynoxide-rs $DYNOXIDE_VERSION into $dir" >&2
   rm -rf "$dir"
-  cargo install dynoxide-rs --version "$DYNOXIDE_VERSION" --locked --quiet \
+  # cargo's own progress: this build takes minutes on a small machine.
+  cargo install dynoxide-rs --version "$DYNOXIDE_VERSION" --locked \
     --no-default-features --features native-sqlite,http-server,cli \
     --root "$dir" --target-dir "$TOOLS_DIR/cargo-target"
   rm -rf "$TOOLS_DIR/cargo-target"
