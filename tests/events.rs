@@ -107,7 +107,12 @@ async fn body_errors_say_which_rule_was_broken() {
     };
     let big = format!("{{\"a\":\"{}\"}}", "x".repeat(17 * 1024));
     let mut messages = Vec::new();
-    for e in [with("{}", "text/plain"), with(&big, "application/json"), with("{", "application/json"), with("[]", "application/json")] {
+    for e in [
+        with("{}", "text/plain"),
+        with(&big, "application/json"),
+        with("{", "application/json"),
+        with("[]", "application/json"),
+    ] {
         let (status, body) = h.call(&e).await;
         assert_eq!((status, error_id(&body)), (400, "HTTP-Bd7Jn"), "{body}");
         messages.push(body["message"].as_str().unwrap().to_owned());
