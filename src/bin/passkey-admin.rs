@@ -19,6 +19,11 @@ const USAGE: &str =
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // A usage error is a usage error: scripts see it by the exit status, as with any command.
+    if args.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
     match run(&args).await {
         Ok(message) => {
             println!("{message}");
@@ -42,7 +47,7 @@ enum Action {
 
 async fn run(args: &[String]) -> Result<String, String> {
     let command: Vec<&str> = args.iter().map(String::as_str).collect();
-    if matches!(command.as_slice(), [] | ["-h" | "--help" | "help"]) {
+    if matches!(command.as_slice(), ["-h" | "--help" | "help"]) {
         return Ok(USAGE.to_owned());
     }
     let action = match command.as_slice() {
@@ -73,10 +78,13 @@ async fn run(args: &[String]) -> Result<String, String> {
             Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
         }
         Action::Links(user) => {
-            let links = table(&sdk)?
-                .active_links(&user, chrono::Utc::now().timestamp())
-                .await
-                .map_err(|e| e.to_string())?;
+            let table = table(&sdk)?;
+            // An empty list must mean "no usable link", never "no such user".
+            if !table.user_exists(&user).await.map_err(|e| e.to_string())? {
+                return Err(format!("no user {user} in table {}", table.name()));
+            }
+            let links =
+                table.active_links(&user, chrono::Utc::now().timestamp()).await.map_err(|e| e.to_string())?;
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
         }
         Action::Seed(seed) => {

@@ -210,6 +210,20 @@ pub struct LinkSummary {
 }
 
 impl Table {
+    pub async fn user_exists(&self, user: &UserId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(user)))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
     /// The user's links that can still be used at `now` (epoch seconds). DynamoDB's TTL
     /// deletes expired items late or (on emulators) never, so expiry is checked here.
     pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<LinkSummary>, StoreError> {

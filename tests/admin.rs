@@ -1,0 +1,30 @@
+//! passkey-admin as an operator runs it: the real binary against the local stack.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn admin(table: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_passkey-admin")).args(args).env("TABLE_NAME", table).output().unwrap()
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_help_exits_0() {
+    let out = admin("unused", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage:"));
+    assert_eq!(admin("unused", &["--help"]).status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn links_of_an_unknown_user_is_an_error_not_an_empty_list() {
+    let h = Harness::new().await;
+    let out = admin(h.table.name(), &["links", "999999999999999999"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user 999999999999999999"), "{out:?}");
+    let out = admin(h.table.name(), &["links", ALICE]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
