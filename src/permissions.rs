@@ -9,6 +9,11 @@ use serde::Deserialize;
 
 /// ZITADEL's permission for sending a passwordless registration link.
 pub const USER_WRITE: &str = "user.write";
+/// ZITADEL's permission for reading users; the defaults grant it, nothing here checks it.
+pub const USER_READ: &str = "user.read";
+
+/// The permission names a mapping may grant: a misspelt one would silently grant nothing.
+const KNOWN_PERMISSIONS: [&str; 2] = [USER_WRITE, USER_READ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,15 +32,15 @@ impl Default for RolePermissions {
         };
         Self {
             instance: grant(&[
-                ("IAM_OWNER", &[USER_WRITE, "user.read"]),
-                ("IAM_USER_MANAGER", &[USER_WRITE, "user.read"]),
-                ("IAM_OWNER_VIEWER", &["user.read"]),
+                ("IAM_OWNER", &[USER_WRITE, USER_READ]),
+                ("IAM_USER_MANAGER", &[USER_WRITE, USER_READ]),
+                ("IAM_OWNER_VIEWER", &[USER_READ]),
             ]),
             org: grant(&[
-                ("ORG_OWNER", &[USER_WRITE, "user.read"]),
-                ("ORG_USER_MANAGER", &[USER_WRITE, "user.read"]),
-                ("ORG_OWNER_VIEWER", &["user.read"]),
-                ("ORG_USER_PERMISSION_EDITOR", &["user.read"]),
+                ("ORG_OWNER", &[USER_WRITE, USER_READ]),
+                ("ORG_USER_MANAGER", &[USER_WRITE, USER_READ]),
+                ("ORG_OWNER_VIEWER", &[USER_READ]),
+                ("ORG_USER_PERMISSION_EDITOR", &[USER_READ]),
                 ("ORG_PROJECT_PERMISSION_EDITOR", &[]),
                 ("ORG_PROJECT_CREATOR", &[]),
             ]),
@@ -46,8 +51,30 @@ impl Default for RolePermissions {
 impl RolePermissions {
     /// A complete mapping replacing the defaults, e.g.
     /// `{"instance":{"IAM_OWNER":["user.write"]},"org":{"ORG_OWNER":["user.write"]}}`.
+    /// Permission names must be known ([`USER_WRITE`], [`USER_READ`]).
     pub fn from_json(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("not a role mapping: {e}"))
+        let mapping: Self = serde_json::from_str(text).map_err(|e| format!("not a role mapping: {e}"))?;
+        for (level, table) in [("instance", &mapping.instance), ("org", &mapping.org)] {
+            for (role, permissions) in table {
+                if let Some(unknown) = permissions.iter().find(|p| !KNOWN_PERMISSIONS.contains(&p.as_str())) {
+                    return Err(format!(
+                        "unknown permission {unknown:?} for {level} role {role:?} (known: {})",
+                        KNOWN_PERMISSIONS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(mapping)
+    }
+
+    /// Whether `role` is an instance role of this mapping (one an instance membership may hold).
+    pub fn knows_instance_role(&self, role: &str) -> bool {
+        self.instance.contains_key(role)
+    }
+
+    /// Whether `role` is an organisation role of this mapping.
+    pub fn knows_org_role(&self, role: &str) -> bool {
+        self.org.contains_key(role)
     }
 
     /// `instance_roles` are the caller's instance membership; `org_roles` its membership in
@@ -98,6 +125,21 @@ mod tests {
         ] {
             assert!(RolePermissions::from_json(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unknown_permissions_are_refused_by_name() {
+        let err =
+            RolePermissions::from_json(r#"{"instance":{},"org":{"HELPDESK":["user.wirte"]}}"#).unwrap_err();
+        assert!(err.contains("\"user.wirte\"") && err.contains("HELPDESK"), "{err}");
+        assert!(RolePermissions::from_json(r#"{"instance":{"A":["user.read"]},"org":{}}"#).is_ok());
+    }
+
+    #[test]
+    fn roles_are_known_per_level() {
+        let p = RolePermissions::default();
+        assert!(p.knows_instance_role("IAM_OWNER") && !p.knows_instance_role("ORG_OWNER"));
+        assert!(p.knows_org_role("ORG_PROJECT_CREATOR") && !p.knows_org_role("IAM_OWNER"));
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! The seed file `passkey-admin seed` reads: organisations with their users and members,
-//! and instance members. Applying it is an idempotent upsert (README.md, "Seed format").
+//! and instance members. Applying it is an idempotent upsert (README.md, "Seed format"):
+//! a file that contradicts itself, names unknown roles or moves an existing user to another
+//! organisation (unless allowed) is refused before anything is written.
+
+use std::collections::HashSet;
 
 use serde::Deserialize;
 
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
-use crate::store::dynamodb::admin::UserProfile;
+use crate::permissions::RolePermissions;
+use crate::store::dynamodb::admin::{UserProfile, Written};
 use crate::store::dynamodb::Table;
 
 #[derive(Debug, Deserialize)]
@@ -75,68 +80,147 @@ pub enum SeedError {
     Parse(#[from] serde_json::Error),
     #[error("seed file is not valid: {0}")]
     Invalid(String),
+    #[error(
+        "user {user} already belongs to org {from}, the seed puts it in org {to}: nothing was written \
+         (pass --allow-move to move it)"
+    )]
+    Move { user: String, from: String, to: String },
     #[error("writing the seed failed: {0}")]
     Store(#[from] StoreError),
 }
 
-/// Counts of what a seed wrote.
+/// Whether a seed may move a user that exists in the table to another organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moves {
+    Refuse,
+    Allow,
+}
+
+/// What a seed wrote: counts, and which items were new or differed from the stored ones
+/// (e.g. `user 100000000000000011`); the rest were already as the file says.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub orgs: usize,
     pub users: usize,
     pub members: usize,
+    pub created: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+impl Applied {
+    fn record(&mut self, written: Written, what: String) {
+        match written {
+            Written::Created => self.created.push(what),
+            Written::Changed => self.changed.push(what),
+            Written::Unchanged => {}
+        }
+    }
 }
 
 fn user_id(raw: &str) -> Result<UserId, SeedError> {
     UserId::parse(raw).ok_or_else(|| SeedError::Invalid(format!("user id {raw:?}")))
 }
 
+/// Refuses a second occurrence of `id` in `seen`: a later entry would overwrite an earlier one.
+fn once(seen: &mut HashSet<String>, id: &str, what: &str) -> Result<(), SeedError> {
+    if seen.insert(id.to_owned()) {
+        Ok(())
+    } else {
+        Err(SeedError::Invalid(format!("{what} {id} appears twice")))
+    }
+}
+
+fn check_roles(member: &SeedMember, known: impl Fn(&str) -> bool, place: &str) -> Result<(), SeedError> {
+    match member.roles.iter().find(|r| !known(r)) {
+        Some(role) => Err(SeedError::Invalid(format!(
+            "unknown role {role:?} for user {} in {place} (not in the role mapping)",
+            member.user_id
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Seed {
+    /// Parses and checks a seed against ZITADEL's default roles.
     pub fn from_json(text: &str) -> Result<Self, SeedError> {
+        Self::from_json_with(text, &RolePermissions::default())
+    }
+
+    /// Parses and checks a seed whose member roles must be roles of `roles`.
+    pub fn from_json_with(text: &str, roles: &RolePermissions) -> Result<Self, SeedError> {
         let seed: Seed = serde_json::from_str(text)?;
-        seed.validate()?;
+        seed.validate(roles)?;
         Ok(seed)
     }
 
     /// Everything is checked before anything is written, so a bad file writes nothing.
-    fn validate(&self) -> Result<(), SeedError> {
+    fn validate(&self, roles: &RolePermissions) -> Result<(), SeedError> {
+        let mut instance_members = HashSet::new();
         for m in &self.instance_members {
             user_id(&m.user_id)?;
+            once(&mut instance_members, &m.user_id, "instance member")?;
+            check_roles(m, |r| roles.knows_instance_role(r), "instanceMembers")?;
         }
+        let (mut orgs, mut users) = (HashSet::new(), HashSet::new());
         for org in &self.orgs {
             OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
+            once(&mut orgs, &org.id, "org")?;
             for u in &org.users {
                 user_id(&u.id)?;
+                once(&mut users, &u.id, "user")?;
                 if let Some(email) = &u.email {
                     if !email.contains('@') || email.contains(['\r', '\n']) || email.len() > 254 {
                         return Err(SeedError::Invalid(format!("e-mail of user {:?}", u.id)));
                     }
                 }
             }
+            let mut members = HashSet::new();
             for m in &org.members {
                 user_id(&m.user_id)?;
+                once(&mut members, &m.user_id, &format!("member of org {}", org.id))?;
+                check_roles(m, |r| roles.knows_org_role(r), &format!("the members of org {}", org.id))?;
             }
         }
         Ok(())
     }
 
+    /// Applies the seed, refusing to move an existing user to another organisation.
     pub async fn apply(&self, table: &Table) -> Result<Applied, SeedError> {
+        self.apply_with(table, Moves::Refuse).await
+    }
+
+    pub async fn apply_with(&self, table: &Table, moves: Moves) -> Result<Applied, SeedError> {
+        // Moves are found before the first write, so a refused move writes nothing.
+        let mut moved = Vec::new();
+        for org in &self.orgs {
+            for u in &org.users {
+                match table.user_org(&user_id(&u.id)?).await? {
+                    Some(from) if from != org.id && moves == Moves::Refuse => {
+                        return Err(SeedError::Move { user: u.id.clone(), from, to: org.id.clone() })
+                    }
+                    Some(from) if from != org.id => moved.push((u.id.as_str(), from)),
+                    _ => {}
+                }
+            }
+        }
         let mut applied = Applied::default();
         for m in &self.instance_members {
-            table.put_instance_member(&user_id(&m.user_id)?, &m.roles).await?;
+            let written = table.put_instance_member(&user_id(&m.user_id)?, &m.roles).await?;
+            applied.record(written, format!("instance membership of user {}", m.user_id));
             applied.members += 1;
         }
         for org in &self.orgs {
             let org_id =
                 OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
-            table.upsert_org(&org_id, &org.name, org.state).await?;
+            let mut written = table.upsert_org(&org_id, &org.name, org.state).await?;
             if let Some(texts) = &org.mail_texts {
-                table.put_org_texts(&org_id, texts).await?;
+                written = written.and(table.put_org_texts(&org_id, texts).await?);
             }
+            applied.record(written, format!("org {}", org.id));
             applied.orgs += 1;
             for u in &org.users {
                 let id = user_id(&u.id)?;
-                table
+                let written = table
                     .upsert_user(&UserProfile {
                         id: &id,
                         org_id: &org_id,
@@ -148,10 +232,16 @@ impl Seed {
                         user_name: u.user_name.as_deref(),
                     })
                     .await?;
+                let what = match moved.iter().find(|(user, _)| *user == u.id) {
+                    Some((_, from)) => format!("user {} (moved from org {from} to org {})", u.id, org.id),
+                    None => format!("user {}", u.id),
+                };
+                applied.record(written, what);
                 applied.users += 1;
             }
             for m in &org.members {
-                table.put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles).await?;
+                let written = table.put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles).await?;
+                applied.record(written, format!("membership of user {} in org {}", m.user_id, org.id));
                 applied.members += 1;
             }
         }
@@ -177,5 +267,41 @@ mod tests {
         assert!(Seed::from_json(r#"{"orgz":[]}"#).is_err());
         assert!(Seed::from_json(r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","type":"robot"}]}]}"#)
             .is_err());
+    }
+
+    fn refusal(json: &str) -> String {
+        Seed::from_json(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_file_that_would_overwrite_itself_is_refused() {
+        let err = refusal(r#"{"orgs":[{"id":"1","name":"a"},{"id":"1","name":"b"}]}"#);
+        assert!(err.contains("org 1 appears twice"), "{err}");
+        let err = refusal(
+            r#"{"orgs":[{"id":"1","name":"a","users":[{"id":"7"}]},{"id":"2","name":"b","users":[{"id":"7"}]}]}"#,
+        );
+        assert!(err.contains("user 7 appears twice"), "{err}");
+        let err = refusal(r#"{"orgs":[{"id":"1","name":"a","users":[{"id":"7"},{"id":"7"}]}]}"#);
+        assert!(err.contains("user 7 appears twice"), "{err}");
+        let err = refusal(
+            r#"{"orgs":[{"id":"1","name":"a","members":[{"userId":"7","roles":[]},{"userId":"7","roles":["ORG_OWNER"]}]}]}"#,
+        );
+        assert!(err.contains("member of org 1 7 appears twice"), "{err}");
+        let err = refusal(r#"{"instanceMembers":[{"userId":"7","roles":[]},{"userId":"7","roles":[]}]}"#);
+        assert!(err.contains("instance member 7 appears twice"), "{err}");
+    }
+
+    #[test]
+    fn unknown_roles_are_refused_per_level() {
+        let err =
+            refusal(r#"{"orgs":[{"id":"1","name":"a","members":[{"userId":"7","roles":["ORG_ONWER"]}]}]}"#);
+        assert!(err.contains("unknown role \"ORG_ONWER\" for user 7 in the members of org 1"), "{err}");
+        let err = refusal(r#"{"instanceMembers":[{"userId":"7","roles":["ORG_OWNER"]}]}"#);
+        assert!(err.contains("unknown role \"ORG_OWNER\" for user 7 in instanceMembers"), "{err}");
+        let custom =
+            RolePermissions::from_json(r#"{"instance":{},"org":{"HELPDESK":["user.write"]}}"#).unwrap();
+        let text = r#"{"orgs":[{"id":"1","name":"a","members":[{"userId":"7","roles":["HELPDESK"]}]}]}"#;
+        assert!(Seed::from_json_with(text, &custom).is_ok());
+        assert!(Seed::from_json(text).is_err());
     }
 }

@@ -9,12 +9,14 @@ use send_passkey_link::config::valid_template_name;
 use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::put_template;
 use send_passkey_link::model::UserId;
-use send_passkey_link::seed::Seed;
+use send_passkey_link::permissions::RolePermissions;
+use send_passkey_link::seed::{Moves, Seed};
 use send_passkey_link::store::dynamodb::Table;
 
 const USAGE: &str =
-    "usage: passkey-admin create-table | seed FILE.json | links USER_ID | create-template NAME\n\
-    Uses TABLE_NAME and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...).";
+    "usage: passkey-admin create-table | seed [--allow-move] FILE.json | links USER_ID | create-template NAME\n\
+    Uses TABLE_NAME, ROLE_PERMISSIONS and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB,\n\
+    AWS_REGION, ...).";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -38,7 +40,7 @@ async fn main() -> ExitCode {
 
 enum Action {
     CreateTable,
-    Seed(Seed),
+    Seed(Seed, Moves),
     /// The user's links that can still be used, for support ("did the mail go out?").
     Links(UserId),
     /// The SES stored template for `SES_TEMPLATE_NAME`, made from the built-in templates.
@@ -52,9 +54,9 @@ async fn run(args: &[String]) -> Result<String, String> {
     }
     let action = match command.as_slice() {
         ["create-table"] => Action::CreateTable,
-        ["seed", path] => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            Action::Seed(Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))?)
+        ["seed", path] => Action::Seed(read_seed(path)?, Moves::Refuse),
+        ["seed", "--allow-move", path] | ["seed", path, "--allow-move"] => {
+            Action::Seed(read_seed(path)?, Moves::Allow)
         }
         ["links", user] => {
             Action::Links(UserId::parse(user).ok_or_else(|| format!("not a user id: {user:?}"))?)
@@ -87,18 +89,36 @@ async fn run(args: &[String]) -> Result<String, String> {
                 table.active_links(&user, chrono::Utc::now().timestamp()).await.map_err(|e| e.to_string())?;
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
         }
-        Action::Seed(seed) => {
+        Action::Seed(seed, moves) => {
             let table = table(&sdk)?;
-            let applied = seed.apply(&table).await.map_err(|e| e.to_string())?;
-            Ok(format!(
-                "seeded table {}: {} orgs, {} users, {} memberships",
+            let applied = seed.apply_with(&table, moves).await.map_err(|e| e.to_string())?;
+            let mut report = format!(
+                "seeded table {}: {} orgs, {} users, {} memberships ({} created, {} changed)",
                 table.name(),
                 applied.orgs,
                 applied.users,
-                applied.members
-            ))
+                applied.members,
+                applied.created.len(),
+                applied.changed.len()
+            );
+            // Only changes are listed one by one: they are what overwrote something.
+            for what in &applied.changed {
+                report.push_str(&format!("\nchanged {what}"));
+            }
+            Ok(report)
         }
     }
+}
+
+/// Roles are checked against the mapping the function will use (`ROLE_PERMISSIONS`).
+fn read_seed(path: &str) -> Result<Seed, String> {
+    let roles = match std::env::var("ROLE_PERMISSIONS") {
+        Ok(raw) if !raw.trim().is_empty() => RolePermissions::from_json(&raw)
+            .map_err(|e| format!("invalid configuration: ROLE_PERMISSIONS: {e}"))?,
+        _ => RolePermissions::default(),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    Seed::from_json_with(&text, &roles).map_err(|e| format!("{path}: {e}"))
 }
 
 fn table(sdk: &aws_config::SdkConfig) -> Result<Table, String> {

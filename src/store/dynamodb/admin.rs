@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
 use super::item::{enum_value, s, string_list, Item};
@@ -13,6 +13,35 @@ use super::{classify, keys, Table};
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
+
+/// What a write did to the item it wrote, so a seed can report what it created and changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Changed,
+    Unchanged,
+}
+
+impl Written {
+    /// An old item of nothing but its key counts as none: some emulators answer an update of
+    /// a new item with its key rather than with no item.
+    fn of(old: Option<&Item>, same: impl FnOnce(&Item) -> bool) -> Self {
+        match old.filter(|old| old.keys().any(|k| k != keys::PK && k != keys::SK)) {
+            None => Written::Created,
+            Some(old) if same(old) => Written::Unchanged,
+            Some(_) => Written::Changed,
+        }
+    }
+
+    /// Two writes of one thing (an organisation and its mail texts) as one.
+    pub fn and(self, other: Written) -> Written {
+        match (self, other) {
+            (Written::Created, _) | (_, Written::Created) => Written::Created,
+            (Written::Unchanged, Written::Unchanged) => Written::Unchanged,
+            _ => Written::Changed,
+        }
+    }
+}
 
 impl Table {
     /// Creates the table (on-demand, TTL on [`keys::TTL_ATTRIBUTE`]) unless it exists, and
@@ -75,7 +104,7 @@ impl Table {
         Err(StoreError::Unavailable(format!("table {} did not become active within 60 s", self.name)))
     }
 
-    pub async fn upsert_org(&self, id: &OrgId, name: &str, state: OrgState) -> Result<(), StoreError> {
+    pub async fn upsert_org(&self, id: &OrgId, name: &str, state: OrgState) -> Result<Written, StoreError> {
         let mut item: Item = keys::org(id);
         item.extend([
             ("entity".to_owned(), s("ORG")),
@@ -83,11 +112,11 @@ impl Table {
             ("name".to_owned(), s(name)),
             ("state".to_owned(), enum_value(state)?),
         ]);
-        self.put(item).await
+        self.replace(item).await
     }
 
     /// Creates or updates a user's profile; an existing user keeps its sequence and history.
-    pub async fn upsert_user(&self, user: &UserProfile<'_>) -> Result<(), StoreError> {
+    pub async fn upsert_user(&self, user: &UserProfile<'_>) -> Result<Written, StoreError> {
         let mut set: Vec<String> = [
             "entity = :entity",
             "userId = :id",
@@ -111,7 +140,16 @@ impl Table {
             .expression_attribute_values(":org", s(user.org_id.as_str()))
             .expression_attribute_values(":kind", enum_value(user.kind)?)
             .expression_attribute_values(":state", enum_value(user.state)?)
-            .expression_attribute_values(":zero", super::item::n(0));
+            .expression_attribute_values(":zero", super::item::n(0))
+            .return_values(ReturnValue::AllOld);
+        // Each attribute the update sets or removes, with its new value, to compare with the old.
+        let mut written: Vec<(&str, Option<AttributeValue>)> = vec![
+            ("entity", Some(s("USER"))),
+            ("userId", Some(s(user.id.as_str()))),
+            ("orgId", Some(s(user.org_id.as_str()))),
+            ("kind", Some(enum_value(user.kind)?)),
+            ("state", Some(enum_value(user.state)?)),
+        ];
         for (attribute, value) in [
             ("email", user.email),
             ("displayName", user.display_name),
@@ -125,17 +163,36 @@ impl Table {
                 }
                 None => remove.push(attribute),
             }
+            written.push((attribute, value.map(s)));
         }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        request.update_expression(expression).send().await.map_err(|e| classify("UpdateItem", e))?;
-        Ok(())
+        let out =
+            request.update_expression(expression).send().await.map_err(|e| classify("UpdateItem", e))?;
+        Ok(Written::of(out.attributes.as_ref(), |old| {
+            written.iter().all(|(name, value)| old.get(*name) == value.as_ref())
+        }))
+    }
+
+    /// The organisation a stored user belongs to, if the user exists.
+    pub async fn user_org(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(user)))
+            .projection_expression("orgId")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item.map(|item| item.get("orgId").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 
     /// Replaces the organisation's mail texts (sender name, per-language overrides).
-    pub async fn put_org_texts(&self, org: &OrgId, texts: &OrgTexts) -> Result<(), StoreError> {
+    pub async fn put_org_texts(&self, org: &OrgId, texts: &OrgTexts) -> Result<Written, StoreError> {
         let json = serde_json::to_string(texts).map_err(|e| StoreError::Internal(e.to_string()))?;
         let mut item: Item = keys::org_texts(org);
         item.extend([
@@ -143,7 +200,14 @@ impl Table {
             ("orgId".to_owned(), s(org.as_str())),
             ("texts".to_owned(), s(json)),
         ]);
-        self.put(item).await
+        // Compared as texts, not as JSON: a map's order in the JSON is not fixed.
+        let old = self.put(item).await?;
+        Ok(Written::of(old.as_ref(), |old| {
+            old.get("texts")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|json| serde_json::from_str::<OrgTexts>(json).ok())
+                .is_some_and(|stored| &stored == texts)
+        }))
     }
 
     pub async fn put_org_member(
@@ -151,7 +215,7 @@ impl Table {
         org: &OrgId,
         user: &UserId,
         roles: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written, StoreError> {
         let mut item: Item = keys::org_member(org, user);
         item.extend([
             ("entity".to_owned(), s("MEMBER")),
@@ -159,28 +223,38 @@ impl Table {
             ("userId".to_owned(), s(user.as_str())),
             ("roles".to_owned(), string_list(roles)),
         ]);
-        self.put(item).await
+        self.replace(item).await
     }
 
-    pub async fn put_instance_member(&self, user: &UserId, roles: &[String]) -> Result<(), StoreError> {
+    pub async fn put_instance_member(&self, user: &UserId, roles: &[String]) -> Result<Written, StoreError> {
         let mut item: Item = keys::instance_member(user);
         item.extend([
             ("entity".to_owned(), s("MEMBER")),
             ("userId".to_owned(), s(user.as_str())),
             ("roles".to_owned(), string_list(roles)),
         ]);
-        self.put(item).await
+        self.replace(item).await
     }
 
-    async fn put(&self, item: Item) -> Result<(), StoreError> {
-        self.client
+    /// Writes `item` whole, reporting against the item it replaced.
+    async fn replace(&self, item: Item) -> Result<Written, StoreError> {
+        let new = item.clone();
+        let old = self.put(item).await?;
+        Ok(Written::of(old.as_ref(), |old| *old == new))
+    }
+
+    /// Writes `item` whole and returns the item it replaced.
+    async fn put(&self, item: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
             .put_item()
             .table_name(&self.name)
             .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| classify("PutItem", e))?;
-        Ok(())
+        Ok(out.attributes)
     }
 }
 
