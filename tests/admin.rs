@@ -28,3 +28,22 @@ async fn links_of_an_unknown_user_is_an_error_not_an_empty_list() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }
+
+#[tokio::test]
+async fn table_errors_name_the_table_and_the_endpoint() {
+    let out = admin("no-such-table", &["links", ALICE]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    assert!(stderr.contains(&format!("(table no-such-table, DynamoDB at {endpoint})")), "{stderr}");
+    let closed = closed_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_passkey-admin"))
+        .args(["create-table"])
+        .env("TABLE_NAME", "t")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &closed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains(&format!("(table t, DynamoDB at {closed})")), "{stderr}");
+}

@@ -10,7 +10,7 @@ use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::put_template;
 use send_passkey_link::model::UserId;
 use send_passkey_link::permissions::RolePermissions;
-use send_passkey_link::seed::{Moves, Seed};
+use send_passkey_link::seed::{Moves, Seed, SeedError};
 use send_passkey_link::store::dynamodb::Table;
 
 const USAGE: &str =
@@ -76,22 +76,27 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         Action::CreateTable => {
             let table = table(&sdk)?;
-            let created = table.create().await.map_err(|e| e.to_string())?;
+            let created = table.create().await.map_err(|e| at(&sdk, &table, e))?;
             Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
         }
         Action::Links(user) => {
             let table = table(&sdk)?;
             // An empty list must mean "no usable link", never "no such user".
-            if !table.user_exists(&user).await.map_err(|e| e.to_string())? {
+            if !table.user_exists(&user).await.map_err(|e| at(&sdk, &table, e))? {
                 return Err(format!("no user {user} in table {}", table.name()));
             }
-            let links =
-                table.active_links(&user, chrono::Utc::now().timestamp()).await.map_err(|e| e.to_string())?;
+            let links = table
+                .active_links(&user, chrono::Utc::now().timestamp())
+                .await
+                .map_err(|e| at(&sdk, &table, e))?;
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
         }
         Action::Seed(seed, moves) => {
             let table = table(&sdk)?;
-            let applied = seed.apply_with(&table, moves).await.map_err(|e| e.to_string())?;
+            let applied = seed.apply_with(&table, moves).await.map_err(|e| match e {
+                SeedError::Store(e) => at(&sdk, &table, e),
+                e => e.to_string(),
+            })?;
             let mut report = format!(
                 "seeded table {}: {} orgs, {} users, {} memberships ({} created, {} changed)",
                 table.name(),
@@ -108,6 +113,19 @@ async fn run(args: &[String]) -> Result<String, String> {
             Ok(report)
         }
     }
+}
+
+/// A DynamoDB failure with the table and the endpoint it concerns: "table not found" or
+/// "connection refused" alone does not say which of an operator's environments is meant.
+fn at(sdk: &aws_config::SdkConfig, table: &Table, error: impl std::fmt::Display) -> String {
+    let endpoint = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.trim().is_empty()))
+        .unwrap_or_else(|| match sdk.region() {
+            Some(region) => format!("the AWS endpoint of {region}"),
+            None => "the AWS endpoint of no region (AWS_REGION is not set)".to_owned(),
+        });
+    format!("{error} (table {}, DynamoDB at {endpoint})", table.name())
 }
 
 /// Roles are checked against the mapping the function will use (`ROLE_PERMISSIONS`).
