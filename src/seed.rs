@@ -174,6 +174,11 @@ impl Seed {
                     }
                 }
             }
+            if let Some(texts) = &org.mail_texts {
+                texts
+                    .check()
+                    .map_err(|reason| SeedError::Invalid(format!("mailTexts of org {}: {reason}", org.id)))?;
+            }
             let mut members = HashSet::new();
             for m in &org.members {
                 user_id(&m.user_id)?;
@@ -289,6 +294,17 @@ mod tests {
         assert!(err.contains("member of org 1 7 appears twice"), "{err}");
         let err = refusal(r#"{"instanceMembers":[{"userId":"7","roles":[]},{"userId":"7","roles":[]}]}"#);
         assert!(err.contains("instance member 7 appears twice"), "{err}");
+    }
+
+    #[test]
+    fn spoofing_mail_texts_are_refused_naming_org_and_field() {
+        let err =
+            refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"senderName":"=?UTF-8?B?YQ==?="}}]}"#);
+        assert!(err.contains("mailTexts of org 1: senderName: an RFC 2047 encoded-word"), "{err}");
+        let err = refusal(
+            r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"fr":{"button":"ok\u202e"}}}}]}"#,
+        );
+        assert!(err.contains("mailTexts of org 1: languages.fr.button: invisible"), "{err}");
     }
 
     #[test]

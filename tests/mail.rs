@@ -177,3 +177,31 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
     assert!(!code.is_empty());
     assert_well_formed(html);
 }
+
+#[tokio::test]
+async fn a_stored_spoofing_sender_name_and_subject_are_neutralised() {
+    use send_passkey_link::mail::{OrgTexts, TextOverrides};
+    let h = Harness::new().await;
+    // Written around the seed's check, as any other writer of the table could.
+    let texts = OrgTexts {
+        sender_name: Some("=?UTF-8?B?c2VjdXJpdHlAYmFuay5leGFtcGxl?=\u{202E}".into()),
+        languages: std::collections::HashMap::from([(
+            "en".to_owned(),
+            TextOverrides {
+                subject: Some("Add\u{2028}a passkey\u{2066}\u{200B} =?UTF-8?Q?now?=".into()),
+                ..TextOverrides::default()
+            },
+        )]),
+    };
+    let demo = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
+    h.table.put_org_texts(&demo, &texts).await.unwrap();
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
+    let subject = mail["subject"].as_str().unwrap();
+    assert_eq!(subject, "Adda passkey UTF-8?Q?now?=");
+    let from = mail["from"].as_str().unwrap();
+    assert!(!from.contains("=?"), "no encoded-word in the sender: {from:?}");
+    assert!(!from.contains('\u{202E}'), "{from:?}");
+    assert!(from.contains("no-reply@demo.example"), "{from:?}");
+}

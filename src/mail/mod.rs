@@ -3,7 +3,9 @@
 //!
 //! Texts and templates are compiled into the binary, so a Lambda cold start reads no files.
 //! Every interpolated value is escaped in the HTML part, and control characters never reach
-//! the subject or the sender's display name (headers).
+//! the subject or the sender's display name (headers); nor do characters that change how a
+//! header is displayed (RFC 2047 encoded-words, line and paragraph separators, bidi controls,
+//! invisible format characters), which org texts are refused for at seed time too.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -65,6 +67,74 @@ pub struct TextOverrides {
     pub button: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore: Option<String>,
+}
+
+impl OrgTexts {
+    /// Refuses texts that would spoof what a mail client shows, naming the field (e.g.
+    /// `languages.de.subject`): an encoded-word a client decodes into a fake sender, or
+    /// characters that reorder, break or hide the visible text.
+    pub fn check(&self) -> Result<(), String> {
+        let mut fields: Vec<(String, &str)> = Vec::new();
+        if let Some(name) = &self.sender_name {
+            fields.push(("senderName".to_owned(), name));
+        }
+        for (lang, o) in &self.languages {
+            for (field, value) in [
+                ("subject", &o.subject),
+                ("greeting", &o.greeting),
+                ("intro", &o.intro),
+                ("button", &o.button),
+                ("ignore", &o.ignore),
+            ] {
+                if let Some(value) = value {
+                    fields.push((format!("languages.{lang}.{field}"), value));
+                }
+            }
+        }
+        fields.sort();
+        for (field, value) in fields {
+            if has_encoded_word(value) {
+                return Err(format!("{field}: an RFC 2047 encoded-word (=?...?=) is not allowed"));
+            }
+            if let Some(c) = value.chars().find(|c| is_spoofing(*c)) {
+                return Err(format!("{field}: invisible or direction-changing character U+{:04X}", c as u32));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_encoded_word(s: &str) -> bool {
+    s.find("=?").is_some_and(|start| s[start + 2..].contains("?="))
+}
+
+/// Line/paragraph separators and Unicode's format characters (category Cf: bidi controls,
+/// zero-width characters, soft hyphen, tags, ...), as of Unicode 15.1.
+fn is_spoofing(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// What one mail says and where it goes.
@@ -132,7 +202,7 @@ impl MailRenderer {
             (None, "") => greeting_template.replace(" {name}", "").replace("{name}", ""),
             (None, fallback) => greeting_template.replace("{name}", fallback),
         };
-        let subject = one_line(&pick(&defaults.subject, |o| &o.subject));
+        let subject = header_text(&pick(&defaults.subject, |o| &o.subject));
         let expiry = defaults.expiry.replace("{duration}", &human_duration(m.lifetime, defaults));
         let variables = MailVariables {
             lang: lang.to_owned(),
@@ -154,7 +224,11 @@ impl MailRenderer {
             subject: variables.subject.clone(),
             text: self.render_template("link.txt", &ctx)?,
             html: self.render_template("link.html", &ctx)?,
-            sender_name: m.org_texts.and_then(|o| o.sender_name.as_deref()).map(one_line),
+            sender_name: m
+                .org_texts
+                .and_then(|o| o.sender_name.as_deref())
+                .map(header_text)
+                .filter(|n| !n.is_empty()),
             tags: Vec::new(),
             variables,
         })
@@ -282,6 +356,18 @@ fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
+/// A subject or sender name as a header may carry it: on one line, without the characters
+/// [`is_spoofing`] names, and without `=?`, so no part of it reads as an encoded-word. Texts
+/// stored by anything but the seed (which refuses them) are neutralised here.
+fn header_text(s: &str) -> String {
+    let mut text: String = one_line(s).chars().filter(|c| !is_spoofing(*c)).collect();
+    // Repeated: removing one `=?` can join an `=` and a `?` into another.
+    while text.contains("=?") {
+        text = text.replace("=?", "");
+    }
+    text.trim().to_owned()
+}
+
 /// `Name <address>` for the From header: the address from `mail_from`, the display name
 /// replaced, quoted, and RFC 2047-encoded when it is not plain ASCII.
 pub fn from_with_name(mail_from: &str, name: &str) -> String {
@@ -289,7 +375,7 @@ pub fn from_with_name(mail_from: &str, name: &str) -> String {
         (Some(start), Some(end)) if start < end => &mail_from[start + 1..end],
         _ => mail_from.trim(),
     };
-    let name = one_line(name);
+    let name = header_text(name);
     if name.is_ascii() {
         let quoted: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
         format!("\"{quoted}\" <{address}>")
@@ -364,6 +450,63 @@ mod tests {
         assert_eq!(de.sender_name.as_deref(), Some("Demo IT  Bcc: x"));
         let en = r.render(&mail(Some("en"), Some("Alice"), Some(&org))).unwrap();
         assert_eq!(en.subject, "Add a passkey to your account");
+    }
+
+    #[test]
+    fn spoofing_texts_are_refused_naming_the_field() {
+        let with = |sender: &str, subject: &str| OrgTexts {
+            sender_name: Some(sender.into()),
+            languages: HashMap::from([(
+                "de".to_owned(),
+                TextOverrides { subject: Some(subject.into()), ..Default::default() },
+            )]),
+        };
+        assert_eq!(with("Demo IT", "Neuer Passkey für Demo").check(), Ok(()));
+        let err = with("=?UTF-8?B?c2VjdXJpdHlAYmFuay5leGFtcGxl?=", "x").check().unwrap_err();
+        assert!(err.starts_with("senderName: an RFC 2047 encoded-word"), "{err}");
+        for (c, code) in [
+            ('\u{2028}', "2028"),
+            ('\u{202E}', "202E"),
+            ('\u{2067}', "2067"),
+            ('\u{200B}', "200B"),
+            ('\u{061C}', "061C"),
+        ] {
+            let err = with("Demo", &format!("Neu{c}er")).check().unwrap_err();
+            assert_eq!(
+                err,
+                format!("languages.de.subject: invisible or direction-changing character U+{code}")
+            );
+        }
+        let intro = OrgTexts {
+            languages: HashMap::from([(
+                "en".to_owned(),
+                TextOverrides { intro: Some("a\u{200F}b".into()), ..Default::default() },
+            )]),
+            ..Default::default()
+        };
+        assert!(intro.check().unwrap_err().starts_with("languages.en.intro:"));
+    }
+
+    #[test]
+    fn spoofing_sender_names_and_subjects_are_neutralised_at_send() {
+        let r = MailRenderer::new().unwrap();
+        let org = OrgTexts {
+            sender_name: Some("=?UTF-8?B?YmFua0BleGFtcGxl?= \u{202E}TI omeD".into()),
+            languages: HashMap::from([(
+                "en".to_owned(),
+                TextOverrides {
+                    subject: Some("Reset\u{2028}now\u{2066}\u{FEFF} =?x?=".into()),
+                    ..Default::default()
+                },
+            )]),
+        };
+        let out = r.render(&mail(Some("en"), Some("Alice"), Some(&org))).unwrap();
+        assert_eq!(out.subject, "Resetnow x?=");
+        assert_eq!(out.sender_name.as_deref(), Some("UTF-8?B?YmFua0BleGFtcGxl?= TI omeD"));
+        assert_eq!(
+            from_with_name("no-reply@x.example", "==??=\u{200B}?Bank"),
+            "\"Bank\" <no-reply@x.example>"
+        );
     }
 
     #[test]
