@@ -40,7 +40,7 @@ stop: ## stop everything `make dev` or an interrupted run started
 	@scripts/lambda.sh down
 	@$(STACK) down
 
-validate: tools ## cfn-lint + sam validate --lint on infra/template.yaml (offline, zero warnings)
+validate: tools ## cfn-lint + sam validate --lint + checkov on infra/template.yaml (offline, zero warnings)
 	@scripts/infra.sh validate
 
 package: tools ## sam build: the arm64 bootstrap via cargo-lambda + zig; prints its size

@@ -11,6 +11,7 @@ CARGO_LAMBDA_VERSION=1.9.2
 SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
+CHECKOV_VERSION=3.3.30
 
 mkdir -p "$TOOLS_DIR"
 # Two commands installing at once (make test beside make dev, parallel CI steps) would
@@ -64,11 +65,23 @@ install_schemathesis() {
   touch "$dir/.done"
 }
 
+# Its own venv too: checkov pins much of the AWS and YAML stack.
+install_checkov() {
+  local dir="$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing checkov $CHECKOV_VERSION into $dir" >&2
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
+  touch "$dir/.done"
+}
+
 case "${1:-all}" in
   dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
   ses) install_ses_local; echo "$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION/node_modules/.bin/aws-ses-v2-local" ;;
   python) install_python_tools; echo "$TOOLS_DIR/venv-cl$CARGO_LAMBDA_VERSION-sam$SAM_CLI_VERSION-lint$CFN_LINT_VERSION/bin" ;;
   schemathesis) install_schemathesis; echo "$TOOLS_DIR/venv-schemathesis-$SCHEMATHESIS_VERSION/bin/schemathesis" ;;
-  all) install_dynoxide; install_ses_local; install_python_tools; install_schemathesis ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|all]" >&2; exit 2 ;;
+  checkov) install_checkov; echo "$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION/bin/checkov" ;;
+  all) install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|all]" >&2; exit 2 ;;
 esac

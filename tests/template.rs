@@ -83,18 +83,41 @@ fn function_is_the_binary_with_the_environment_the_code_reads() {
     assert_eq!(route["Method"], "POST");
 }
 
+/// The function's policy statements, optional ones (`!If [condition, statement, NoValue]`)
+/// unwrapped.
+fn statements(t: &Value) -> Vec<&Value> {
+    let statements =
+        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    statements
+        .iter()
+        .map(|s| match s {
+            Value::Tagged(t) if t.tag == "If" => &t.value[1],
+            other => other,
+        })
+        .collect()
+}
+
+fn statement<'a>(t: &'a Value, sid: &str) -> &'a Value {
+    statements(t).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("statement {sid}"))
+}
+
+fn is_ref(v: &Value, name: &str) -> bool {
+    matches!(v, Value::Tagged(t) if t.tag == "Ref" && t.value == name)
+}
+
+/// `!If [condition, then, else]` as (condition, then, else).
+fn if_parts(v: &Value) -> (&str, &Value, &Value) {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => (t.value[0].as_str().unwrap(), &t.value[1], &t.value[2]),
+        other => panic!("expected !If, got {other:?}"),
+    }
+}
+
 #[test]
 fn policies_are_least_privilege() {
     let t = template();
-    let statements =
-        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
     let mut actions = Vec::new();
-    // Optional statements are `!If [condition, statement, !Ref AWS::NoValue]`.
-    let statements = statements.iter().map(|s| match s {
-        Value::Tagged(t) if t.tag == "If" => &t.value[1],
-        other => other,
-    });
-    for statement in statements {
+    for statement in statements(&t) {
         assert_eq!(statement["Effect"], "Allow");
         for resource in strings(&statement["Resource"]) {
             assert!(!resource.contains('*'), "wildcard resource {resource}");
@@ -113,9 +136,106 @@ fn policies_are_least_privilege() {
             "dynamodb:DeleteItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
             "ses:SendEmail"
         ]
     );
+}
+
+#[test]
+fn writes_are_limited_to_the_key_prefix_the_code_writes() {
+    let t = template();
+    let write = statement(&t, "WriteUserItemsOnly");
+    let prefixes = strings(&write["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    assert_eq!(prefixes, ["USER#*"]);
+    // Every key the function writes starts with that prefix.
+    let user = send_passkey_link::model::UserId::parse("u1").unwrap();
+    for key in [
+        keys::user(&user),
+        keys::passkey_link(&user, "c1"),
+        keys::user_event(&user, 1),
+        keys::mail_failure(&user, 1),
+    ] {
+        let pk = key[keys::PK].as_s().unwrap();
+        assert!(pk.starts_with("USER#"), "{pk}");
+    }
+    // Only writes carry the condition; no other statement grants a write.
+    for s in statements(&t) {
+        let actions = strings(&s["Action"]);
+        if actions.iter().any(|a| a.starts_with("dynamodb:") && a != "dynamodb:BatchGetItem") {
+            assert_eq!(s["Sid"], "WriteUserItemsOnly");
+        }
+    }
+}
+
+#[test]
+fn mail_may_only_come_from_the_sender_address() {
+    let t = template();
+    for s in statements(&t) {
+        if strings(&s["Action"]) == ["ses:SendEmail"] {
+            assert!(
+                is_ref(&s["Condition"]["StringEquals"]["ses:FromAddress"], "SenderEmail"),
+                "{:?}",
+                s["Sid"]
+            );
+        }
+    }
+    let env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
+    let (condition, _, bare) = if_parts(&env["MAIL_FROM"]);
+    assert_eq!(condition, "HasSenderName");
+    assert!(is_ref(bare, "SenderEmail"));
+}
+
+#[test]
+fn the_authorizer_requires_scopes_so_id_tokens_are_refused() {
+    let t = template();
+    let authorizer = &resource(&t, "HttpApi")["Properties"]["Auth"]["Authorizers"]["ZitadelJwt"];
+    assert!(is_ref(&authorizer["AuthorizationScopes"], "JwtScopes"));
+    let scopes = &t["Parameters"]["JwtScopes"];
+    assert_eq!(scopes["Type"], "CommaDelimitedList");
+    assert!(!scopes["Default"].as_str().unwrap().is_empty(), "an empty default would let ID tokens in");
+}
+
+#[test]
+fn reserved_concurrency_is_a_parameter_unreserved_by_default() {
+    let t = template();
+    let (condition, reserved, unset) =
+        if_parts(&resource(&t, "Function")["Properties"]["ReservedConcurrentExecutions"]);
+    assert_eq!(condition, "HasReservedConcurrency");
+    assert!(is_ref(reserved, "ReservedConcurrency"));
+    assert!(is_ref(unset, "AWS::NoValue"));
+    assert_eq!(t["Parameters"]["ReservedConcurrency"]["Default"], -1);
+}
+
+#[test]
+fn a_customer_managed_key_covers_the_table_and_every_log_group() {
+    let t = template();
+    let sse = &resource(&t, "Table")["Properties"]["SSESpecification"];
+    assert_eq!(if_parts(&sse["SSEType"]).0, "HasKmsKey");
+    assert!(is_ref(if_parts(&sse["KMSMasterKeyId"]).1, "KmsKeyArn"));
+    let resources = t["Resources"].as_mapping().unwrap();
+    let log_groups: Vec<_> = resources.iter().filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup").collect();
+    assert!(log_groups.len() >= 2);
+    for (name, group) in log_groups {
+        let (condition, key, _) = if_parts(&group["Properties"]["KmsKeyId"]);
+        assert_eq!(condition, "HasKmsKey", "{name:?}");
+        assert!(is_ref(key, "KmsKeyArn"), "{name:?}");
+    }
+    // The function may use the key only through DynamoDB, and only when one is set.
+    let (condition, grant, _) = if_parts(
+        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| matches!(s, Value::Tagged(t) if t.value[1]["Sid"] == "UseTableKeyThroughDynamoDb"))
+            .unwrap(),
+    );
+    assert_eq!(condition, "HasKmsKey");
+    assert!(is_ref(&grant["Resource"], "KmsKeyArn"));
+    assert!(!grant["Condition"]["StringEquals"]["kms:ViaService"].is_null());
 }
 
 #[test]
@@ -141,5 +261,17 @@ fn api_has_a_jwt_authorizer_throttling_and_access_logs() {
     assert!(!api["AccessLogSettings"]["DestinationArn"].is_null());
     for group in ["AccessLogGroup", "FunctionLogGroup"] {
         assert!(!resource(&t, group)["Properties"]["RetentionInDays"].is_null(), "{group} retention");
+    }
+}
+
+#[test]
+fn no_profile_aborts_on_panic() {
+    // send_passkey_link::event turns lambda_http's panics on odd events into 400s with
+    // catch_unwind; `panic = "abort"` would make each of them a crashed function instead.
+    let manifest =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    for line in manifest.lines() {
+        let line: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(!line.starts_with("panic="), "Cargo.toml sets {line}");
     }
 }
