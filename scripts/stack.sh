@@ -67,7 +67,8 @@ ENV
 case "${1:-}" in
   up) up ;;
   down) stop dynamodb; stop ses ;;
-  env) print_env ;;
+  # A terminal gets the demo table too, so passkey-admin works after this eval.
+  env) print_env; echo "export TABLE_NAME='${TABLE_NAME:-passkeys-demo}'" ;;
   with)
     shift
     trap 'for s in "${STARTED[@]}"; do stop "$s"; done' EXIT
