@@ -3,9 +3,10 @@
 //! This is the only place that decides codes, HTTP statuses and the texts callers see;
 //! README.md lists the same table.
 
+use base64::Engine;
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Error, FieldProblem};
 use crate::request_body::BodyProblem;
 
 /// gRPC status codes used by this API, with grpc-gateway's HTTP mapping.
@@ -25,6 +26,23 @@ pub enum Code {
 }
 
 impl Code {
+    /// The code's name in Connect error JSON.
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            Code::InvalidArgument => "invalid_argument",
+            Code::DeadlineExceeded => "deadline_exceeded",
+            Code::NotFound => "not_found",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::FailedPrecondition => "failed_precondition",
+            Code::Aborted => "aborted",
+            Code::Unimplemented => "unimplemented",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+            Code::Unauthenticated => "unauthenticated",
+        }
+    }
+
     pub fn http_status(self) -> u16 {
         match self {
             Code::InvalidArgument | Code::FailedPrecondition => 400,
@@ -59,6 +77,20 @@ impl ApiError {
         self.status.unwrap_or(self.code.http_status())
     }
 
+    /// The Connect protocol's error JSON (what ZITADEL's SDKs parse): the code's name, the
+    /// message, and ZITADEL's `ErrorDetail` as a binary protobuf detail.
+    pub fn connect_body(&self) -> serde_json::Value {
+        json!({
+            "code": self.code.connect_name(),
+            "message": format!("{} ({})", self.message, self.id),
+            "details": [{
+                "type": "zitadel.v1.ErrorDetail",
+                "value": base64::engine::general_purpose::STANDARD_NO_PAD
+                    .encode(error_detail_proto(self.id, self.message)),
+            }],
+        })
+    }
+
     pub fn body(&self) -> serde_json::Value {
         json!({
             "code": self.code as i32,
@@ -70,6 +102,22 @@ impl ApiError {
             }],
         })
     }
+}
+
+/// `zitadel.v1.ErrorDetail { string id = 1; string message = 2; }` in protobuf's binary form.
+fn error_detail_proto(id: &str, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (tag, text) in [(0x0a_u8, id), (0x12, message)] {
+        out.push(tag);
+        let mut len = text.len();
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(text.as_bytes());
+    }
+    out
 }
 
 pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
@@ -108,6 +156,22 @@ impl From<&Error> for ApiError {
                     BodyProblem::NotObject => "Request body must be a JSON object",
                     BodyProblem::NotBase64 => "Request body is marked base64-encoded but is not valid base64",
                 },
+            ),
+            Error::InvalidField(problem) => ApiError::new(
+                InvalidArgument,
+                "REQ-Fd3Kw",
+                match problem {
+                    FieldProblem::MediumConflict => "Set either sendLink or returnCode, not both",
+                    FieldProblem::SendLinkNotObject => "sendLink must be a JSON object",
+                    FieldProblem::UrlTemplateNotString => "sendLink.urlTemplate must be a string",
+                    FieldProblem::ReturnCodeNotObject => "returnCode must be a JSON object",
+                    FieldProblem::UserIdMissing => "userId is required",
+                },
+            ),
+            Error::InvalidUrlTemplate(_) => ApiError::new(
+                InvalidArgument,
+                "LINK-Ut6Vz",
+                "URL Template is invalid: https only, at most 200 characters, placeholders {{.UserID}} {{.OrgID}} {{.CodeID}} {{.Code}} only, {{.Code}} required",
             ),
             Error::UnreadableHeader(_) => ApiError::new(
                 InvalidArgument,
@@ -202,6 +266,26 @@ mod tests {
             json!({"code":7,"message":"No matching permissions found (AUTH-5mWD2)","details":[
                 {"@type":"type.googleapis.com/zitadel.v1.ErrorDetail","id":"AUTH-5mWD2","message":"No matching permissions found"}]})
         );
+    }
+
+    #[test]
+    fn connect_body_names_the_code_and_carries_zitadels_detail() {
+        let e = ApiError::from(&Error::UserNotFound);
+        let body = e.connect_body();
+        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["message"], "User could not be found (USER-3n8fS)");
+        assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(body["details"][0]["value"].as_str().unwrap())
+            .unwrap();
+        let mut expected = vec![0x0a, 10];
+        expected.extend_from_slice(b"USER-3n8fS");
+        expected.extend_from_slice(&[0x12, 23]);
+        expected.extend_from_slice(b"User could not be found");
+        assert_eq!(bytes, expected);
+        // Lengths of 128 and more take two varint bytes.
+        let long = error_detail_proto("x", &"m".repeat(200));
+        assert_eq!(&long[3..6], &[0x12, 0xc8, 0x01]);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use crate::metrics;
 use crate::model::{
     valid_recipient, Caller, Details, OrgId, OrgState, RecentLink, UserId, UserKind, UserState,
 };
-use crate::permissions::{RolePermissions, USER_WRITE};
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead, WindowChange};
+use crate::permissions::RolePermissions;
+use crate::store::{LinkCommit, LinkDelivery, LinkRevoke, LinkSent, NewLink, SnapshotRead, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
@@ -25,12 +25,61 @@ use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, SnapshotRead, Wind
 /// hot user cannot hold a Lambda for long (each attempt is two round trips).
 pub const MAX_COMMIT_ATTEMPTS: usize = 8;
 
+/// Where the target user is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// In this organisation only (v1: the `x-zitadel-orgid` header, else the caller's org).
+    Org(OrgId),
+    /// Wherever the user lives (v2 has no org header); permissions count in the user's org.
+    UsersOrg,
+}
+
+/// What entitles the caller to act on the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// This permission in the user's organisation.
+    Permission(&'static str),
+    /// This permission, or being the user (ZITADEL's v2 user service lets users manage
+    /// their own credentials).
+    PermissionOrSelf(&'static str),
+    /// Being the user; no permission needed (the auth API's `/me` calls).
+    OwnUser,
+}
+
+/// How the link reaches the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Mailed to the user's address, built from this template (v2 `sendLink.urlTemplate`)
+    /// or the configured one.
+    Mail(Option<UrlTemplate>),
+    /// Handed to the caller instead, for out-of-band delivery (v1 `_link`, v2 `returnCode`).
+    Return,
+}
+
 /// A validated request: the HTTP adapter has established every field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendLink {
+pub struct CreateLink {
     pub caller: Caller,
-    pub target_org: OrgId,
+    pub scope: Scope,
     pub user_id: UserId,
+    pub authority: Authority,
+    pub delivery: Delivery,
+}
+
+/// A stored (and, for [`Delivery::Mail`], mailed) link.
+#[derive(Debug)]
+pub struct CreatedLink {
+    pub details: Details,
+    pub code_id: String,
+    pub lifetime: Duration,
+    /// Only for [`Delivery::Return`]: the link and its secret, for the caller.
+    pub returned: Option<ReturnedLink>,
+}
+
+#[derive(Debug)]
+pub struct ReturnedLink {
+    pub url: String,
+    pub code: LinkSecret,
 }
 
 /// The link settings the domain applies to every call.
@@ -54,9 +103,9 @@ where
     S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
     M: Mailer + Sync,
 {
-    pub async fn send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
+    pub async fn create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-            match self.try_send_link(cmd).await {
+            match self.try_create_link(cmd).await {
                 Err(Error::Conflict) if attempt < MAX_COMMIT_ATTEMPTS => {
                     info!(attempt, "sequence conflict, re-reading the user");
                     tokio::time::sleep(conflict_backoff(attempt)).await;
@@ -67,8 +116,19 @@ where
         Err(Error::Conflict)
     }
 
-    async fn try_send_link(&self, cmd: &SendLink) -> Result<Details, Error> {
-        let snap = self.store.read_snapshot(&cmd.caller.user_id, &cmd.target_org, &cmd.user_id).await?;
+    async fn try_create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
+        let mut target_org = match &cmd.scope {
+            Scope::Org(org) => org.clone(),
+            // Most callers act in their own organisation: one read then, two otherwise.
+            Scope::UsersOrg => cmd.caller.org_id.clone(),
+        };
+        let mut snap = self.store.read_snapshot(&cmd.caller.user_id, &target_org, &cmd.user_id).await?;
+        if cmd.scope == Scope::UsersOrg {
+            if let Some(owner) = snap.user.as_ref().map(|u| u.org_id.clone()).filter(|o| *o != target_org) {
+                snap = self.store.read_snapshot(&cmd.caller.user_id, &owner, &cmd.user_id).await?;
+                target_org = owner;
+            }
+        }
 
         // A token outlives the account it was issued to: a locked, deleted or vanished caller,
         // or one whose claim names another org than its own, acts on nothing (as in ZITADEL).
@@ -77,26 +137,43 @@ where
             .filter(|c| c.state == UserState::Active && c.org_id == cmd.caller.org_id)
             .ok_or(Error::CallerNotActive)?;
         // Permission next, so a caller without it learns nothing about the org or its users.
-        if !self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, USER_WRITE) {
+        let is_self = cmd.caller.user_id == cmd.user_id;
+        let entitled = match cmd.authority {
+            Authority::Permission(p) => {
+                self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, p)
+            }
+            Authority::PermissionOrSelf(p) => {
+                is_self || self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, p)
+            }
+            Authority::OwnUser => is_self,
+        };
+        if !entitled {
             return Err(Error::PermissionDenied);
         }
         let org = snap.org.ok_or(Error::OrgNotFound)?;
         if org.state != OrgState::Active {
             return Err(Error::OrgInactive);
         }
-        let user = snap.user.filter(|u| u.org_id == cmd.target_org).ok_or(Error::UserNotFound)?;
+        let user = snap.user.filter(|u| u.org_id == target_org).ok_or(Error::UserNotFound)?;
         if user.kind == UserKind::Machine {
             return Err(Error::MachineUser);
         }
-        // Deleted users answer like inactive ones (issue 10): the caller holds user.write in
-        // this org, so their existence is no secret to it.
+        // Deleted users answer like inactive ones (issue 10): the caller holds the permission
+        // in this org, so their existence is no secret to it.
         if !matches!(user.state, UserState::Active | UserState::Initial) {
             return Err(Error::UserNotActive);
         }
-        let email = user.email.as_deref().filter(|e| !e.is_empty()).ok_or(Error::UserWithoutEmail)?;
-        if !valid_recipient(email) {
-            return Err(Error::InvalidEmail);
-        }
+        // A returned link needs no address: the caller delivers it.
+        let email = match cmd.delivery {
+            Delivery::Mail(_) => {
+                let email = user.email.as_deref().filter(|e| !e.is_empty()).ok_or(Error::UserWithoutEmail)?;
+                if !valid_recipient(email) {
+                    return Err(Error::InvalidEmail);
+                }
+                Some(email)
+            }
+            Delivery::Return => None,
+        };
         let now = Utc::now();
         let code_id = uuid::Uuid::new_v4().to_string();
         let window = admit(
@@ -110,7 +187,7 @@ where
             .map_err(|e| Error::Internal(format!("lifetime: {e}")))?;
         let link = NewLink {
             user_id: user.id.clone(),
-            org_id: cmd.target_org.clone(),
+            org_id: target_org,
             code_id,
             code_hash: secret.hash(),
             created_at: now,
@@ -119,9 +196,33 @@ where
             sequence: user.sequence + 1,
             requested_by: cmd.caller.user_id.clone(),
             window,
+            delivery: match cmd.delivery {
+                Delivery::Mail(_) => LinkDelivery::Mail,
+                Delivery::Return => LinkDelivery::Returned,
+            },
         };
+        let template = match &cmd.delivery {
+            Delivery::Mail(Some(template)) => template,
+            _ => &self.policy.url_template,
+        };
+        let url = template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
+        let created = |returned| CreatedLink {
+            details: Details {
+                sequence: link.sequence,
+                event_date: now,
+                resource_owner: link.org_id.clone(),
+            },
+            code_id: link.code_id.clone(),
+            lifetime: self.policy.lifetime,
+            returned,
+        };
+        let Some(email) = email else {
+            self.store.commit_link(&link).await?;
+            info!(code_id = %link.code_id, sequence = link.sequence, "passkey link returned to the caller");
+            return Ok(created(Some(ReturnedLink { url, code: secret })));
+        };
+
         // Rendered before anything is written: a mail that cannot be built must leave no link.
-        let url = self.policy.url_template.render(&link.user_id, &link.org_id, &link.code_id, &secret);
         let mut message = self
             .renderer
             .render(&LinkMail {
@@ -166,8 +267,7 @@ where
                 return Err(e.into());
             }
         }
-
-        Ok(Details { sequence: link.sequence, event_date: now, resource_owner: link.org_id })
+        Ok(created(None))
     }
 }
 

@@ -12,6 +12,10 @@ pub enum Error {
     InvalidOrgId,
     #[error("request body refused: {0}")]
     InvalidBody(crate::request_body::BodyError),
+    #[error("request field refused: {0:?}")]
+    InvalidField(FieldProblem),
+    #[error("URL template refused: {0}")]
+    InvalidUrlTemplate(String),
     #[error("request header {0:?} cannot be read")]
     UnreadableHeader(String),
     #[error("event is not an HTTP event of API Gateway or an ALB: {0}")]
@@ -48,6 +52,18 @@ pub enum Error {
     CallerNotActive,
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// Which rule a field of a v2 request broke (protobuf JSON types and oneofs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldProblem {
+    /// `sendLink` and `returnCode` are one oneof: at most one may be set.
+    MediumConflict,
+    SendLinkNotObject,
+    UrlTemplateNotString,
+    ReturnCodeNotObject,
+    /// Connect requests carry the user in the body.
+    UserIdMissing,
 }
 
 /// What the store can report; the domain decides what each means for the call.

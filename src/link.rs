@@ -53,6 +53,8 @@ pub struct UrlTemplate(String);
 
 pub const CODE_PLACEHOLDER: &str = "{code}";
 const PLACEHOLDERS: [&str; 4] = ["{userID}", "{orgID}", "{codeID}", CODE_PLACEHOLDER];
+/// ZITADEL's limit on a request's `urlTemplate`.
+pub const MAX_REQUEST_TEMPLATE_LEN: usize = 200;
 
 impl UrlTemplate {
     /// Rejects templates that could not carry the code or would send it in clear text over
@@ -88,6 +90,43 @@ impl UrlTemplate {
             return Err("must name a fixed host (no user info, no placeholder)".into());
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// A template from a request in ZITADEL's Go-template form (v2 `sendLink.urlTemplate`):
+    /// `{{.UserID}}`, `{{.OrgID}}`, `{{.CodeID}}`, `{{.Code}}` and nothing else, https only,
+    /// at most [`MAX_REQUEST_TEMPLATE_LEN`] characters, the code included.
+    pub fn from_request(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() > MAX_REQUEST_TEMPLATE_LEN {
+            return Err(format!("is longer than {MAX_REQUEST_TEMPLATE_LEN} characters"));
+        }
+        if !raw.starts_with("https://") {
+            return Err("must start with https://".into());
+        }
+        let mut converted = String::with_capacity(raw.len());
+        let mut rest = raw;
+        while let Some(start) = rest.find(['{', '}']) {
+            let (text, tail) = rest.split_at(start);
+            converted.push_str(text);
+            let inner = tail.strip_prefix("{{").and_then(|t| t.split_once("}}"));
+            let Some((action, after)) = inner else {
+                return Err("has a brace outside a {{...}} placeholder".into());
+            };
+            let placeholder = match action.trim() {
+                ".UserID" => "{userID}",
+                ".OrgID" => "{orgID}",
+                ".CodeID" => "{codeID}",
+                ".Code" => CODE_PLACEHOLDER,
+                _ => {
+                    return Err(format!(
+                        "has an unknown placeholder {{{{{action}}}}}; known: {{{{.UserID}}}} {{{{.OrgID}}}} {{{{.CodeID}}}} {{{{.Code}}}}"
+                    ))
+                }
+            };
+            converted.push_str(placeholder);
+            rest = after;
+        }
+        converted.push_str(rest);
+        Self::parse(&converted).map_err(|e| e.replace(CODE_PLACEHOLDER, "{{.Code}}"))
     }
 
     /// The ids are restricted to URL-safe characters ([`UserId::parse`]) and the code is
@@ -128,6 +167,37 @@ mod tests {
         let secret = LinkSecret::generate().unwrap();
         let url = t.render(&UserId::parse("u1").unwrap(), &OrgId::parse("o1").unwrap(), "c1", &secret);
         assert_eq!(url, format!("https://id.example.com/ui/login/login/passwordless/init?userID=u1&orgID=o1&codeID=c1&code={}", secret.expose()));
+    }
+
+    #[test]
+    fn request_templates_use_zitadels_placeholders() {
+        let t = UrlTemplate::from_request(
+            "https://app.example/register?user={{.UserID}}&org={{ .OrgID }}&id={{.CodeID}}&code={{.Code}}",
+        )
+        .unwrap();
+        let secret = LinkSecret::generate().unwrap();
+        let url = t.render(&UserId::parse("u1").unwrap(), &OrgId::parse("o1").unwrap(), "c1", &secret);
+        assert_eq!(
+            url,
+            format!("https://app.example/register?user=u1&org=o1&id=c1&code={}", secret.expose())
+        );
+        for bad in [
+            "https://app.example/x",
+            "http://localhost/{{.Code}}",
+            "https://app.example/{code}",
+            "https://app.example/{{.Code}}{userID}",
+            "https://app.example/{{.Code}}&x={{.Password}}",
+            "https://app.example/{{.Code}",
+            "https://app.example/{{.Code}}}",
+            "https://app.example/{{template \"x\"}}{{.Code}}",
+            "https://{{.UserID}}.example/{{.Code}}",
+            "https://app.example/ {{.Code}}",
+        ] {
+            assert!(UrlTemplate::from_request(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://app.example/{}?c={{{{.Code}}}}", "a".repeat(200));
+        assert!(UrlTemplate::from_request(&long).unwrap_err().contains("200"));
+        assert!(UrlTemplate::from_request("https://a.example/x").unwrap_err().contains("{{.Code}}"));
     }
 
     #[test]

@@ -157,6 +157,17 @@ impl Serialize for Details {
     }
 }
 
+impl Details {
+    /// ZITADEL v2's `Details`: the same without `creationDate`.
+    pub fn v2_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sequence": self.sequence.to_string(),
+            "changeDate": self.event_date.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "resourceOwner": self.resource_owner.as_str(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,18 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
-/// ZITADEL's permission for sending a passwordless registration link.
+/// ZITADEL's permission for mailing a passwordless registration link (v1 `_send_link`).
 pub const USER_WRITE: &str = "user.write";
 /// ZITADEL's permission for reading users; the defaults grant it, nothing here checks it.
 pub const USER_READ: &str = "user.read";
+/// ZITADEL's permission for being handed a registration link (v1 `_link`): whoever holds it
+/// can register a passkey for the user, so the user managers do not hold it by default.
+pub const USER_CREDENTIAL_WRITE: &str = "user.credential.write";
+/// ZITADEL's permission for the v2 passkey calls (CreatePasskeyRegistrationLink).
+pub const USER_PASSKEY_WRITE: &str = "user.passkey.write";
 
 /// The permission names a mapping may grant: a misspelt one would silently grant nothing.
-const KNOWN_PERMISSIONS: [&str; 2] = [USER_WRITE, USER_READ];
+const KNOWN_PERMISSIONS: [&str; 4] = [USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,12 +37,14 @@ impl Default for RolePermissions {
         };
         Self {
             instance: grant(&[
-                ("IAM_OWNER", &[USER_WRITE, USER_READ]),
-                ("IAM_USER_MANAGER", &[USER_WRITE, USER_READ]),
+                ("IAM_OWNER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
+                ("IAM_ORG_MANAGER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
+                ("IAM_LOGIN_CLIENT", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
+                ("IAM_USER_MANAGER", &[USER_WRITE, USER_READ, USER_PASSKEY_WRITE]),
                 ("IAM_OWNER_VIEWER", &[USER_READ]),
             ]),
             org: grant(&[
-                ("ORG_OWNER", &[USER_WRITE, USER_READ]),
+                ("ORG_OWNER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
                 ("ORG_USER_MANAGER", &[USER_WRITE, USER_READ]),
                 ("ORG_OWNER_VIEWER", &[USER_READ]),
                 ("ORG_USER_PERMISSION_EDITOR", &[USER_READ]),
@@ -109,6 +116,22 @@ mod tests {
         ));
         assert!(!p.grants(&roles(&["IAM_OWNER_VIEWER"]), &[], USER_WRITE));
         assert!(!p.grants(&[], &[], USER_WRITE));
+    }
+
+    #[test]
+    fn credential_and_passkey_permissions_follow_zitadel_roles() {
+        let p = RolePermissions::default();
+        for role in ["IAM_OWNER", "IAM_ORG_MANAGER", "IAM_LOGIN_CLIENT"] {
+            assert!(p.grants(&roles(&[role]), &[], USER_CREDENTIAL_WRITE), "{role}");
+            assert!(p.grants(&roles(&[role]), &[], USER_PASSKEY_WRITE), "{role}");
+        }
+        assert!(p.grants(&[], &roles(&["ORG_OWNER"]), USER_CREDENTIAL_WRITE));
+        assert!(p.grants(&[], &roles(&["ORG_OWNER"]), USER_PASSKEY_WRITE));
+        // Handing out a usable link is more than mailing it to the user's own address.
+        assert!(!p.grants(&roles(&["IAM_USER_MANAGER"]), &[], USER_CREDENTIAL_WRITE));
+        assert!(!p.grants(&[], &roles(&["ORG_USER_MANAGER"]), USER_CREDENTIAL_WRITE));
+        assert!(p.grants(&roles(&["IAM_USER_MANAGER"]), &[], USER_PASSKEY_WRITE));
+        assert!(!p.grants(&[], &roles(&["ORG_USER_MANAGER"]), USER_PASSKEY_WRITE));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 /// The body is `{}` in practice; anything far larger is not a client of this API.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -34,8 +35,18 @@ impl BodyError {
     }
 }
 
-/// `Ok` for an acceptable body. `content_type` is the request's header, if any.
-pub fn check(bytes: &[u8], content_type: Option<&str>) -> Result<(), BodyError> {
+/// The object an acceptable body holds (empty for no body). `content_type` is the request's
+/// header, if any.
+pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Map<String, Value>, BodyError> {
+    check(bytes, content_type)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    serde_json::from_slice(bytes).map_err(|e| BodyError::new(BodyProblem::NotJson, e.to_string()))
+}
+
+/// `Ok` for an acceptable body.
+fn check(bytes: &[u8], content_type: Option<&str>) -> Result<(), BodyError> {
     if bytes.len() > MAX_BODY_BYTES {
         let detail = format!("{} bytes, limit {MAX_BODY_BYTES}", bytes.len());
         return Err(BodyError::new(BodyProblem::TooLarge, detail));
@@ -122,6 +133,8 @@ mod tests {
             assert!(ok(body), "{body}");
         }
         assert!(check(b"{}", None).is_ok());
+        assert_eq!(parse(b" ", None).unwrap(), Map::new());
+        assert_eq!(parse(br#"{"a":{"b":1}}"#, None).unwrap()["a"]["b"], 1);
         assert!(check(b"{}", Some("application/json; charset=utf-8")).is_ok());
         assert!(check(b"", Some("text/plain")).is_ok(), "no body, no content to type");
     }

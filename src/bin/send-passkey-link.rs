@@ -55,8 +55,8 @@ async fn serve() -> Result<(), Error> {
     }
     .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;
-    let api = Api {
-        links: PasskeyLinks {
+    let api = Api::new(
+        PasskeyLinks {
             store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             mailer: SesMailer::new(
                 aws_sdk_sesv2::Client::new(&sdk),
@@ -72,8 +72,8 @@ async fn serve() -> Result<(), Error> {
             },
             renderer: MailRenderer::new()?,
         },
-        claims: ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
-    };
+        ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
+    );
     let api = &api;
     // Raw JSON in, not lambda_http's adapter: it panics or fails the invocation on events it
     // cannot read, before any handler code runs (see send_passkey_link::event).

@@ -60,6 +60,15 @@ pub struct NewLink {
     /// The change to the user's rate-limit window, written with the sequence so that
     /// concurrent calls cannot both take the last slot.
     pub window: WindowChange,
+    pub delivery: LinkDelivery,
+}
+
+/// How the link leaves the service; recorded on the link and its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkDelivery {
+    Mail,
+    /// Handed to the caller (v1 `_link`, v2 `returnCode`).
+    Returned,
 }
 
 /// How a link enters the user's rate-limit window.

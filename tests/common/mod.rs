@@ -128,8 +128,8 @@ impl Harness {
         if let Some(url) = endpoints.ses {
             ses = ses.endpoint_url(url);
         }
-        let api = Api {
-            links: PasskeyLinks {
+        let api = Api::new(
+            PasskeyLinks {
                 store: Table::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), &table_name),
                 mailer: SesMailer::new(
                     aws_sdk_sesv2::Client::from_conf(ses.build()),
@@ -144,8 +144,8 @@ impl Harness {
                 },
                 renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
             },
-            claims: ClaimNames::default(),
-        };
+            ClaimNames::default(),
+        );
         Self { api, table, tag, calls }
     }
 

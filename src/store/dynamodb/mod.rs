@@ -19,10 +19,22 @@ use chrono::SecondsFormat;
 use self::item::{n, s, Item};
 use crate::error::{error_chain, StoreError};
 use crate::model::{OrgId, UserId};
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, NewLink, Snapshot, SnapshotRead, WindowChange};
+use crate::store::{
+    LinkCommit, LinkDelivery, LinkRevoke, LinkSent, NewLink, Snapshot, SnapshotRead, WindowChange,
+};
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
 pub const LINK_REQUESTED_EVENT: &str = "user.human.passwordless.initialization.code.requested";
+/// ZITADEL's event for a code handed to the caller instead of mailed.
+pub const LINK_ADDED_EVENT: &str = "user.human.passwordless.initialization.code.added";
+
+/// The `delivery` attribute of links and their events: `mail` or `returned`.
+pub fn delivery_name(delivery: LinkDelivery) -> &'static str {
+    match delivery {
+        LinkDelivery::Mail => "mail",
+        LinkDelivery::Returned => "returned",
+    }
+}
 /// Recorded when the link's e-mail could not be sent and the link was removed.
 pub const LINK_SEND_FAILED_EVENT: &str = "user.human.passwordless.initialization.code.send.failed";
 
@@ -169,17 +181,25 @@ impl LinkCommit for Table {
             (keys::TTL_ATTRIBUTE.to_owned(), n(expires)),
             ("sequence".to_owned(), n(link.sequence)),
             ("requestedBy".to_owned(), s(link.requested_by.as_str())),
+            ("delivery".to_owned(), s(delivery_name(link.delivery))),
         ]);
         let mut event_item: Item = keys::user_event(&link.user_id, link.sequence);
         event_item.extend([
             ("entity".to_owned(), s("EVENT")),
-            ("eventType".to_owned(), s(LINK_REQUESTED_EVENT)),
+            (
+                "eventType".to_owned(),
+                s(match link.delivery {
+                    LinkDelivery::Mail => LINK_REQUESTED_EVENT,
+                    LinkDelivery::Returned => LINK_ADDED_EVENT,
+                }),
+            ),
             ("orgId".to_owned(), s(link.org_id.as_str())),
             ("sequence".to_owned(), n(link.sequence)),
             ("createdAt".to_owned(), s(&created)),
             ("editorUserId".to_owned(), s(link.requested_by.as_str())),
             ("codeId".to_owned(), s(&link.code_id)),
             ("linkExpiresAt".to_owned(), n(expires)),
+            ("delivery".to_owned(), s(delivery_name(link.delivery))),
         ]);
         let put_new = |item: Item| {
             Put::builder()

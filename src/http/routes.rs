@@ -1,0 +1,182 @@
+//! The route table: every operation the API serves, by method and ZITADEL's path template.
+//! A new route is one line in [`ROUTES`] (and, for a new operation, one arm in [`dispatch`]).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{auth, management, user_v2, Call};
+use crate::domain::PasskeyLinks;
+use crate::error::Error;
+use crate::mailer::Mailer;
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+
+/// What a route does, named as ZITADEL names the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// ManagementService.SendPasswordlessRegistration
+    SendPasswordlessRegistration,
+    /// ManagementService.AddPasswordlessRegistration
+    AddPasswordlessRegistration,
+    /// AuthService.SendMyPasswordlessLink
+    SendMyPasswordlessLink,
+    /// AuthService.AddMyPasswordlessLink
+    AddMyPasswordlessLink,
+    /// zitadel.user.v2.UserService.CreatePasskeyRegistrationLink
+    CreatePasskeyRegistrationLink,
+}
+
+/// How a route's requests and errors are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// grpc-gateway REST: ids in the path, errors `{"code":5,"message",...}`.
+    Rest,
+    /// Connect (what ZITADEL's SDKs send): ids in the body, errors `{"code":"not_found",...}`.
+    Connect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation: Operation,
+    pub family: Family,
+}
+
+const fn post(path: &'static str, operation: Operation) -> Route {
+    Route { method: "POST", path, operation, family: Family::Rest }
+}
+
+const fn connect(path: &'static str, operation: Operation) -> Route {
+    Route { method: "POST", path, operation, family: Family::Connect }
+}
+
+pub const ROUTES: &[Route] = &[
+    post("/management/v1/users/{userId}/passwordless/_send_link", Operation::SendPasswordlessRegistration),
+    post("/management/v1/users/{userId}/passwordless/_link", Operation::AddPasswordlessRegistration),
+    post("/auth/v1/users/me/passwordless/_send_link", Operation::SendMyPasswordlessLink),
+    post("/auth/v1/users/me/passwordless/_link", Operation::AddMyPasswordlessLink),
+    post("/v2/users/{userId}/passkeys/registration_link", Operation::CreatePasskeyRegistrationLink),
+    connect(
+        "/zitadel.user.v2.UserService/CreatePasskeyRegistrationLink",
+        Operation::CreatePasskeyRegistrationLink,
+    ),
+];
+
+pub(crate) async fn dispatch<S, M>(
+    route: Route,
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+) -> Result<Value, Error>
+where
+    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
+    M: Mailer + Sync,
+{
+    match route.operation {
+        Operation::SendPasswordlessRegistration => {
+            management::send_passwordless_registration(links, call).await
+        }
+        Operation::AddPasswordlessRegistration => {
+            management::add_passwordless_registration(links, call).await
+        }
+        Operation::SendMyPasswordlessLink => auth::send_my_passwordless_link(links, call).await,
+        Operation::AddMyPasswordlessLink => auth::add_my_passwordless_link(links, call).await,
+        Operation::CreatePasskeyRegistrationLink => {
+            user_v2::create_passkey_registration_link(links, call, route.family).await
+        }
+    }
+}
+
+/// [`ROUTES`] in a radix tree (matchit, as axum uses), built once at cold start.
+pub struct Routes(matchit::Router<Vec<Route>>);
+
+/// The routes of one path, and the path's parameters.
+pub struct Found {
+    routes: Vec<Route>,
+    pub params: HashMap<String, String>,
+}
+
+impl Found {
+    pub fn route_for(&self, method: &str) -> Option<Route> {
+        self.routes.iter().copied().find(|r| r.method == method)
+    }
+
+    /// The `Allow` header of a 405.
+    pub fn allowed_methods(&self) -> String {
+        self.routes.iter().map(|r| r.method).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        let mut paths: Vec<(&str, Vec<Route>)> = Vec::new();
+        for route in ROUTES {
+            match paths.iter_mut().find(|(path, _)| *path == route.path) {
+                Some((_, routes)) => routes.push(*route),
+                None => paths.push((route.path, vec![*route])),
+            }
+        }
+        let mut router = matchit::Router::new();
+        for (path, routes) in paths {
+            // The table is constant; tests build it, so a bad template never ships.
+            router.insert(path, routes).unwrap_or_else(|e| panic!("route {path}: {e}"));
+        }
+        Self(router)
+    }
+
+    /// The routes of `path`. A stage name or a custom domain's base path may come before
+    /// the API's own path (`/prod/management/v1/...`), and a trailing slash after it.
+    pub fn find(&self, path: &str) -> Option<Found> {
+        // An empty segment where an id belongs is a bad id (400), not an unknown route: it
+        // becomes `%`, which no id decodes from.
+        let mut path = path.trim_end_matches('/').to_owned();
+        while path.contains("//") {
+            path = path.replace("//", "/%/");
+        }
+        let starts = std::iter::once(0).chain(path.match_indices('/').map(|(i, _)| i).filter(|&i| i > 0));
+        starts.take(4).find_map(|start| {
+            let matched = self.0.at(&path[start..]).ok()?;
+            let params = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            Some(Found { routes: matched.value.clone(), params })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_reachable_with_and_without_a_prefix() {
+        let routes = Routes::new();
+        for route in ROUTES {
+            let path = route.path.replace("{userId}", "u1");
+            for candidate in [path.clone(), format!("/prod{path}"), format!("/api/v1{path}/")] {
+                let found = routes.find(&candidate).unwrap_or_else(|| panic!("{candidate}"));
+                assert_eq!(found.route_for(route.method), Some(*route), "{candidate}");
+                if route.path.contains("{userId}") {
+                    assert_eq!(found.params["userId"], "u1");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        let routes = Routes::new();
+        assert!(routes.find("/management/v1/users/u1/passwordless/_nope").is_none());
+        assert!(routes.find("/management//v1/users/u1/passwordless/_send_link").is_none());
+        let empty_id = routes.find("/management/v1/users//passwordless/_send_link").unwrap();
+        assert_eq!(empty_id.params["userId"], "%");
+        assert!(routes.find("/").is_none());
+        let found = routes.find("/management/v1/users/u1/passwordless/_send_link").unwrap();
+        assert_eq!(found.route_for("GET"), None);
+        assert_eq!(found.allowed_methods(), "POST");
+    }
+}

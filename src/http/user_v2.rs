@@ -1,0 +1,121 @@
+//! ZITADEL's user service v2, over REST (`/v2/users/{userId}/...`) and over Connect
+//! (`/zitadel.user.v2.UserService/...`, the user id in the body). v2 has no org header: a
+//! user is found wherever it lives, and permissions count in its organisation.
+
+use serde_json::{json, Map, Value};
+
+use super::routes::Family;
+use super::Call;
+use crate::domain::{Authority, CreateLink, Delivery, PasskeyLinks, Scope};
+use crate::error::{Error, FieldProblem};
+use crate::link::UrlTemplate;
+use crate::mailer::Mailer;
+use crate::model::UserId;
+use crate::permissions::USER_PASSKEY_WRITE;
+use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+
+/// CreatePasskeyRegistrationLink: `{"sendLink":{"urlTemplate"?}}` mails the link (the
+/// default when no medium is set), `{"returnCode":{}}` answers the code instead.
+pub(super) async fn create_passkey_registration_link<S, M>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    family: Family,
+) -> Result<Value, Error>
+where
+    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
+    M: Mailer + Sync,
+{
+    let (user_id, body) = user_and_body(call, family)?;
+    let delivery = medium(&body)?;
+    let created = links
+        .create_link(&CreateLink {
+            caller: call.caller.clone(),
+            scope: Scope::UsersOrg,
+            user_id,
+            authority: Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
+            delivery,
+        })
+        .await?;
+    let mut answer = json!({ "details": created.details.v2_json() });
+    if let Some(returned) = created.returned {
+        answer["code"] = json!({ "id": created.code_id, "code": returned.code.expose() });
+    }
+    Ok(answer)
+}
+
+/// The target user (from the path over REST, from the body over Connect) and the body.
+fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String, Value>), Error> {
+    match family {
+        Family::Rest => {
+            let user_id = call.path_user_id()?;
+            Ok((user_id, call.body()?))
+        }
+        Family::Connect => {
+            let body = call.body()?;
+            let user_id = match set(&body, "userId") {
+                None => return Err(Error::InvalidField(FieldProblem::UserIdMissing)),
+                Some(Value::String(raw)) if raw.is_empty() => {
+                    return Err(Error::InvalidField(FieldProblem::UserIdMissing))
+                }
+                Some(Value::String(raw)) => UserId::parse(raw).ok_or(Error::InvalidUserId)?,
+                Some(_) => return Err(Error::InvalidUserId),
+            };
+            Ok((user_id, body))
+        }
+    }
+}
+
+/// A field that is set: protobuf JSON reads `null` as unset.
+fn set<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    body.get(name).filter(|v| !v.is_null())
+}
+
+/// The `medium` oneof.
+fn medium(body: &Map<String, Value>) -> Result<Delivery, Error> {
+    match (set(body, "sendLink"), set(body, "returnCode")) {
+        (Some(_), Some(_)) => Err(Error::InvalidField(FieldProblem::MediumConflict)),
+        (Some(Value::Object(send)), None) => match send.get("urlTemplate").filter(|v| !v.is_null()) {
+            None => Ok(Delivery::Mail(None)),
+            Some(Value::String(raw)) => UrlTemplate::from_request(raw)
+                .map(|t| Delivery::Mail(Some(t)))
+                .map_err(Error::InvalidUrlTemplate),
+            Some(_) => Err(Error::InvalidField(FieldProblem::UrlTemplateNotString)),
+        },
+        (Some(_), None) => Err(Error::InvalidField(FieldProblem::SendLinkNotObject)),
+        (None, Some(Value::Object(_))) => Ok(Delivery::Return),
+        (None, Some(_)) => Err(Error::InvalidField(FieldProblem::ReturnCodeNotObject)),
+        (None, None) => Ok(Delivery::Mail(None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_medium_oneof_reads_as_protobuf_json_does() {
+        assert_eq!(medium(&body(json!({}))).unwrap(), Delivery::Mail(None));
+        assert_eq!(medium(&body(json!({"sendLink":{}}))).unwrap(), Delivery::Mail(None));
+        assert_eq!(medium(&body(json!({"sendLink":null,"returnCode":{}}))).unwrap(), Delivery::Return);
+        assert!(matches!(
+            medium(&body(json!({"sendLink":{"urlTemplate":"https://a.example/{{.Code}}"}}))).unwrap(),
+            Delivery::Mail(Some(_))
+        ));
+        let problem = |json| match medium(&body(json)) {
+            Err(Error::InvalidField(p)) => Some(p),
+            _ => None,
+        };
+        assert_eq!(problem(json!({"sendLink":{},"returnCode":{}})), Some(FieldProblem::MediumConflict));
+        assert_eq!(problem(json!({"sendLink":"x"})), Some(FieldProblem::SendLinkNotObject));
+        assert_eq!(problem(json!({"sendLink":{"urlTemplate":5}})), Some(FieldProblem::UrlTemplateNotString));
+        assert_eq!(problem(json!({"returnCode":true})), Some(FieldProblem::ReturnCodeNotObject));
+        assert!(matches!(
+            medium(&body(json!({"sendLink":{"urlTemplate":"http://a.example/{{.Code}}"}}))),
+            Err(Error::InvalidUrlTemplate(_))
+        ));
+    }
+}
