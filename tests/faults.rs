@@ -187,6 +187,23 @@ async fn a_slow_ses_gets_one_request_and_the_link_it_may_have_delivered_stays() 
     assert_eq!(h.user_sequence(ALICE).await, 1);
 }
 
+/// A 5xx from SES (or from a proxy before it) was taken as "not sent": the link was
+/// revoked and the caller's retry mailed a second copy.
+#[tokio::test]
+async fn ses_server_errors_are_an_unknown_outcome_and_keep_the_link() {
+    for answer in [SES_INTERNAL_FAILURE, SES_GATEWAY_TIMEOUT] {
+        let (h, stub) = Harness::with_ses_stub(vec![answer.clone(), SES_OK]).await;
+        let (status, body) = h.admin_sends_to_alice().await;
+        assert_eq!(status, 504, "{} {body}", answer.status);
+        assert_eq!(error_id(&body), "MAIL-Tm4Uk");
+        assert_eq!(stub.requests(), 1, "never sent twice");
+        assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "the mail may carry this link");
+        assert!(failure_records(&h).await.is_empty());
+        let user = h.user_item(ALICE).await;
+        assert_eq!(user["recentLinks"].as_m().map(|m| m.len()), Ok(1), "the slot stays taken");
+    }
+}
+
 /// Five failed sends used to take all five slots of the rate limit for 15 minutes.
 #[tokio::test]
 async fn failed_sends_give_their_rate_limit_slot_back() {

@@ -367,6 +367,16 @@ pub const SES_SILENT: StubAnswer =
     StubAnswer { status: 0, error_type: None, body: "", after: Duration::ZERO };
 /// Accepts the message, but answers only after the SDK's attempt timeout (1.5 s).
 pub const SES_SLOW_OK: StubAnswer = StubAnswer { after: Duration::from_secs(2), ..SES_OK };
+/// SES failing inside: the message may or may not have been taken.
+pub const SES_INTERNAL_FAILURE: StubAnswer = StubAnswer {
+    status: 500,
+    error_type: Some("InternalFailure"),
+    body: r#"{"message":"The request processing has failed because of an unknown error."}"#,
+    after: Duration::ZERO,
+};
+/// A proxy in front of SES that gave up waiting for it.
+pub const SES_GATEWAY_TIMEOUT: StubAnswer =
+    StubAnswer { status: 504, error_type: None, body: "<html>504 Gateway Time-out</html>", after: Duration::ZERO };
 pub const SES_PAUSED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("SendingPausedException"),
