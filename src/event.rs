@@ -41,7 +41,14 @@ impl Origin {
 }
 
 /// The request in `event`, or why it cannot be one.
-pub fn request_from(event: Value) -> Result<Request, Error> {
+pub fn request_from(mut event: Value) -> Result<Request, Error> {
+    // No call reads the query string, and lambda_http panics on characters the http crate
+    // will not put in a URI (`"`, `<`, `>`): an ordinary client could send those.
+    if let Some(fields) = event.as_object_mut() {
+        for name in ["rawQueryString", "queryStringParameters", "multiValueQueryStringParameters"] {
+            fields.remove(name);
+        }
+    }
     check_headers(&event)?;
     check_body_encoding(&event)?;
     let lambda_request: LambdaRequest =

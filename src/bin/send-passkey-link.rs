@@ -48,7 +48,7 @@ async fn serve() -> Result<(), Error> {
     telemetry::init(logs);
     // A panic that send_passkey_link::event catches would otherwise print plain text to
     // stderr, outside the JSON log stream and its request id.
-    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic caught")));
+    std::panic::set_hook(Box::new(|info| tracing::warn!(panic = %info, "panic")));
     let config = match log_error {
         Some(e) => Err(e),
         None => Config::from_env(),

@@ -91,6 +91,13 @@ impl OrgTexts {
                 }
             }
         }
+        if let Some(c) =
+            self.sender_name.as_deref().and_then(|n| n.chars().find(|c| ADDRESS_SYNTAX.contains(c)))
+        {
+            return Err(format!(
+                "senderName: {c:?} is not allowed (a display name must not read as an address)"
+            ));
+        }
         fields.sort();
         for (field, value) in fields {
             if has_encoded_word(value) {
@@ -103,6 +110,10 @@ impl OrgTexts {
         Ok(())
     }
 }
+
+/// Characters that let a display name look like (or hide) an address once a client shows or
+/// decodes it: `"Bank <ceo@bank.example>" <no-reply@...>`.
+const ADDRESS_SYNTAX: [char; 8] = ['<', '>', '@', ',', ';', ':', '"', '\\'];
 
 fn has_encoded_word(s: &str) -> bool {
     s.find("=?").is_some_and(|start| s[start + 2..].contains("?="))
@@ -227,7 +238,7 @@ impl MailRenderer {
             sender_name: m
                 .org_texts
                 .and_then(|o| o.sender_name.as_deref())
-                .map(header_text)
+                .map(sender_text)
                 .filter(|n| !n.is_empty()),
             tags: Vec::new(),
             variables,
@@ -368,6 +379,11 @@ fn header_text(s: &str) -> String {
     text.trim().to_owned()
 }
 
+/// A display name as [`header_text`], also without [`ADDRESS_SYNTAX`].
+fn sender_text(s: &str) -> String {
+    header_text(s).chars().filter(|c| !ADDRESS_SYNTAX.contains(c)).collect::<String>().trim().to_owned()
+}
+
 /// `Name <address>` for the From header: the address from `mail_from`, the display name
 /// replaced, quoted, and RFC 2047-encoded when it is not plain ASCII.
 pub fn from_with_name(mail_from: &str, name: &str) -> String {
@@ -375,10 +391,9 @@ pub fn from_with_name(mail_from: &str, name: &str) -> String {
         (Some(start), Some(end)) if start < end => &mail_from[start + 1..end],
         _ => mail_from.trim(),
     };
-    let name = header_text(name);
+    let name = sender_text(name);
     if name.is_ascii() {
-        let quoted: String = name.chars().filter(|c| *c != '"' && *c != '\\').collect();
-        format!("\"{quoted}\" <{address}>")
+        format!("\"{name}\" <{address}>")
     } else {
         format!("=?UTF-8?B?{}?= <{address}>", STANDARD.encode(name.as_bytes()))
     }
@@ -447,7 +462,7 @@ mod tests {
         let de = r.render(&mail(Some("de"), Some("Alice"), Some(&org))).unwrap();
         assert_eq!(de.subject, "Neuer Passkey für Demo");
         assert!(de.text.contains("Passkey registrieren"), "the rest stays German default");
-        assert_eq!(de.sender_name.as_deref(), Some("Demo IT  Bcc: x"));
+        assert_eq!(de.sender_name.as_deref(), Some("Demo IT  Bcc x"));
         let en = r.render(&mail(Some("en"), Some("Alice"), Some(&org))).unwrap();
         assert_eq!(en.subject, "Add a passkey to your account");
     }
@@ -507,6 +522,26 @@ mod tests {
             from_with_name("no-reply@x.example", "==??=\u{200B}?Bank"),
             "\"Bank\" <no-reply@x.example>"
         );
+    }
+
+    /// A non-ASCII name is sent as an encoded-word, which clients decode: the address syntax
+    /// inside it came out as a second, fake address.
+    #[test]
+    fn sender_names_cannot_carry_an_address() {
+        for name in ["Bänk Security <security@bank.example>", "CEO, Bank <ceo@bank.example>", "a@b", "x\"y"]
+        {
+            let texts = OrgTexts { sender_name: Some(name.into()), languages: HashMap::new() };
+            let err = texts.check().unwrap_err();
+            assert!(err.starts_with("senderName:"), "{name}: {err}");
+        }
+        assert_eq!(
+            from_with_name("no-reply@x.example", "Bänk Security <security@bank.example>"),
+            format!(
+                "=?UTF-8?B?{}?= <no-reply@x.example>",
+                STANDARD.encode("Bänk Security securitybank.example")
+            )
+        );
+        assert_eq!(from_with_name("no-reply@x.example", "CEO, Bank"), "\"CEO Bank\" <no-reply@x.example>");
     }
 
     #[test]

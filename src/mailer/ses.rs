@@ -160,7 +160,9 @@ where
                 _ if service.raw().status().as_u16() == 429 => Refusal::Throttled(text),
                 // A 5xx (SES's InternalFailure, or a proxy's 502/504) does not say the message
                 // was not taken: it may be on its way, so it must not be sent again.
-                _ if service.raw().status().is_server_error() => Refusal::Other(MailError::OutcomeUnknown(text)),
+                _ if service.raw().status().is_server_error() => {
+                    Refusal::Other(MailError::OutcomeUnknown(text))
+                }
                 // The documented 4xx refusals (sending paused, account suspended, limits...).
                 _ => Refusal::Other(MailError::Unavailable(text)),
             }

@@ -375,8 +375,12 @@ pub const SES_INTERNAL_FAILURE: StubAnswer = StubAnswer {
     after: Duration::ZERO,
 };
 /// A proxy in front of SES that gave up waiting for it.
-pub const SES_GATEWAY_TIMEOUT: StubAnswer =
-    StubAnswer { status: 504, error_type: None, body: "<html>504 Gateway Time-out</html>", after: Duration::ZERO };
+pub const SES_GATEWAY_TIMEOUT: StubAnswer = StubAnswer {
+    status: 504,
+    error_type: None,
+    body: "<html>504 Gateway Time-out</html>",
+    after: Duration::ZERO,
+};
 pub const SES_PAUSED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("SendingPausedException"),
