@@ -289,13 +289,18 @@ fn conflict_backoff(attempt: usize) -> Duration {
 /// dropped, so the stored window never grows past the limit.
 fn admit(limit: RateLimit, recent: Option<&[RecentLink]>, link: RecentLink) -> Result<WindowChange, Error> {
     let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+    // An entry from the future is another clock's skew (counted as now) or, beyond a window
+    // ahead, corrupt: kept, it would lock the user out for good.
+    let inside_window = |r: &&RecentLink| {
+        r.at_ms <= link.at_ms.saturating_add(window_ms) && link.at_ms.saturating_sub(r.at_ms) < window_ms
+    };
     let (mut inside, expired): (Vec<&RecentLink>, Vec<&RecentLink>) =
-        recent.unwrap_or_default().iter().partition(|r| link.at_ms.saturating_sub(r.at_ms) < window_ms);
+        recent.unwrap_or_default().iter().partition(inside_window);
     inside.sort_unstable_by_key(|r| r.at_ms);
     if inside.len() >= limit.links {
-        let oldest_relevant = inside[inside.len() - limit.links].at_ms;
-        let retry_after_ms = window_ms - link.at_ms.saturating_sub(oldest_relevant);
-        return Err(Error::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
+        let oldest_relevant = inside[inside.len() - limit.links].at_ms.min(link.at_ms);
+        let retry_after_ms = (window_ms - link.at_ms.saturating_sub(oldest_relevant)).clamp(0, window_ms);
+        return Err(Error::RateLimited { retry_after_secs: (retry_after_ms as u64).div_ceil(1000) });
     }
     Ok(match recent {
         None => WindowChange::Create(vec![link]),
@@ -329,6 +334,22 @@ mod tests {
             Err(Error::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 59),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn entries_from_the_future_count_as_now_or_are_dropped() {
+        // Skew: a little ahead counts as now, and Retry-After never exceeds the window.
+        let skewed = [at("a", 10_000), at("b", 10_000), at("c", 15_000)];
+        match admit(LIMIT, Some(&skewed), at("d", 10_000)) {
+            Err(Error::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 60),
+            other => panic!("{other:?}"),
+        }
+        // Corrupt: far ahead, it leaves the window like an expired entry.
+        let corrupt = [at("a", 1_000), at("b", 1_001), at("x", i64::MAX)];
+        assert_eq!(
+            admit(LIMIT, Some(&corrupt), at("d", 1_002)).unwrap(),
+            WindowChange::Edit { add: at("d", 1_002), expired: vec!["x".into()] }
+        );
     }
 
     #[test]

@@ -230,3 +230,30 @@ async fn dynamodb_throttling_is_retried_and_then_unavailable() {
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
     assert_eq!(h.user_sequence(ALICE).await, 0);
 }
+
+/// One stored window entry far in the future used to answer 429 forever, with a Retry-After
+/// of 292 million years.
+#[tokio::test]
+async fn a_corrupt_future_window_entry_neither_locks_the_user_out_nor_stays() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let h = Harness::new().await;
+    h.table
+        .client()
+        .update_item()
+        .table_name(h.table.name())
+        .key("pk", AttributeValue::S(format!("USER#{ALICE}")))
+        .key("sk", AttributeValue::S("#USER".into()))
+        .update_expression("SET recentLinks = :w")
+        .expression_attribute_values(
+            ":w",
+            AttributeValue::M([("corrupt".to_owned(), AttributeValue::N(i64::MAX.to_string()))].into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 200, "{body}");
+    let window = h.user_item(ALICE).await["recentLinks"].as_m().unwrap().clone();
+    assert_eq!(window.len(), 1);
+    assert!(!window.contains_key("corrupt"));
+}
