@@ -1,0 +1,259 @@
+//! The calls around the mailed link, through the real handler on the local stack: v1's
+//! returned link (`_link`), the auth API's self-service (`/auth/v1/users/me/...`), v2's
+//! CreatePasskeyRegistrationLink over REST and over Connect, and how the router answers
+//! methods it does not serve.
+
+mod common;
+
+use common::*;
+use send_passkey_link::link::hash_code;
+use serde_json::{json, Value};
+
+const NO_MAIL: &str = "100000000000000017";
+const CONNECT_CREATE: &str = "/zitadel.user.v2.UserService/CreatePasskeyRegistrationLink";
+
+/// An HTTP API event for `path`, from `caller` (user, org), with `body`.
+fn request(path: &str, caller: Option<(&str, &str)>, body: Value) -> Value {
+    let mut e = event(caller, ALICE, None);
+    e["rawPath"] = path.into();
+    e["requestContext"]["http"]["path"] = path.into();
+    e["routeKey"] = format!("POST {path}").into();
+    e.as_object_mut().unwrap().remove("pathParameters");
+    e["body"] = body.to_string().into();
+    e
+}
+
+fn v1_link(user: &str) -> String {
+    format!("/management/v1/users/{user}/passwordless/_link")
+}
+
+fn v1_send(user: &str) -> String {
+    format!("/management/v1/users/{user}/passwordless/_send_link")
+}
+
+fn v2(user: &str) -> String {
+    format!("/v2/users/{user}/passkeys/registration_link")
+}
+
+/// The `code` query parameter of a link.
+fn code_of(link: &str) -> &str {
+    link.split("code=").nth(1).unwrap().split('&').next().unwrap()
+}
+
+#[tokio::test]
+async fn v1_link_answers_the_link_stores_its_hash_and_mails_nothing() {
+    let h = Harness::new().await;
+    let (status, body) = h.call(&request(&v1_link(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expiration"], "3600s");
+    assert_eq!(body["details"]["sequence"], "1");
+    assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
+    assert!(body["details"]["creationDate"].is_string(), "v1 details keep creationDate");
+    let link = body["link"].as_str().unwrap();
+    assert!(link.starts_with("http://localhost:8080/ui/login/login/passwordless/init?userID=100000000000000011&orgID=100000000000000001&codeID="), "{link}");
+    assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty(), "a returned link is not mailed");
+
+    let items = h.items(ALICE, "PASSKEYLINK#").await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["codeHash"].as_s().unwrap(), &hash_code(code_of(link)));
+    assert_eq!(items[0]["delivery"].as_s().unwrap(), "returned");
+    assert!(!format!("{items:?}").contains(code_of(link)), "only the hash is stored");
+    let events = h.items(ALICE, "EVENT#").await;
+    assert_eq!(events[0]["eventType"].as_s().unwrap(), "user.human.passwordless.initialization.code.added");
+}
+
+#[tokio::test]
+async fn v1_link_needs_user_credential_write_which_user_managers_lack() {
+    let h = Harness::new().await;
+    let manager = send_passkey_link::model::UserId::parse(NO_MAIL).unwrap();
+    let demo = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
+    h.table.put_org_member(&demo, &manager, &["ORG_USER_MANAGER".into()]).await.unwrap();
+    let (status, _) = h.call(&request(&v1_send(ALICE), Some((NO_MAIL, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 200, "the user manager may mail the link to the user");
+    let (status, body) = h.call(&request(&v1_link(ALICE), Some((NO_MAIL, DEMO_ORG)), json!({}))).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    let (status, body) = h.call(&request(&v1_link(ALICE), Some((HELPDESK, DEMO_ORG)), json!({}))).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+
+    let mut other_org = request(&v1_link(ALICE), Some((INSTANCE_OWNER, INSTANCE_ORG)), json!({}));
+    other_org["headers"]["x-zitadel-orgid"] = DEMO_ORG.into();
+    let (status, body) = h.call(&other_org).await;
+    assert_eq!(status, 200, "IAM_OWNER holds it in every org: {body}");
+    let (status, body) = h.call(&request(&v1_link(ALICE), Some((OTHER_OWNER, OTHER_ORG)), json!({}))).await;
+    assert_eq!(status, 404, "Alice is not in the caller's org: {body}");
+}
+
+#[tokio::test]
+async fn a_returned_link_needs_no_address_and_shares_the_rate_limit() {
+    let h = Harness::new().await;
+    let (status, body) = h.call(&request(&v1_link(NO_MAIL), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = h.call(&request(&v1_send(NO_MAIL), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await;
+    assert_eq!((status, error_id(&body)), (400, "USER-Em4Nz"));
+    for _ in 0..4 {
+        let (status, body) =
+            h.call(&request(&v1_link(NO_MAIL), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) =
+        h.call(&request(&v2(NO_MAIL), Some((DEMO_ADMIN, DEMO_ORG)), json!({"returnCode":{}}))).await;
+    assert_eq!((status, error_id(&body)), (429, "USER-Rl8Pq"), "one window for every variant: {body}");
+}
+
+#[tokio::test]
+async fn auth_me_calls_act_on_the_callers_own_user_only() {
+    let h = Harness::new().await;
+    // Alice holds no role at all: acting on herself needs none.
+    let mut send = request("/auth/v1/users/me/passwordless/_send_link", Some((ALICE, DEMO_ORG)), json!({}));
+    send["headers"]["x-zitadel-orgid"] = OTHER_ORG.into();
+    let (status, body) = h.call(&send).await;
+    assert_eq!(status, 200, "the org header means nothing on /me: {body}");
+    assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
+    assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 1);
+
+    let (status, body) =
+        h.call(&request("/auth/v1/users/me/passwordless/_link", Some((ALICE, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["link"].as_str().unwrap().contains("userID=100000000000000011&"));
+    assert_eq!(body["expiration"], "3600s");
+    assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 1, "the returned link is not mailed");
+    assert_eq!(h.user_sequence(ALICE).await, 2);
+
+    let (status, body) = h.call(&request("/auth/v1/users/me/passwordless/_send_link", None, json!({}))).await;
+    assert_eq!((status, error_id(&body)), (401, "AUTH-7kZq2"));
+    // A token naming another org than the user's own is refused, as for every call.
+    let (status, body) =
+        h.call(&request("/auth/v1/users/me/passwordless/_link", Some((ALICE, OTHER_ORG)), json!({}))).await;
+    assert_eq!((status, error_id(&body)), (401, "AUTH-Cl5Ac"), "{body}");
+    let (status, body) =
+        h.call(&request("/auth/v1/users/me/passwordless/_link", Some((MACHINE, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 400, "a machine user registers no passkey: {body}");
+}
+
+#[tokio::test]
+async fn v2_return_code_answers_the_code_with_v2_details() {
+    let h = Harness::new().await;
+    let (status, body) =
+        h.call(&request(&v2(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({"returnCode":{}}))).await;
+    assert_eq!(status, 200, "{body}");
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(details.keys().collect::<Vec<_>>(), ["changeDate", "resourceOwner", "sequence"]);
+    assert_eq!(details["resourceOwner"], DEMO_ORG);
+    let code = body["code"]["code"].as_str().unwrap();
+    let items = h.items(ALICE, "PASSKEYLINK#").await;
+    assert_eq!(items[0]["codeId"].as_s().unwrap(), body["code"]["id"].as_str().unwrap());
+    assert_eq!(items[0]["codeHash"].as_s().unwrap(), &hash_code(code));
+    assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty());
+}
+
+#[tokio::test]
+async fn v2_send_link_mails_with_the_default_or_the_requests_template() {
+    let h = Harness::new().await;
+    let (status, body) = h.call(&request(&v2(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await;
+    assert_eq!(status, 200, "no medium means sendLink: {body}");
+    assert!(body.get("code").is_none());
+    let template =
+        "https://app.example/passkey?user={{.UserID}}&org={{.OrgID}}&id={{.CodeID}}&code={{.Code}}";
+    let (status, body) = h
+        .call(&request(
+            &v2(ALICE),
+            Some((DEMO_ADMIN, DEMO_ORG)),
+            json!({"sendLink":{"urlTemplate": template}}),
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mails = mails_to(&h.email_of("alice", "demo.example"));
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().any(|m| m
+        .to_string()
+        .contains("https://app.example/passkey?user=100000000000000011&org=100000000000000001&id=")));
+
+    for (request_body, id) in [
+        (json!({"sendLink":{"urlTemplate":"http://app.example/{{.Code}}"}}), "LINK-Ut6Vz"),
+        (json!({"sendLink":{"urlTemplate":"https://app.example/{{.Secret}}"}}), "LINK-Ut6Vz"),
+        (json!({"sendLink":{},"returnCode":{}}), "REQ-Fd3Kw"),
+        (json!({"sendLink":"yes"}), "REQ-Fd3Kw"),
+        (json!({"returnCode":1}), "REQ-Fd3Kw"),
+    ] {
+        let (status, body) =
+            h.call(&request(&v2(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), request_body.clone())).await;
+        assert_eq!((status, error_id(&body)), (400, id), "{request_body}: {body}");
+    }
+    assert_eq!(h.user_sequence(ALICE).await, 2, "refused requests write nothing");
+}
+
+#[tokio::test]
+async fn v2_finds_the_user_in_its_own_org_and_checks_permission_there() {
+    let h = Harness::new().await;
+    let body = json!({"returnCode":{}});
+    // The instance owner lives in another org: the user's org is found by a second read.
+    let (status, answer) =
+        h.call(&request(&v2(ALICE), Some((INSTANCE_OWNER, INSTANCE_ORG)), body.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["details"]["resourceOwner"], DEMO_ORG);
+    // Users manage their own passkeys.
+    let (status, answer) = h.call(&request(&v2(ALICE), Some((ALICE, DEMO_ORG)), body.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    for (caller, org) in [(OTHER_OWNER, OTHER_ORG), (HELPDESK, DEMO_ORG), (BOB, OTHER_ORG)] {
+        let (status, answer) = h.call(&request(&v2(ALICE), Some((caller, org)), body.clone())).await;
+        assert_eq!((status, error_id(&answer)), (403, "AUTH-5mWD2"), "{caller}: {answer}");
+    }
+    let manager = send_passkey_link::model::UserId::parse(NO_MAIL).unwrap();
+    let demo = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
+    h.table.put_org_member(&demo, &manager, &["ORG_USER_MANAGER".into()]).await.unwrap();
+    let (status, _) = h.call(&request(&v2(ALICE), Some((NO_MAIL, DEMO_ORG)), body.clone())).await;
+    assert_eq!(status, 403, "ORG_USER_MANAGER lacks user.passkey.write");
+    let (status, answer) =
+        h.call(&request(&v2("100000000000000099"), Some((DEMO_ADMIN, DEMO_ORG)), body.clone())).await;
+    assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"));
+    assert_eq!(h.user_sequence(ALICE).await, 2);
+}
+
+#[tokio::test]
+async fn connect_path_takes_the_user_from_the_body_and_answers_connect_errors() {
+    let h = Harness::new().await;
+    let (status, body) = h
+        .call(&request(
+            CONNECT_CREATE,
+            Some((DEMO_ADMIN, DEMO_ORG)),
+            json!({"userId": ALICE, "returnCode": {}}),
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "1");
+    assert!(body["code"]["code"].is_string());
+
+    for (request_body, caller, expected_status, code) in [
+        (
+            json!({"userId": "100000000000000099", "returnCode": {}}),
+            Some((DEMO_ADMIN, DEMO_ORG)),
+            404,
+            "not_found",
+        ),
+        (json!({"returnCode": {}}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
+        (json!({"userId": "", "returnCode": {}}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
+        (json!({"userId": 5}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
+        (json!({"userId": ALICE}), Some((HELPDESK, DEMO_ORG)), 403, "permission_denied"),
+        (json!({"userId": ALICE}), None, 401, "unauthenticated"),
+    ] {
+        let (status, body) = h.call(&request(CONNECT_CREATE, caller, request_body.clone())).await;
+        assert_eq!(status, expected_status, "{request_body}: {body}");
+        assert_eq!(body["code"], code, "{body}");
+        assert!(body["message"].is_string());
+        assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
+    }
+}
+
+#[tokio::test]
+async fn methods_a_route_does_not_serve_get_405_with_allow() {
+    let h = Harness::new().await;
+    for path in
+        [v1_link(ALICE), "/auth/v1/users/me/passwordless/_send_link".into(), v2(ALICE), CONNECT_CREATE.into()]
+    {
+        let mut e = request(&path, Some((DEMO_ADMIN, DEMO_ORG)), json!({}));
+        e["requestContext"]["http"]["method"] = "GET".into();
+        let response = h.invoke(e).await;
+        assert_eq!(response["statusCode"], 405, "{path}: {response}");
+        assert_eq!(response["headers"]["allow"], "POST", "{path}");
+    }
+}
