@@ -166,6 +166,7 @@ impl From<&Error> for ApiError {
                     FieldProblem::UrlTemplateNotString => "sendLink.urlTemplate must be a string",
                     FieldProblem::ReturnCodeNotObject => "returnCode must be a JSON object",
                     FieldProblem::UserIdMissing => "userId is required",
+                    FieldProblem::ConnectProtocolVersion => "connect-protocol-version must be 1",
                 },
             ),
             Error::InvalidUrlTemplate(_) => ApiError::new(

@@ -64,6 +64,8 @@ pub enum FieldProblem {
     ReturnCodeNotObject,
     /// Connect requests carry the user in the body.
     UserIdMissing,
+    /// Connect's `connect-protocol-version` header, when sent, must be `1`.
+    ConnectProtocolVersion,
 }
 
 /// What the store can report; the domain decides what each means for the call.

@@ -17,6 +17,12 @@ const EXPECTED: &[(&str, u16)] = &[
     ("send-link-unknown-user.json", 404),
     ("rest-v1-cognito.json", 200),
     ("rest-v1-lambda-authorizer.json", 200),
+    ("add-link.json", 200),
+    ("auth-send-my-link.json", 200),
+    ("auth-add-my-link.json", 200),
+    ("v2-return-code.json", 200),
+    ("v2-send-link-template.json", 200),
+    ("connect-create-link.json", 200),
 ];
 
 #[tokio::test]

@@ -242,6 +242,12 @@ async fn connect_path_takes_the_user_from_the_body_and_answers_connect_errors() 
         assert!(body["message"].is_string());
         assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
     }
+    let mut e = request(CONNECT_CREATE, Some((DEMO_ADMIN, DEMO_ORG)), json!({"userId": ALICE}));
+    e["headers"]["connect-protocol-version"] = "2".into();
+    let (status, body) = h.call(&e).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_argument")), "{body}");
+    e["headers"]["connect-protocol-version"] = "1".into();
+    assert_eq!(h.call(&e).await.0, 200);
 }
 
 #[tokio::test]

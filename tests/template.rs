@@ -77,10 +77,28 @@ fn function_is_the_binary_with_the_environment_the_code_reads() {
     for required in ["TABLE_NAME", "MAIL_FROM", "LINK_URL_TEMPLATE"] {
         assert!(names.contains(&required), "{required} is not set");
     }
+}
 
-    let route = &props["Events"]["SendLink"]["Properties"];
-    assert_eq!(route["Path"], "/management/v1/users/{userId}/passwordless/_send_link");
-    assert_eq!(route["Method"], "POST");
+#[test]
+fn every_route_of_the_code_is_a_route_of_the_api_and_no_other() {
+    let t = template();
+    let mut deployed: Vec<(String, String)> = resource(&t, "Function")["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "HttpApi")
+        .map(|e| {
+            let p = &e["Properties"];
+            (p["Method"].as_str().unwrap().to_owned(), p["Path"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let mut served: Vec<(String, String)> = send_passkey_link::http::routes::ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    deployed.sort();
+    served.sort();
+    assert_eq!(deployed, served);
 }
 
 /// The function's policy statements, optional ones (`!If [condition, statement, NoValue]`)

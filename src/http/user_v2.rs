@@ -51,6 +51,9 @@ fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String,
             Ok((user_id, call.body()?))
         }
         Family::Connect => {
+            if call.req.headers().get("connect-protocol-version").is_some_and(|v| v != "1") {
+                return Err(Error::InvalidField(FieldProblem::ConnectProtocolVersion));
+            }
             let body = call.body()?;
             let user_id = match set(&body, "userId") {
                 None => return Err(Error::InvalidField(FieldProblem::UserIdMissing)),
