@@ -12,6 +12,7 @@ SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 CHECKOV_VERSION=3.3.30
+ZITADEL_CLIENT_VERSION=4.1.9
 
 mkdir -p "$TOOLS_DIR"
 # Two commands installing at once (make test beside make dev, parallel CI steps) would
@@ -76,12 +77,24 @@ install_checkov() {
   touch "$dir/.done"
 }
 
+# ZITADEL's official Python SDK, for tests/sdk: its own venv (pydantic, Authlib pins).
+install_zitadel_client() {
+  local dir="$TOOLS_DIR/venv-zitadel-client-$ZITADEL_CLIENT_VERSION"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing zitadel-client $ZITADEL_CLIENT_VERSION into $dir" >&2
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "zitadel-client==$ZITADEL_CLIENT_VERSION" >&2
+  touch "$dir/.done"
+}
+
 case "${1:-all}" in
   dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
   ses) install_ses_local; echo "$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION/node_modules/.bin/aws-ses-v2-local" ;;
   python) install_python_tools; echo "$TOOLS_DIR/venv-cl$CARGO_LAMBDA_VERSION-sam$SAM_CLI_VERSION-lint$CFN_LINT_VERSION/bin" ;;
   schemathesis) install_schemathesis; echo "$TOOLS_DIR/venv-schemathesis-$SCHEMATHESIS_VERSION/bin/schemathesis" ;;
   checkov) install_checkov; echo "$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION/bin/checkov" ;;
-  all) install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|all]" >&2; exit 2 ;;
+  zitadel-client) install_zitadel_client; echo "$TOOLS_DIR/venv-zitadel-client-$ZITADEL_CLIENT_VERSION/bin/python" ;;
+  all) install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov; install_zitadel_client ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|all]" >&2; exit 2 ;;
 esac
