@@ -247,7 +247,7 @@ impl From<&Error> for ApiError {
             Error::CallerNotActive => ApiError::new(
                 Unauthenticated,
                 "AUTH-Cl5Ac",
-                "Caller's account is not active",
+                "Caller's user was not found, is not active, or is not in the organisation its token names",
             ),
             Error::Internal(_) => ApiError::new(Internal, "INTERNAL-Zx1Lq", "Internal error"),
         }

@@ -107,6 +107,11 @@ impl Harness {
 
     /// Seeds through the stack's endpoints, then points the handler's clients at `endpoints`.
     pub async fn with_endpoints(endpoints: Endpoints) -> Self {
+        // Before any AWS call: without the stack's endpoints the SDK would reach the
+        // account of whatever credentials this machine holds.
+        for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SESV2", "MAILBOX_URL"] {
+            env(name);
+        }
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let sdk = send_passkey_link::aws::load().await;
         let table_name = format!("test-{tag}");
