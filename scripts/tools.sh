@@ -55,38 +55,20 @@ install_python_tools() {
   touch "$dir/.done"
 }
 
-# Its own venv: its pins (jsonschema, click, ...) must not move SAM's.
-install_schemathesis() {
-  local dir="$TOOLS_DIR/venv-schemathesis-$SCHEMATHESIS_VERSION"
+# A tool in a venv of its own (NAME VERSION): their pins (jsonschema, click, pydantic,
+# Authlib, much of the AWS and YAML stack) must not move SAM's or each other's.
+install_venv() {
+  local dir="$TOOLS_DIR/venv-$1-$2"
   [[ -f "$dir/.done" ]] && return 0
-  echo "tools: installing schemathesis $SCHEMATHESIS_VERSION into $dir" >&2
+  echo "tools: installing $1 $2 into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" >&2
   touch "$dir/.done"
 }
-
-# Its own venv too: checkov pins much of the AWS and YAML stack.
-install_checkov() {
-  local dir="$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION"
-  [[ -f "$dir/.done" ]] && return 0
-  echo "tools: installing checkov $CHECKOV_VERSION into $dir" >&2
-  rm -rf "$dir"
-  python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
-  touch "$dir/.done"
-}
-
-# ZITADEL's official Python SDK, for tests/sdk: its own venv (pydantic, Authlib pins).
-install_zitadel_client() {
-  local dir="$TOOLS_DIR/venv-zitadel-client-$ZITADEL_CLIENT_VERSION"
-  [[ -f "$dir/.done" ]] && return 0
-  echo "tools: installing zitadel-client $ZITADEL_CLIENT_VERSION into $dir" >&2
-  rm -rf "$dir"
-  python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "zitadel-client==$ZITADEL_CLIENT_VERSION" >&2
-  touch "$dir/.done"
-}
+install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
+install_checkov() { install_venv checkov "$CHECKOV_VERSION"; }
+install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION"; }
 
 case "${1:-all}" in
   dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
