@@ -13,18 +13,7 @@ SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-demo_table >/dev/null
-
-cleanup=()
-trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
-if ! "$ROOT/scripts/lambda.sh" running; then
-  cleanup+=('"$ROOT/scripts/lambda.sh" down')
-fi
-"$ROOT/scripts/lambda.sh" up
-if ! running gateway; then
-  cleanup+=('"$ROOT/scripts/gateway.sh" down')
-fi
-"$ROOT/scripts/gateway.sh" up
+check_stack_up
 GATEWAY_PORT="$(port_of gateway 18080)"
 
 # The demo org's owner: positive examples reach a real user, negative ones every error path.

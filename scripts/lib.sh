@@ -77,3 +77,15 @@ demo_table() {
   "$admin" create-table
   "$admin" seed "$ROOT/seed/demo.json"
 }
+
+# The demo table, the function and the gateway up for a check (api-check.sh, sdk-check.sh);
+# what was not already running is stopped when the script exits. Needs ROOT and STATE.
+check_stack_up() {
+  STOP_AT_EXIT=()
+  trap 'for part in "${STOP_AT_EXIT[@]}"; do "$ROOT/scripts/$part.sh" down; done' EXIT
+  demo_table >/dev/null
+  if ! "$ROOT/scripts/lambda.sh" running; then STOP_AT_EXIT+=(lambda); fi
+  "$ROOT/scripts/lambda.sh" up
+  if ! running gateway; then STOP_AT_EXIT+=(gateway); fi
+  "$ROOT/scripts/gateway.sh" up
+}

@@ -11,18 +11,7 @@ SDK_PYTHON="$("$ROOT/scripts/tools.sh" zitadel-client)"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-demo_table >/dev/null
-
-cleanup=()
-trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
-if ! "$ROOT/scripts/lambda.sh" running; then
-  cleanup+=('"$ROOT/scripts/lambda.sh" down')
-fi
-"$ROOT/scripts/lambda.sh" up
-if ! running gateway; then
-  cleanup+=('"$ROOT/scripts/gateway.sh" down')
-fi
-"$ROOT/scripts/gateway.sh" up
+check_stack_up
 
 export GATEWAY_URL="http://127.0.0.1:$(port_of gateway 18080)"
 export TOKEN_COMMAND="$PYTHON $ROOT/scripts/local-gateway.py token"
