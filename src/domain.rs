@@ -17,7 +17,7 @@ use crate::model::{
     valid_recipient, Caller, Details, OrgId, OrgState, RecentLink, UserId, UserKind, UserState,
 };
 use crate::permissions::RolePermissions;
-use crate::store::{LinkCommit, LinkDelivery, LinkRevoke, LinkSent, NewLink, SnapshotRead, WindowChange};
+use crate::store::{LinkDelivery, NewLink, Store, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
@@ -100,7 +100,7 @@ pub struct PasskeyLinks<S, M> {
 
 impl<S, M> PasskeyLinks<S, M>
 where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
+    S: Store,
     M: Mailer + Sync,
 {
     pub async fn create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {

@@ -1,49 +1,29 @@
 //! ZITADEL's auth API v1 (`/auth/v1/users/me/...`): the caller acts on their own user, in
 //! their own organisation, with no permission needed.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::management::link_response;
+use super::management::v1_answer;
 use super::Call;
 use crate::domain::{Authority, CreateLink, Delivery, PasskeyLinks, Scope};
 use crate::error::Error;
 use crate::mailer::Mailer;
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+use crate::store::Store;
 
-/// `POST /auth/v1/users/me/passwordless/_send_link`: mails the link to the caller.
-pub(super) async fn send_my_passwordless_link<S, M>(
+/// `POST /auth/v1/users/me/passwordless/_send_link` (mail) and `.../_link` (returned).
+pub(super) async fn create_my_link<S: Store, M: Mailer + Sync>(
     links: &PasskeyLinks<S, M>,
     call: &Call<'_>,
-) -> Result<Value, Error>
-where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
-    M: Mailer + Sync,
-{
-    let created = links.create_link(&command(call, Delivery::Mail(None))?).await?;
-    Ok(json!({ "details": created.details }))
-}
-
-/// `POST /auth/v1/users/me/passwordless/_link`: answers the caller's link, mails nothing.
-pub(super) async fn add_my_passwordless_link<S, M>(
-    links: &PasskeyLinks<S, M>,
-    call: &Call<'_>,
-) -> Result<Value, Error>
-where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
-    M: Mailer + Sync,
-{
-    let created = links.create_link(&command(call, Delivery::Return)?).await?;
-    link_response(created)
-}
-
-fn command(call: &Call<'_>, delivery: Delivery) -> Result<CreateLink, Error> {
+    delivery: Delivery,
+) -> Result<Value, Error> {
     call.body()?;
-    Ok(CreateLink {
+    let cmd = CreateLink {
         caller: call.caller.clone(),
         // The org header means nothing here: a user lives in exactly one organisation.
         scope: Scope::Org(call.caller.org_id.clone()),
         user_id: call.caller.user_id.clone(),
         authority: Authority::OwnUser,
         delivery,
-    })
+    };
+    Ok(v1_answer(links.create_link(&cmd).await?))
 }

@@ -27,7 +27,7 @@ use crate::event::{self, Origin};
 use crate::mailer::Mailer;
 use crate::model::{Caller, OrgId, UserId};
 use crate::request_body::{self, BodyError, BodyProblem};
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+use crate::store::Store;
 use routes::{Family, Routes};
 
 pub const ORG_HEADER: &str = "x-zitadel-orgid";
@@ -96,7 +96,7 @@ impl Call<'_> {
 
 impl<S, M> Api<S, M>
 where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
+    S: Store,
     M: Mailer + Sync,
 {
     pub fn new(links: PasskeyLinks<S, M>, claims: ClaimNames) -> Self {

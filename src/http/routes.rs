@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{auth, management, user_v2, Call};
-use crate::domain::PasskeyLinks;
+use crate::domain::{Delivery, PasskeyLinks};
 use crate::error::Error;
 use crate::mailer::Mailer;
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+use crate::permissions::{USER_CREDENTIAL_WRITE, USER_WRITE};
+use crate::store::Store;
 
 /// What a route does, named as ZITADEL names the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,24 +64,21 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-pub(crate) async fn dispatch<S, M>(
+pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
     route: Route,
     links: &PasskeyLinks<S, M>,
     call: &Call<'_>,
-) -> Result<Value, Error>
-where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
-    M: Mailer + Sync,
-{
+) -> Result<Value, Error> {
+    use Delivery::{Mail, Return};
     match route.operation {
         Operation::SendPasswordlessRegistration => {
-            management::send_passwordless_registration(links, call).await
+            management::create_link(links, call, USER_WRITE, Mail(None)).await
         }
         Operation::AddPasswordlessRegistration => {
-            management::add_passwordless_registration(links, call).await
+            management::create_link(links, call, USER_CREDENTIAL_WRITE, Return).await
         }
-        Operation::SendMyPasswordlessLink => auth::send_my_passwordless_link(links, call).await,
-        Operation::AddMyPasswordlessLink => auth::add_my_passwordless_link(links, call).await,
+        Operation::SendMyPasswordlessLink => auth::create_my_link(links, call, Mail(None)).await,
+        Operation::AddMyPasswordlessLink => auth::create_my_link(links, call, Return).await,
         Operation::CreatePasskeyRegistrationLink => {
             user_v2::create_passkey_registration_link(links, call, route.family).await
         }
@@ -91,12 +89,12 @@ where
 pub struct Routes(matchit::Router<Vec<Route>>);
 
 /// The routes of one path, and the path's parameters.
-pub struct Found {
-    routes: Vec<Route>,
+pub struct Found<'r> {
+    routes: &'r [Route],
     pub params: HashMap<String, String>,
 }
 
-impl Found {
+impl Found<'_> {
     pub fn route_for(&self, method: &str) -> Option<Route> {
         self.routes.iter().copied().find(|r| r.method == method)
     }
@@ -132,7 +130,7 @@ impl Routes {
 
     /// The routes of `path`. A stage name or a custom domain's base path may come before
     /// the API's own path (`/prod/management/v1/...`), and a trailing slash after it.
-    pub fn find(&self, path: &str) -> Option<Found> {
+    pub fn find(&self, path: &str) -> Option<Found<'_>> {
         // An empty segment where an id belongs is a bad id (400), not an unknown route: it
         // becomes `%`, which no id decodes from.
         let mut path = path.trim_end_matches('/').to_owned();
@@ -143,7 +141,7 @@ impl Routes {
         starts.take(4).find_map(|start| {
             let matched = self.0.at(&path[start..]).ok()?;
             let params = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            Some(Found { routes: matched.value.clone(), params })
+            Some(Found { routes: matched.value, params })
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::link::UrlTemplate;
 use crate::mailer::Mailer;
 use crate::model::UserId;
 use crate::permissions::USER_PASSKEY_WRITE;
-use crate::store::{LinkCommit, LinkRevoke, LinkSent, SnapshotRead};
+use crate::store::Store;
 
 /// CreatePasskeyRegistrationLink: `{"sendLink":{"urlTemplate"?}}` mails the link (the
 /// default when no medium is set), `{"returnCode":{}}` answers the code instead.
@@ -22,7 +22,7 @@ pub(super) async fn create_passkey_registration_link<S, M>(
     family: Family,
 ) -> Result<Value, Error>
 where
-    S: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync,
+    S: Store,
     M: Mailer + Sync,
 {
     let (user_id, body) = user_and_body(call, family)?;

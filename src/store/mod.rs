@@ -111,3 +111,8 @@ pub trait LinkRevoke {
         reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Everything the request path needs from storage, as one bound.
+pub trait Store: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync {}
+
+impl<T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync> Store for T {}
