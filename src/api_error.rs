@@ -124,7 +124,11 @@ pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k"
 /// HTTP's own 405 (with `Allow`), which clients and API tooling expect for a wrong method.
 pub const METHOD_NOT_ALLOWED: ApiError = ApiError {
     status: Some(405),
-    ..ApiError::new(Code::Unimplemented, "HTTP-Mt7Qa", "Method not allowed on this route, use POST")
+    ..ApiError::new(
+        Code::Unimplemented,
+        "HTTP-Mt7Qa",
+        "Method not allowed on this route; the Allow header names the allowed ones",
+    )
 };
 
 impl From<&Error> for ApiError {
@@ -196,6 +200,11 @@ impl From<&Error> for ApiError {
                 "Organisation is not active",
             ),
             Error::UserNotFound => ApiError::new(NotFound, "USER-3n8fS", "User could not be found"),
+            Error::LinkNotFound => ApiError::new(
+                NotFound,
+                "LINK-Nf4Rk",
+                "Registration link not found: unknown, expired or already revoked",
+            ),
             Error::MachineUser => ApiError::new(
                 FailedPrecondition,
                 "USER-Mk8Ht",

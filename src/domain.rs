@@ -4,26 +4,29 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::RateLimit;
 use crate::error::{Error, MailError};
 use crate::link::{LinkSecret, UrlTemplate};
-use crate::mail::{LinkMail, MailRenderer};
+use crate::mail::{LinkMail, MailRenderer, OrgTexts};
 use crate::mailer::Mailer;
 use crate::metrics;
 use crate::model::{
-    valid_recipient, Caller, Details, OrgId, OrgState, RecentLink, UserId, UserKind, UserState,
+    valid_recipient, Caller, Details, Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState,
 };
 use crate::permissions::RolePermissions;
-use crate::store::{LinkDelivery, NewLink, Store, WindowChange};
+use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
 /// default rate limit, so a burst against the limit ends in 429s, not 409s), bounded so a
 /// hot user cannot hold a Lambda for long (each attempt is two round trips).
 pub const MAX_COMMIT_ATTEMPTS: usize = 8;
+
+/// Links one revoke removes: a transaction holds 100 writes, two are the sequence and event.
+pub const MAX_LINKS_PER_REVOKE: usize = 98;
 
 /// Where the target user is looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,14 +59,27 @@ pub enum Delivery {
     Return,
 }
 
-/// A validated request: the HTTP adapter has established every field.
+/// Whose links, found where, by what right: what every link call starts from. The HTTP
+/// adapter has established every field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateLink {
+pub struct LinkTarget {
     pub caller: Caller,
     pub scope: Scope,
     pub user_id: UserId,
     pub authority: Authority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLink {
+    pub target: LinkTarget,
     pub delivery: Delivery,
+}
+
+/// The target user and its organisation, read and checked.
+struct Resolved {
+    org: Org,
+    user: User,
+    org_texts: Option<OrgTexts>,
 }
 
 /// A stored (and, for [`Delivery::Mail`], mailed) link.
@@ -104,28 +120,74 @@ where
     M: Mailer + Sync,
 {
     pub async fn create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
-        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-            match self.try_create_link(cmd).await {
-                Err(Error::Conflict) if attempt < MAX_COMMIT_ATTEMPTS => {
-                    info!(attempt, "sequence conflict, re-reading the user");
-                    tokio::time::sleep(conflict_backoff(attempt)).await;
-                }
-                outcome => return outcome,
-            }
-        }
-        Err(Error::Conflict)
+        retry_conflicts(|| self.try_create_link(cmd)).await
     }
 
-    async fn try_create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
-        let mut target_org = match &cmd.scope {
+    /// The user's outstanding links (not expired), oldest first, and the time they were read.
+    pub async fn list_links(&self, target: &LinkTarget) -> Result<(Vec<StoredLink>, DateTime<Utc>), Error> {
+        let Resolved { user, .. } = self.resolve(target).await?;
+        let now = Utc::now();
+        let mut links = self.store.list_links(&user.id).await?;
+        links.retain(|l| l.expires_at > now.timestamp());
+        links.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok((links, now))
+    }
+
+    /// Revokes one outstanding link (`Some(code id)`) or all of them. Revoking all when
+    /// there are none changes nothing and answers the user's current sequence.
+    pub async fn revoke_links(&self, target: &LinkTarget, code_id: Option<&str>) -> Result<Details, Error> {
+        retry_conflicts(|| self.try_revoke_links(target, code_id)).await
+    }
+
+    async fn try_revoke_links(&self, target: &LinkTarget, code_id: Option<&str>) -> Result<Details, Error> {
+        let Resolved { user, .. } = self.resolve(target).await?;
+        let now = Utc::now();
+        let mut outstanding: Vec<String> = self
+            .store
+            .list_links(&user.id)
+            .await?
+            .into_iter()
+            .filter(|l| l.expires_at > now.timestamp())
+            .map(|l| l.code_id)
+            .collect();
+        if let Some(code_id) = code_id {
+            outstanding.retain(|c| c == code_id);
+            if outstanding.is_empty() {
+                return Err(Error::LinkNotFound);
+            }
+        }
+        if outstanding.is_empty() {
+            return Ok(Details { sequence: user.sequence, event_date: now, resource_owner: user.org_id });
+        }
+        // One transaction holds at most 100 writes: the sequence, the event and 98 links.
+        outstanding.truncate(MAX_LINKS_PER_REVOKE);
+        let removal = LinkRemoval {
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            code_ids: outstanding,
+            previous_sequence: user.sequence,
+            sequence: user.sequence + 1,
+            removed_by: target.caller.user_id.clone(),
+            at: now,
+        };
+        self.store.remove_links(&removal).await?;
+        info!(codes = removal.code_ids.len(), sequence = removal.sequence, "passkey links revoked");
+        Ok(Details { sequence: removal.sequence, event_date: now, resource_owner: removal.org_id })
+    }
+
+    /// Reads the caller, the user and its org (a second read when v2 finds the user in another
+    /// org than the caller's) and checks, in this order, the caller's own account, the
+    /// authority, the org and that the user lives in it.
+    async fn resolve(&self, t: &LinkTarget) -> Result<Resolved, Error> {
+        let mut target_org = match &t.scope {
             Scope::Org(org) => org.clone(),
             // Most callers act in their own organisation: one read then, two otherwise.
-            Scope::UsersOrg => cmd.caller.org_id.clone(),
+            Scope::UsersOrg => t.caller.org_id.clone(),
         };
-        let mut snap = self.store.read_snapshot(&cmd.caller.user_id, &target_org, &cmd.user_id).await?;
-        if cmd.scope == Scope::UsersOrg {
+        let mut snap = self.store.read_snapshot(&t.caller.user_id, &target_org, &t.user_id).await?;
+        if t.scope == Scope::UsersOrg {
             if let Some(owner) = snap.user.as_ref().map(|u| u.org_id.clone()).filter(|o| *o != target_org) {
-                snap = self.store.read_snapshot(&cmd.caller.user_id, &owner, &cmd.user_id).await?;
+                snap = self.store.read_snapshot(&t.caller.user_id, &owner, &t.user_id).await?;
                 target_org = owner;
             }
         }
@@ -134,11 +196,11 @@ where
         // or one whose claim names another org than its own, acts on nothing (as in ZITADEL).
         snap.caller
             .as_ref()
-            .filter(|c| c.state == UserState::Active && c.org_id == cmd.caller.org_id)
+            .filter(|c| c.state == UserState::Active && c.org_id == t.caller.org_id)
             .ok_or(Error::CallerNotActive)?;
         // Permission next, so a caller without it learns nothing about the org or its users.
-        let is_self = cmd.caller.user_id == cmd.user_id;
-        let entitled = match cmd.authority {
+        let is_self = t.caller.user_id == t.user_id;
+        let entitled = match t.authority {
             Authority::Permission(p) => {
                 self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, p)
             }
@@ -155,6 +217,11 @@ where
             return Err(Error::OrgInactive);
         }
         let user = snap.user.filter(|u| u.org_id == target_org).ok_or(Error::UserNotFound)?;
+        Ok(Resolved { org, user, org_texts: snap.org_texts })
+    }
+
+    async fn try_create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
+        let Resolved { org, user, org_texts } = self.resolve(&cmd.target).await?;
         if user.kind == UserKind::Machine {
             return Err(Error::MachineUser);
         }
@@ -187,14 +254,14 @@ where
             .map_err(|e| Error::Internal(format!("lifetime: {e}")))?;
         let link = NewLink {
             user_id: user.id.clone(),
-            org_id: target_org,
+            org_id: user.org_id.clone(),
             code_id,
             code_hash: secret.hash(),
             created_at: now,
             expires_at: now + lifetime,
             previous_sequence: user.sequence,
             sequence: user.sequence + 1,
-            requested_by: cmd.caller.user_id.clone(),
+            requested_by: cmd.target.caller.user_id.clone(),
             window,
             delivery: match cmd.delivery {
                 Delivery::Mail(_) => LinkDelivery::Mail,
@@ -230,7 +297,7 @@ where
                 display_name: user.display_name.as_deref(),
                 preferred_language: user.preferred_language.as_deref(),
                 org_name: &org.name,
-                org_texts: snap.org_texts.as_ref(),
+                org_texts: org_texts.as_ref(),
                 link: &url,
                 lifetime: self.policy.lifetime,
             })
@@ -269,6 +336,24 @@ where
         }
         Ok(created(None))
     }
+}
+
+/// Runs `attempt` again while it loses a sequence race, up to [`MAX_COMMIT_ATTEMPTS`] times.
+async fn retry_conflicts<T, F, Fut>(attempt: F) -> Result<T, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    for n in 1..=MAX_COMMIT_ATTEMPTS {
+        match attempt().await {
+            Err(Error::Conflict) if n < MAX_COMMIT_ATTEMPTS => {
+                info!(attempt = n, "sequence conflict, re-reading the user");
+                tokio::time::sleep(conflict_backoff(n)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+    Err(Error::Conflict)
 }
 
 /// SES tag values allow `[A-Za-z0-9_-]` only; ids may also hold `.` and `@`.

@@ -28,6 +28,8 @@ pub enum Error {
     OrgInactive,
     #[error("user does not exist in the target organisation")]
     UserNotFound,
+    #[error("no outstanding link with this id")]
+    LinkNotFound,
     #[error("user is a machine user")]
     MachineUser,
     #[error("user is inactive, locked or deleted")]

@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("v2-return-code.json", 200),
     ("v2-send-link-template.json", 200),
     ("connect-create-link.json", 200),
+    ("v2-list-links.json", 200),
+    ("v2-revoke-links.json", 200),
 ];
 
 #[tokio::test]

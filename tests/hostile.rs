@@ -51,7 +51,7 @@ const USER_NOT_ACTIVE: &str = "USER-Ds3Fv";
 const NO_EMAIL: &str = "USER-Em4Nz";
 const BAD_EMAIL: &str = "USER-Em5Iv";
 const NO_ROUTE: &str = "HTTP-9vR3k";
-/// README: HTTP 405 with `Allow: POST` (gRPC code 12, whose plain grpc-gateway mapping is 501).
+/// README: HTTP 405 with `Allow` (here `POST`) (gRPC code 12, whose plain grpc-gateway mapping is 501).
 const WRONG_METHOD: &str = "HTTP-Mt7Qa";
 const CALLER_NOT_ACTIVE: &str = "AUTH-Cl5Ac";
 const BAD_HEADER: &str = "HTTP-Hd4Rv";

@@ -12,6 +12,16 @@ use serde_json::{json, Value};
 const NO_MAIL: &str = "100000000000000017";
 const CONNECT_CREATE: &str = "/zitadel.user.v2.UserService/CreatePasskeyRegistrationLink";
 
+fn links_of(user: &str) -> String {
+    format!("/v2/users/{user}/passkeys/registration_links")
+}
+
+/// `request` with another method.
+fn with_method(mut e: Value, method: &str) -> Value {
+    e["requestContext"]["http"]["method"] = method.into();
+    e
+}
+
 /// An HTTP API event for `path`, from `caller` (user, org), with `body`.
 fn request(path: &str, caller: Option<(&str, &str)>, body: Value) -> Value {
     let mut e = event(caller, ALICE, None);
@@ -256,10 +266,99 @@ async fn methods_a_route_does_not_serve_get_405_with_allow() {
     for path in
         [v1_link(ALICE), "/auth/v1/users/me/passwordless/_send_link".into(), v2(ALICE), CONNECT_CREATE.into()]
     {
-        let mut e = request(&path, Some((DEMO_ADMIN, DEMO_ORG)), json!({}));
-        e["requestContext"]["http"]["method"] = "GET".into();
-        let response = h.invoke(e).await;
+        let response =
+            h.invoke(with_method(request(&path, Some((DEMO_ADMIN, DEMO_ORG)), json!({})), "GET")).await;
         assert_eq!(response["statusCode"], 405, "{path}: {response}");
         assert_eq!(response["headers"]["allow"], "POST", "{path}");
     }
+}
+
+#[tokio::test]
+async fn outstanding_links_are_listed_without_their_codes_and_revoked_one_or_all() {
+    let h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    assert_eq!(h.call(&request(&v1_send(ALICE), admin, json!({}))).await.0, 200);
+    let (_, returned) = h.call(&request(&v1_link(ALICE), admin, json!({}))).await;
+    let code = code_of(returned["link"].as_str().unwrap()).to_owned();
+
+    let search = format!("{}/_search", links_of(ALICE));
+    let (status, list) = h.call(&request(&search, admin, json!({}))).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["details"]["totalResult"], "2");
+    let result = list["result"].as_array().unwrap();
+    assert_eq!(result[0]["delivery"], "REGISTRATION_LINK_DELIVERY_MAIL");
+    assert_eq!(result[1]["delivery"], "REGISTRATION_LINK_DELIVERY_RETURNED");
+    for link in result {
+        assert_eq!(link["creator"], DEMO_ADMIN);
+        assert_eq!(link["state"], "REGISTRATION_LINK_STATE_ACTIVE");
+        assert!(link["creationDate"].is_string() && link["expirationDate"].is_string());
+    }
+    assert!(!list.to_string().contains(&code), "never the code");
+    assert!(!list.to_string().contains(&hash_code(&code)), "never the hash");
+
+    let first = result[0]["id"].as_str().unwrap().to_owned();
+    let one = with_method(request(&format!("{}/{first}", links_of(ALICE)), admin, json!({})), "DELETE");
+    let (status, body) = h.call(&one).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "3");
+    let (status, body) = h.call(&one).await;
+    assert_eq!((status, error_id(&body)), (404, "LINK-Nf4Rk"), "revoked already: {body}");
+    let events = h.items(ALICE, "EVENT#").await;
+    let revoked = events.last().unwrap();
+    assert_eq!(revoked["eventType"].as_s().unwrap(), "user.human.passwordless.initialization.code.revoked");
+    assert_eq!(revoked["codeIds"].as_l().unwrap().len(), 1);
+    assert_eq!(revoked["editorUserId"].as_s().unwrap(), DEMO_ADMIN);
+
+    let all = with_method(request(&links_of(ALICE), admin, json!({})), "DELETE");
+    let (status, body) = h.call(&all).await;
+    assert_eq!((status, &body["details"]["sequence"]), (200, &json!("4")), "{body}");
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty());
+    let (status, body) = h.call(&all).await;
+    assert_eq!(
+        (status, &body["details"]["sequence"]),
+        (200, &json!("4")),
+        "nothing left, nothing written: {body}"
+    );
+    let (_, list) = h.call(&request(&search, admin, json!({}))).await;
+    assert_eq!(list["details"]["totalResult"], "0");
+    assert_eq!(h.user_sequence(ALICE).await, 4);
+}
+
+#[tokio::test]
+async fn links_as_objects_need_user_write_in_the_users_org() {
+    let h = Harness::new().await;
+    assert_eq!(h.call(&request(&v1_send(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await.0, 200);
+    let search = format!("{}/_search", links_of(ALICE));
+    for (caller, org) in [(HELPDESK, DEMO_ORG), (OTHER_OWNER, OTHER_ORG), (ALICE, DEMO_ORG)] {
+        let (status, body) = h.call(&request(&search, Some((caller, org)), json!({}))).await;
+        assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{caller}: {body}");
+        let revoke = with_method(request(&links_of(ALICE), Some((caller, org)), json!({})), "DELETE");
+        let (status, _) = h.call(&revoke).await;
+        assert_eq!(status, 403, "{caller}");
+    }
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "nothing revoked");
+    // The instance owner acts in every org: Alice is found in hers by a second read.
+    let (status, body) = h.call(&request(&search, Some((INSTANCE_OWNER, INSTANCE_ORG)), json!({}))).await;
+    assert_eq!((status, &body["details"]["totalResult"]), (200, &json!("1")), "{body}");
+    let (status, body) = h
+        .call(&request(
+            &format!("{}/_search", links_of("100000000000000099")),
+            Some((DEMO_ADMIN, DEMO_ORG)),
+            json!({}),
+        ))
+        .await;
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
+    let response =
+        h.invoke(with_method(request(&search, Some((DEMO_ADMIN, DEMO_ORG)), json!({})), "DELETE")).await;
+    assert_eq!(
+        (response["statusCode"].as_u64(), response["headers"]["allow"].as_str()),
+        (Some(405), Some("POST"))
+    );
+    let response = h
+        .invoke(with_method(request(&links_of(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({})), "GET"))
+        .await;
+    assert_eq!(
+        (response["statusCode"].as_u64(), response["headers"]["allow"].as_str()),
+        (Some(405), Some("DELETE"))
+    );
 }

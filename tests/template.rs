@@ -153,6 +153,7 @@ fn policies_are_least_privilege() {
             "dynamodb:BatchGetItem",
             "dynamodb:DeleteItem",
             "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem",
             "kms:Decrypt",
             "kms:DescribeKey",
@@ -164,9 +165,9 @@ fn policies_are_least_privilege() {
 }
 
 #[test]
-fn writes_are_limited_to_the_key_prefix_the_code_writes() {
+fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
     let t = template();
-    let write = statement(&t, "WriteUserItemsOnly");
+    let write = statement(&t, "UserPartitionsOnly");
     let prefixes = strings(&write["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
     assert_eq!(prefixes, ["USER#*"]);
     // Every key the function writes starts with that prefix.
@@ -184,7 +185,7 @@ fn writes_are_limited_to_the_key_prefix_the_code_writes() {
     for s in statements(&t) {
         let actions = strings(&s["Action"]);
         if actions.iter().any(|a| a.starts_with("dynamodb:") && a != "dynamodb:BatchGetItem") {
-            assert_eq!(s["Sid"], "WriteUserItemsOnly");
+            assert_eq!(s["Sid"], "UserPartitionsOnly");
         }
     }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::management::v1_answer;
 use super::Call;
-use crate::domain::{Authority, CreateLink, Delivery, PasskeyLinks, Scope};
+use crate::domain::{Authority, CreateLink, Delivery, LinkTarget, PasskeyLinks, Scope};
 use crate::error::Error;
 use crate::mailer::Mailer;
 use crate::store::Store;
@@ -18,11 +18,13 @@ pub(super) async fn create_my_link<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     call.body()?;
     let cmd = CreateLink {
-        caller: call.caller.clone(),
-        // The org header means nothing here: a user lives in exactly one organisation.
-        scope: Scope::Org(call.caller.org_id.clone()),
-        user_id: call.caller.user_id.clone(),
-        authority: Authority::OwnUser,
+        target: LinkTarget {
+            caller: call.caller.clone(),
+            // The org header means nothing here: a user lives in exactly one organisation.
+            scope: Scope::Org(call.caller.org_id.clone()),
+            user_id: call.caller.user_id.clone(),
+            authority: Authority::OwnUser,
+        },
         delivery,
     };
     Ok(v1_answer(links.create_link(&cmd).await?))

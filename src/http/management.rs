@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::Call;
-use crate::domain::{Authority, CreateLink, CreatedLink, Delivery, PasskeyLinks, Scope};
+use crate::domain::{Authority, CreateLink, CreatedLink, Delivery, LinkTarget, PasskeyLinks, Scope};
 use crate::error::Error;
 use crate::mailer::Mailer;
 use crate::store::Store;
@@ -22,10 +22,12 @@ pub(super) async fn create_link<S: Store, M: Mailer + Sync>(
     // The request message has no fields besides the path's: the body only has to be valid.
     call.body()?;
     let cmd = CreateLink {
-        caller: call.caller.clone(),
-        scope: Scope::Org(org),
-        user_id,
-        authority: Authority::Permission(permission),
+        target: LinkTarget {
+            caller: call.caller.clone(),
+            scope: Scope::Org(org),
+            user_id,
+            authority: Authority::Permission(permission),
+        },
         delivery,
     };
     Ok(v1_answer(links.create_link(&cmd).await?))

@@ -25,6 +25,10 @@ pub enum Operation {
     AddMyPasswordlessLink,
     /// zitadel.user.v2.UserService.CreatePasskeyRegistrationLink
     CreatePasskeyRegistrationLink,
+    /// Ours (ZITADEL has none): a user's outstanding registration links.
+    ListPasskeyRegistrationLinks,
+    /// Ours: revoke one outstanding link, or all of them.
+    RevokePasskeyRegistrationLinks,
 }
 
 /// How a route's requests and errors are framed.
@@ -48,6 +52,10 @@ const fn post(path: &'static str, operation: Operation) -> Route {
     Route { method: "POST", path, operation, family: Family::Rest }
 }
 
+const fn delete(path: &'static str, operation: Operation) -> Route {
+    Route { method: "DELETE", path, operation, family: Family::Rest }
+}
+
 const fn connect(path: &'static str, operation: Operation) -> Route {
     Route { method: "POST", path, operation, family: Family::Connect }
 }
@@ -62,6 +70,12 @@ pub const ROUTES: &[Route] = &[
         "/zitadel.user.v2.UserService/CreatePasskeyRegistrationLink",
         Operation::CreatePasskeyRegistrationLink,
     ),
+    post("/v2/users/{userId}/passkeys/registration_links/_search", Operation::ListPasskeyRegistrationLinks),
+    delete(
+        "/v2/users/{userId}/passkeys/registration_links/{codeId}",
+        Operation::RevokePasskeyRegistrationLinks,
+    ),
+    delete("/v2/users/{userId}/passkeys/registration_links", Operation::RevokePasskeyRegistrationLinks),
 ];
 
 pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
@@ -82,6 +96,8 @@ pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
         Operation::CreatePasskeyRegistrationLink => {
             user_v2::create_passkey_registration_link(links, call, route.family).await
         }
+        Operation::ListPasskeyRegistrationLinks => user_v2::list_registration_links(links, call).await,
+        Operation::RevokePasskeyRegistrationLinks => user_v2::revoke_registration_links(links, call).await,
     }
 }
 
@@ -154,7 +170,7 @@ mod tests {
     fn every_route_is_reachable_with_and_without_a_prefix() {
         let routes = Routes::new();
         for route in ROUTES {
-            let path = route.path.replace("{userId}", "u1");
+            let path = route.path.replace("{userId}", "u1").replace("{codeId}", "c1");
             for candidate in [path.clone(), format!("/prod{path}"), format!("/api/v1{path}/")] {
                 let found = routes.find(&candidate).unwrap_or_else(|| panic!("{candidate}"));
                 assert_eq!(found.route_for(route.method), Some(*route), "{candidate}");

@@ -2,16 +2,17 @@
 //! (`/zitadel.user.v2.UserService/...`, the user id in the body). v2 has no org header: a
 //! user is found wherever it lives, and permissions count in its organisation.
 
+use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use super::routes::Family;
 use super::Call;
-use crate::domain::{Authority, CreateLink, Delivery, PasskeyLinks, Scope};
+use crate::domain::{Authority, CreateLink, Delivery, LinkTarget, PasskeyLinks, Scope};
 use crate::error::{Error, FieldProblem};
 use crate::link::UrlTemplate;
 use crate::mailer::Mailer;
 use crate::model::UserId;
-use crate::permissions::USER_PASSKEY_WRITE;
+use crate::permissions::{USER_PASSKEY_WRITE, USER_WRITE};
 use crate::store::Store;
 
 /// CreatePasskeyRegistrationLink: `{"sendLink":{"urlTemplate"?}}` mails the link (the
@@ -29,10 +30,12 @@ where
     let delivery = medium(&body)?;
     let created = links
         .create_link(&CreateLink {
-            caller: call.caller.clone(),
-            scope: Scope::UsersOrg,
-            user_id,
-            authority: Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
+            target: LinkTarget {
+                caller: call.caller.clone(),
+                scope: Scope::UsersOrg,
+                user_id,
+                authority: Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
+            },
             delivery,
         })
         .await?;
@@ -41,6 +44,78 @@ where
         answer["code"] = json!({ "id": created.code_id, "code": returned.code.expose() });
     }
     Ok(answer)
+}
+
+/// `POST /v2/users/{userId}/passkeys/registration_links/_search`: the user's outstanding
+/// links, oldest first; never a code or its hash. (ZITADEL has no such call; shaped as its v2
+/// list calls are.)
+pub(super) async fn list_registration_links<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+) -> Result<Value, Error> {
+    let target = links_target(call)?;
+    // The body may carry list options later; today any object lists everything.
+    call.body()?;
+    let (outstanding, at) = links.list_links(&target).await?;
+    let result: Vec<Value> = outstanding
+        .iter()
+        .map(|l| {
+            let mut link = json!({
+                "id": l.code_id,
+                "creationDate": l.created_at,
+                "expirationDate": epoch_rfc3339(l.expires_at),
+                "creator": l.requested_by,
+                "delivery": match l.delivery.as_str() {
+                    "returned" => "REGISTRATION_LINK_DELIVERY_RETURNED",
+                    _ => "REGISTRATION_LINK_DELIVERY_MAIL",
+                },
+                "state": "REGISTRATION_LINK_STATE_ACTIVE",
+            });
+            if let Some(message_id) = &l.message_id {
+                link["messageId"] = message_id.as_str().into();
+            }
+            link
+        })
+        .collect();
+    Ok(json!({
+        "details": {
+            "totalResult": result.len().to_string(),
+            "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        },
+        "result": result,
+    }))
+}
+
+/// `DELETE /v2/users/{userId}/passkeys/registration_links/{codeId}` (one) and
+/// `DELETE /v2/users/{userId}/passkeys/registration_links` (all outstanding).
+pub(super) async fn revoke_registration_links<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+) -> Result<Value, Error> {
+    let target = links_target(call)?;
+    call.body()?;
+    let code_id = match call.params.get("codeId") {
+        None => None,
+        Some(raw) => Some(super::percent_decode(raw).ok_or(Error::LinkNotFound)?),
+    };
+    let details = links.revoke_links(&target, code_id.as_deref()).await?;
+    Ok(json!({ "details": details.v2_json() }))
+}
+
+/// Links as objects need `user.write` in the user's organisation, wherever it lives.
+fn links_target(call: &Call<'_>) -> Result<LinkTarget, Error> {
+    Ok(LinkTarget {
+        caller: call.caller.clone(),
+        scope: Scope::UsersOrg,
+        user_id: call.path_user_id()?,
+        authority: Authority::Permission(USER_WRITE),
+    })
+}
+
+fn epoch_rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 /// The target user (from the path over REST, from the body over Connect) and the body.

@@ -112,7 +112,47 @@ pub trait LinkRevoke {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Everything the request path needs from storage, as one bound.
-pub trait Store: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync {}
+/// A stored link as API callers and operators see it: never the code or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredLink {
+    pub code_id: String,
+    pub org_id: String,
+    pub created_at: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub requested_by: String,
+    /// `mail` or `returned`; links stored before returned links existed were mailed.
+    pub delivery: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
 
-impl<T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + Sync> Store for T {}
+/// A user's stored links, expired ones included (TTL deletes them late or, on emulators,
+/// never): whoever reads them compares `expires_at` with the clock.
+pub trait LinkList {
+    fn list_links(&self, user: &UserId) -> impl Future<Output = Result<Vec<StoredLink>, StoreError>> + Send;
+}
+
+/// Links revoked by a caller, with the user event that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRemoval {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub code_ids: Vec<String>,
+    pub previous_sequence: u64,
+    pub sequence: u64,
+    pub removed_by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// Deletes the links, bumps the user's sequence and writes the audit event atomically;
+/// [`StoreError::Conflict`] when the sequence moved or a link is already gone.
+pub trait LinkRemove {
+    fn remove_links(&self, removal: &LinkRemoval) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Everything the request path needs from storage, as one bound.
+pub trait Store: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + Sync {}
+
+impl<T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + Sync> Store for T {}

@@ -13,6 +13,7 @@ use super::{classify, keys, Table};
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
+use crate::store::{LinkList, StoredLink};
 
 /// What a write did to the item it wrote, so a seed can report what it created and changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,18 +272,6 @@ pub struct UserProfile<'a> {
     pub user_name: Option<&'a str>,
 }
 
-/// A stored link as an operator may see it: never the hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LinkSummary {
-    pub code_id: String,
-    pub org_id: String,
-    pub created_at: String,
-    /// Epoch seconds.
-    pub expires_at: i64,
-    pub requested_by: String,
-}
-
 impl Table {
     pub async fn user_exists(&self, user: &UserId) -> Result<bool, StoreError> {
         let out = self
@@ -298,46 +287,10 @@ impl Table {
         Ok(out.item.is_some())
     }
 
-    /// The user's links that can still be used at `now` (epoch seconds). DynamoDB's TTL
-    /// deletes expired items late or (on emulators) never, so expiry is checked here.
-    pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<LinkSummary>, StoreError> {
-        let mut links = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("USER#{user}")))
-                .expression_attribute_values(":prefix", s("PASSKEYLINK#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let text =
-                    |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let expires_at = item
-                    .get(keys::TTL_ATTRIBUTE)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or(0);
-                if expires_at > now {
-                    links.push(LinkSummary {
-                        code_id: text("codeId"),
-                        org_id: text("orgId"),
-                        created_at: text("createdAt"),
-                        expires_at,
-                        requested_by: text("requestedBy"),
-                    });
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(links),
-            }
-        }
+    /// The user's links that can still be used at `now` (epoch seconds).
+    pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<StoredLink>, StoreError> {
+        let mut links = self.list_links(user).await?;
+        links.retain(|l| l.expires_at > now);
+        Ok(links)
     }
 }

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::keys;
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
 use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
+use crate::store::StoredLink;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -105,4 +107,22 @@ pub fn roles_from_item(item: &Item) -> Vec<String> {
         .and_then(|v| v.as_l().ok())
         .map(|l| l.iter().filter_map(|r| r.as_s().ok().cloned()).collect())
         .unwrap_or_default()
+}
+
+/// A link item as [`StoredLink`]: never its hash.
+pub fn stored_link_from_item(item: &Item) -> StoredLink {
+    let text = |name: &str| get_s(item, name).unwrap_or_default().to_owned();
+    StoredLink {
+        code_id: text("codeId"),
+        org_id: text("orgId"),
+        created_at: text("createdAt"),
+        expires_at: item
+            .get(keys::TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        requested_by: text("requestedBy"),
+        delivery: get_s(item, "delivery").unwrap_or("mail").to_owned(),
+        message_id: get_s(item, "messageId").map(str::to_owned),
+    }
 }

@@ -20,7 +20,8 @@ use self::item::{n, s, Item};
 use crate::error::{error_chain, StoreError};
 use crate::model::{OrgId, UserId};
 use crate::store::{
-    LinkCommit, LinkDelivery, LinkRevoke, LinkSent, NewLink, Snapshot, SnapshotRead, WindowChange,
+    LinkCommit, LinkDelivery, LinkList, LinkRemoval, LinkRemove, LinkRevoke, LinkSent, NewLink, Snapshot,
+    SnapshotRead, StoredLink, WindowChange,
 };
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
@@ -35,6 +36,8 @@ pub fn delivery_name(delivery: LinkDelivery) -> &'static str {
         LinkDelivery::Returned => "returned",
     }
 }
+/// Recorded when a caller revokes outstanding links (ZITADEL has no such call).
+pub const LINKS_REVOKED_EVENT: &str = "user.human.passwordless.initialization.code.revoked";
 /// Recorded when the link's e-mail could not be sent and the link was removed.
 pub const LINK_SEND_FAILED_EVENT: &str = "user.human.passwordless.initialization.code.send.failed";
 
@@ -252,23 +255,110 @@ impl LinkCommit for Table {
             .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service)) if service.err().is_transaction_canceled_exception() => {
-                let reasons: Vec<&str> = match service.err() {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                if reasons.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(StoreError::Unavailable(format!("TransactWriteItems cancelled: {reasons:?}")))
+        guarded_write_outcome(result)
+    }
+}
+
+type TransactResult = Result<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+    SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
+>;
+
+/// A guarded transaction's outcome: a failed condition or a concurrent transaction is
+/// [`StoreError::Conflict`] (the caller re-reads and tries again).
+fn guarded_write_outcome(result: TransactResult) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(service)) if service.err().is_transaction_canceled_exception() => {
+            let reasons: Vec<&str> = match service.err() {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                    c.cancellation_reasons().iter().filter_map(|r| r.code()).collect()
                 }
+                _ => Vec::new(),
+            };
+            if reasons.iter().any(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict")) {
+                Err(StoreError::Conflict)
+            } else {
+                Err(StoreError::Unavailable(format!("TransactWriteItems cancelled: {reasons:?}")))
             }
-            Err(e) => Err(classify("TransactWriteItems", e)),
         }
+        Err(e) => Err(classify("TransactWriteItems", e)),
+    }
+}
+
+impl LinkList for Table {
+    async fn list_links(&self, user: &UserId) -> Result<Vec<StoredLink>, StoreError> {
+        let mut links = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(format!("USER#{user}")))
+                .expression_attribute_values(":prefix", s("PASSKEYLINK#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            links.extend(out.items.unwrap_or_default().iter().map(item::stored_link_from_item));
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(links),
+            }
+        }
+    }
+}
+
+impl LinkRemove for Table {
+    async fn remove_links(&self, removal: &LinkRemoval) -> Result<(), StoreError> {
+        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
+        let at = rfc3339(&removal.at);
+        let bump_sequence = Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(&removal.user_id)))
+            .condition_expression("#seq = :prev AND orgId = :org")
+            .update_expression("SET #seq = :next, changeDate = :now")
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(":prev", n(removal.previous_sequence))
+            .expression_attribute_values(":next", n(removal.sequence))
+            .expression_attribute_values(":now", s(&at))
+            .expression_attribute_values(":org", s(removal.org_id.as_str()))
+            .build()
+            .map_err(internal)?;
+        let mut event: Item = keys::user_event(&removal.user_id, removal.sequence);
+        event.extend([
+            ("entity".to_owned(), s("EVENT")),
+            ("eventType".to_owned(), s(LINKS_REVOKED_EVENT)),
+            ("orgId".to_owned(), s(removal.org_id.as_str())),
+            ("sequence".to_owned(), n(removal.sequence)),
+            ("createdAt".to_owned(), s(&at)),
+            ("editorUserId".to_owned(), s(removal.removed_by.as_str())),
+            ("codeIds".to_owned(), item::string_list(&removal.code_ids)),
+        ]);
+        let put_event = Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(event))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(internal)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
+            .transact_items(TransactWriteItem::builder().put(put_event).build());
+        for code_id in &removal.code_ids {
+            let delete = Delete::builder()
+                .table_name(&self.name)
+                .set_key(Some(keys::passkey_link(&removal.user_id, code_id)))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(internal)?;
+            request = request.transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        guarded_write_outcome(request.send().await)
     }
 }
 
