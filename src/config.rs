@@ -31,6 +31,7 @@ pub const VARIABLES: &[&str] = &[
     "ROLE_PERMISSIONS",
     "RATE_LIMIT_LINKS",
     "RATE_LIMIT_WINDOW_SECONDS",
+    "SUPERSEDE_LINKS",
     "RUST_LOG",
     "LOG_FORMAT",
 ];
@@ -65,6 +66,9 @@ pub struct Config {
     pub permissions: RolePermissions,
     /// `RATE_LIMIT_LINKS` per `RATE_LIMIT_WINDOW_SECONDS`: links one user can be sent.
     pub rate_limit: RateLimit,
+    /// `SUPERSEDE_LINKS`: `true` revokes a user's outstanding links when a new one is
+    /// created (default `false`, as in ZITADEL, where every code stays valid until it expires).
+    pub supersede_links: bool,
 }
 
 /// At most `links` links to one user in any `window`.
@@ -126,8 +130,19 @@ impl Config {
                 ),
             },
         };
+        let supersede_links = match get("SUPERSEDE_LINKS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "SUPERSEDE_LINKS",
+                    reason: "must be true or false".into(),
+                })
+            }
+        };
         Ok(Self {
             rate_limit,
+            supersede_links,
             table_name,
             mail_from,
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
@@ -196,8 +211,19 @@ mod tests {
     const BASE: [(&str, &str); 2] = [("TABLE_NAME", "passkeys"), ("MAIL_FROM", "no-reply@example.com")];
 
     #[test]
+    fn supersede_links_is_a_strict_boolean() {
+        let with = |v: &str| Config::from_lookup(lookup(&[BASE[0], BASE[1], ("SUPERSEDE_LINKS", v)]));
+        assert!(with("true").unwrap().supersede_links);
+        assert!(!with("false").unwrap().supersede_links);
+        for bad in ["yes", "1", "TRUE"] {
+            assert_eq!(with(bad).unwrap_err().variable, "SUPERSEDE_LINKS", "{bad:?}");
+        }
+    }
+
+    #[test]
     fn defaults_apply_when_only_required_values_are_set() {
         let config = Config::from_lookup(lookup(&BASE)).unwrap();
+        assert!(!config.supersede_links);
         assert_eq!(config.link_lifetime, Duration::from_secs(3600));
         assert_eq!(config.org_claim, DEFAULT_ORG_CLAIM);
         assert_eq!(config.ses_configuration_set, None);

@@ -105,6 +105,8 @@ pub struct LinkPolicy {
     pub lifetime: Duration,
     pub permissions: RolePermissions,
     pub rate_limit: RateLimit,
+    /// Revoke the user's outstanding links when a new one is created.
+    pub supersede: bool,
 }
 
 pub struct PasskeyLinks<S, M> {
@@ -249,6 +251,23 @@ where
             RecentLink { code_id: code_id.clone(), at_ms: now.timestamp_millis() },
         )?;
 
+        // Listed only when configured: it costs a Query per call.
+        let superseded = if self.policy.supersede {
+            let mut codes: Vec<String> = self
+                .store
+                .list_links(&user.id)
+                .await?
+                .into_iter()
+                .filter(|l| l.expires_at > now.timestamp())
+                .map(|l| l.code_id)
+                .collect();
+            // The transaction's 100 writes: sequence, link, event and 97 older links.
+            codes.truncate(MAX_LINKS_PER_REVOKE - 1);
+            codes
+        } else {
+            Vec::new()
+        };
+
         let secret = LinkSecret::generate().map_err(|e| Error::Internal(format!("CSPRNG: {e}")))?;
         let lifetime = chrono::Duration::from_std(self.policy.lifetime)
             .map_err(|e| Error::Internal(format!("lifetime: {e}")))?;
@@ -263,6 +282,7 @@ where
             sequence: user.sequence + 1,
             requested_by: cmd.target.caller.user_id.clone(),
             window,
+            superseded,
             delivery: match cmd.delivery {
                 Delivery::Mail(_) => LinkDelivery::Mail,
                 Delivery::Return => LinkDelivery::Returned,

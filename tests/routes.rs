@@ -362,3 +362,22 @@ async fn links_as_objects_need_user_write_in_the_users_org() {
         (Some(405), Some("DELETE"))
     );
 }
+
+#[tokio::test]
+async fn with_supersede_on_a_new_link_revokes_the_outstanding_ones() {
+    let mut h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    assert_eq!(h.call(&request(&v1_send(ALICE), admin, json!({}))).await.0, 200);
+    assert_eq!(h.call(&request(&v1_link(ALICE), admin, json!({}))).await.0, 200);
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 2, "off by default, as in ZITADEL");
+
+    h.api.links.policy.supersede = true;
+    let (status, body) = h.call(&request(&v2(ALICE), admin, json!({"returnCode":{}}))).await;
+    assert_eq!(status, 200, "{body}");
+    let links = h.items(ALICE, "PASSKEYLINK#").await;
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0]["codeId"].as_s().unwrap(), body["code"]["id"].as_str().unwrap());
+    let event = h.items(ALICE, "EVENT#").await.pop().unwrap();
+    assert_eq!(event["supersededCodeIds"].as_l().unwrap().len(), 2);
+    assert_eq!(h.user_sequence(ALICE).await, 3);
+}

@@ -69,6 +69,7 @@ async fn serve() -> Result<(), Error> {
                 lifetime: config.link_lifetime,
                 permissions: config.permissions.clone(),
                 rate_limit: config.rate_limit,
+                supersede: config.supersede_links,
             },
             renderer: MailRenderer::new()?,
         },

@@ -60,6 +60,9 @@ pub struct NewLink {
     /// The change to the user's rate-limit window, written with the sequence so that
     /// concurrent calls cannot both take the last slot.
     pub window: WindowChange,
+    /// The user's older links this one replaces (`SUPERSEDE_LINKS`): deleted in the same
+    /// transaction.
+    pub superseded: Vec<String>,
     pub delivery: LinkDelivery,
 }
 

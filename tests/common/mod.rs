@@ -146,6 +146,7 @@ impl Harness {
                     lifetime: Duration::from_secs(3600),
                     permissions: RolePermissions::default(),
                     rate_limit: send_passkey_link::config::DEFAULT_RATE_LIMIT,
+                    supersede: false,
                 },
                 renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
             },

@@ -204,6 +204,9 @@ impl LinkCommit for Table {
             ("linkExpiresAt".to_owned(), n(expires)),
             ("delivery".to_owned(), s(delivery_name(link.delivery))),
         ]);
+        if !link.superseded.is_empty() {
+            event_item.insert("supersededCodeIds".to_owned(), item::string_list(&link.superseded));
+        }
         let put_new = |item: Item| {
             Put::builder()
                 .table_name(&self.name)
@@ -247,15 +250,18 @@ impl LinkCommit for Table {
         }
         let bump_sequence = bump_sequence.update_expression(expression).build().map_err(internal)?;
 
-        let result = self
+        let mut request = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
             .transact_items(TransactWriteItem::builder().put(put_new(link_item)?).build())
-            .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build())
-            .send()
-            .await;
-        guarded_write_outcome(result)
+            .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build());
+        for code_id in &link.superseded {
+            request = request.transact_items(
+                TransactWriteItem::builder().delete(self.delete_link(&link.user_id, code_id)?).build(),
+            );
+        }
+        guarded_write_outcome(request.send().await)
     }
 }
 
@@ -283,6 +289,19 @@ fn guarded_write_outcome(result: TransactResult) -> Result<(), StoreError> {
             }
         }
         Err(e) => Err(classify("TransactWriteItems", e)),
+    }
+}
+
+impl Table {
+    /// Deletes a link that must still be there: gone means a concurrent revoke or
+    /// supersede won, and the whole transaction is a conflict to retry.
+    fn delete_link(&self, user: &UserId, code_id: &str) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::passkey_link(user, code_id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
     }
 }
 
@@ -350,13 +369,9 @@ impl LinkRemove for Table {
             .transact_items(TransactWriteItem::builder().update(bump_sequence).build())
             .transact_items(TransactWriteItem::builder().put(put_event).build());
         for code_id in &removal.code_ids {
-            let delete = Delete::builder()
-                .table_name(&self.name)
-                .set_key(Some(keys::passkey_link(&removal.user_id, code_id)))
-                .condition_expression("attribute_exists(pk)")
-                .build()
-                .map_err(internal)?;
-            request = request.transact_items(TransactWriteItem::builder().delete(delete).build());
+            request = request.transact_items(
+                TransactWriteItem::builder().delete(self.delete_link(&removal.user_id, code_id)?).build(),
+            );
         }
         guarded_write_outcome(request.send().await)
     }
