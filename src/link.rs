@@ -73,6 +73,10 @@ impl UrlTemplate {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must not contain whitespace or control characters".into());
         }
+        // Browsers read `\` as `/`: `https://evil.example\.good.example/` is evil.example.
+        if raw.contains('\\') {
+            return Err("must not contain a backslash".into());
+        }
         let rest = if let Some(rest) = raw.strip_prefix("https://") {
             rest
         } else if let Some(rest) = raw.strip_prefix("http://") {
@@ -192,6 +196,7 @@ mod tests {
             "https://app.example/{{template \"x\"}}{{.Code}}",
             "https://{{.UserID}}.example/{{.Code}}",
             "https://app.example/ {{.Code}}",
+            "https://evil.example\\.good.example/{{.Code}}",
         ] {
             assert!(UrlTemplate::from_request(bad).is_err(), "{bad}");
         }

@@ -409,3 +409,27 @@ async fn v2_codes_in_the_callers_hands_need_user_credential_write() {
         h.call(&request(&v2(ALICE), Some((ALICE, DEMO_ORG)), json!({"returnCode":{}}))).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+/// `.../registration_links/` (a client that built `.../{codeId}` with an empty id) used to
+/// revoke every outstanding link.
+#[tokio::test]
+async fn an_empty_link_id_revokes_nothing() {
+    let h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    assert_eq!(h.call(&request(&v1_link(ALICE), admin, json!({}))).await.0, 200);
+    for path in [format!("{}/", links_of(ALICE)), format!("{}//", links_of(ALICE))] {
+        let (status, body) = h.call(&with_method(request(&path, admin, json!({})), "DELETE")).await;
+        assert_eq!((status, error_id(&body)), (404, "LINK-Nf4Rk"), "{path}: {body}");
+    }
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_connect_route_answers_a_wrong_method_as_connect_does() {
+    let h = Harness::new().await;
+    let response =
+        h.invoke(with_method(request(CONNECT_CREATE, Some((DEMO_ADMIN, DEMO_ORG)), json!({})), "GET")).await;
+    assert_eq!(response["statusCode"], 405);
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["code"], "unimplemented", "{body}");
+}

@@ -138,7 +138,11 @@ where
             let Some(route) = found.route_for(req.method().as_str()) else {
                 let api = METHOD_NOT_ALLOWED;
                 info!(status = api.http_status(), error_id = api.id, "wrong method");
-                let mut response = json_response(api.http_status(), &api.body());
+                let body = match found.family() {
+                    Family::Rest => api.body(),
+                    Family::Connect => api.connect_body(),
+                };
+                let mut response = json_response(api.http_status(), &body);
                 if let Ok(allow) = HeaderValue::from_str(&found.allowed_methods()) {
                     response.headers_mut().insert(ALLOW, allow);
                 }

@@ -115,6 +115,11 @@ impl Found<'_> {
         self.routes.iter().copied().find(|r| r.method == method)
     }
 
+    /// How the path's routes frame errors (one path, one family).
+    pub fn family(&self) -> Family {
+        self.routes.first().map_or(Family::Rest, |r| r.family)
+    }
+
     /// The `Allow` header of a 405.
     pub fn allowed_methods(&self) -> String {
         self.routes.iter().map(|r| r.method).collect::<Vec<_>>().join(", ")
@@ -148,11 +153,24 @@ impl Routes {
     /// the API's own path (`/prod/management/v1/...`), and a trailing slash after it.
     pub fn find(&self, path: &str) -> Option<Found<'_>> {
         // An empty segment where an id belongs is a bad id (400), not an unknown route: it
-        // becomes `%`, which no id decodes from.
-        let mut path = path.trim_end_matches('/').to_owned();
+        // becomes `%`, which no id decodes from. A trailing slash is such a segment first
+        // (`.../registration_links/` names an empty link id, not all links), and only
+        // failing that the slash after a complete path.
+        let mut path = path.to_owned();
         while path.contains("//") {
             path = path.replace("//", "/%/");
         }
+        if path.len() > 1 && path.ends_with('/') {
+            let with_empty_id = format!("{path}%");
+            if let Some(found) = self.find_exact(&with_empty_id) {
+                return Some(found);
+            }
+            path.pop();
+        }
+        self.find_exact(&path)
+    }
+
+    fn find_exact(&self, path: &str) -> Option<Found<'_>> {
         let starts = std::iter::once(0).chain(path.match_indices('/').map(|(i, _)| i).filter(|&i| i > 0));
         starts.take(4).find_map(|start| {
             let matched = self.0.at(&path[start..]).ok()?;
@@ -171,7 +189,14 @@ mod tests {
         let routes = Routes::new();
         for route in ROUTES {
             let path = route.path.replace("{userId}", "u1").replace("{codeId}", "c1");
-            for candidate in [path.clone(), format!("/prod{path}"), format!("/api/v1{path}/")] {
+            // With a trailing slash, a path that another route extends by an id names that
+            // route with an empty id instead.
+            let extended = ROUTES.iter().any(|r| r.path.starts_with(&format!("{}/{{", route.path)));
+            let mut candidates = vec![path.clone(), format!("/prod{path}")];
+            if !extended {
+                candidates.push(format!("/api/v1{path}/"));
+            }
+            for candidate in candidates {
                 let found = routes.find(&candidate).unwrap_or_else(|| panic!("{candidate}"));
                 assert_eq!(found.route_for(route.method), Some(*route), "{candidate}");
                 if route.path.contains("{userId}") {
@@ -188,6 +213,16 @@ mod tests {
         assert!(routes.find("/management//v1/users/u1/passwordless/_send_link").is_none());
         let empty_id = routes.find("/management/v1/users//passwordless/_send_link").unwrap();
         assert_eq!(empty_id.params["userId"], "%");
+        // A trailing slash after "all links" names an empty link id, never all of them.
+        for path in
+            ["/v2/users/u1/passkeys/registration_links/", "/v2/users/u1/passkeys/registration_links//"]
+        {
+            assert_eq!(
+                routes.find(path).unwrap().params.get("codeId").map(String::as_str),
+                Some("%"),
+                "{path}"
+            );
+        }
         assert!(routes.find("/").is_none());
         let found = routes.find("/management/v1/users/u1/passwordless/_send_link").unwrap();
         assert_eq!(found.route_for("GET"), None);
