@@ -15,4 +15,4 @@ check_stack_up
 
 export GATEWAY_URL="http://127.0.0.1:$(port_of gateway 18080)"
 export TOKEN_COMMAND="$PYTHON $ROOT/scripts/local-gateway.py token"
-"$SDK_PYTHON" -W ignore -m unittest -v "$ROOT/tests/sdk/test_zitadel_client.py"
+"$SDK_PYTHON" -m unittest -v "$ROOT/tests/sdk/test_zitadel_client.py"
