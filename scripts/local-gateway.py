@@ -10,7 +10,7 @@ Every request must carry `Authorization: Bearer <JWT>` signed (RS256) by the loc
 numeric `exp` in the future and, if present, a numeric `nbf` in the past; otherwise it answers
 401 {"message":"Unauthorized"} as API Gateway does, without reading the body or calling the
 function, and logs why ("token refused: expired"; never the token). A body must be framed by
-one Content-Length of at most 10 MiB (else 400, 411 or 413). Accepted requests become HTTP API
+one Content-Length or by chunked transfer coding alone, at most 10 MiB (else 400 or 413). Accepted requests become HTTP API
 payload v2.0 events with the token's claims in requestContext.authorizer.jwt.claims, sent to
 the function; its proxy response is returned. Like an HTTP API with a `$default` route, every
 method and path reaches the function.
@@ -43,6 +43,7 @@ ROUTE_SUFFIX = "/passwordless/_send_link"
 ROUTE_KEY = "POST /management/v1/users/{userId}/passwordless/_send_link"
 ORG_CLAIM = "urn:zitadel:iam:user:resourceowner:id"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+CHUNKED = object()  # body_length()'s answer for a chunked body
 CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]}
 
 
@@ -183,11 +184,15 @@ class Gateway(BaseHTTPRequestHandler):
         return True
 
     def body_length(self):
-        """The declared body length if acceptable, else None after refusing the request."""
-        if "transfer-encoding" in self.headers:
-            # Only Content-Length framing: an unread chunked body would be read as the next request.
-            self.refuse(411, "Length Required")
-            return None
+        """The declared body length, CHUNKED for a chunked body, else None after refusing."""
+        codings = self.headers.get_all("transfer-encoding", [])
+        if codings:
+            # Chunked alone (connect-node, for one, sends bodies so); with a Content-Length
+            # too, or another coding, the framing is ambiguous: request smuggling's recipe.
+            if [c.strip().lower() for c in codings] != ["chunked"] or "content-length" in self.headers:
+                self.refuse(400, "Bad Request")
+                return None
+            return CHUNKED
         lengths = self.headers.get_all("content-length", [])
         digits = lengths[0].strip() if len(lengths) == 1 else "" if lengths else "0"
         if not (digits.isascii() and digits.isdigit()):
@@ -199,6 +204,37 @@ class Gateway(BaseHTTPRequestHandler):
             self.refuse(413, "Request Entity Too Large")
             return None
         return int(significant)
+
+    def read_chunked(self):
+        """A chunked body, whole, else None after refusing it (size, syntax, limit)."""
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1026)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\r\n") or not size_text or len(size_text) > 16 \
+                    or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                self.refuse(400, "Bad Request")
+                return None
+            size = int(size_text, 16)
+            if len(body) + size > MAX_BODY:
+                self.refuse(413, "Request Entity Too Large")
+                return None
+            if size == 0:
+                break
+            chunk = self.rfile.read(size + 2)
+            if len(chunk) != size + 2 or not chunk.endswith(b"\r\n"):
+                self.refuse(400, "Bad Request")
+                return None
+            body += chunk[:-2]
+        # Trailer fields, up to the empty line that ends the message; their content is dropped.
+        for _ in range(100):
+            line = self.rfile.readline(8194)
+            if line in (b"\r\n", b"\n"):
+                return bytes(body)
+            if not line.endswith(b"\n"):
+                break
+        self.refuse(400, "Bad Request")
+        return None
 
     def authorize(self):
         """The token's claims, else None after logging why and answering 401."""
@@ -224,12 +260,20 @@ class Gateway(BaseHTTPRequestHandler):
                 and self.request_version >= "HTTP/1.1"):
             self.send_response_only(100)
             self.end_headers()
-        body = self.rfile.read(length) if length else b""
+        if length is CHUNKED:
+            body = self.read_chunked()
+            if body is None:
+                return
+        else:
+            body = self.rfile.read(length) if length else b""
 
         raw_path, _, raw_query = self.path.partition("?")
         headers = {}
         for name, value in self.headers.items():
             name = name.lower()
+            if name == "transfer-encoding":
+                # The body is passed whole; API Gateway does not forward the framing either.
+                continue
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         event = {
             "version": "2.0",

@@ -206,13 +206,30 @@ class GatewayTest(unittest.TestCase):
             self.assertEqual(response.status, 400)
         self.assertEqual(StubFunction.events, [])
 
-    def test_a_chunked_body_is_refused(self):
-        # Otherwise the chunks, left unread, would be parsed as a second request.
-        head = (f"POST {ROUTE} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-                f"authorization: Bearer {self.token()}\r\ntransfer-encoding: chunked").encode()
-        response = self.raw(head, b"2\r\n{}\r\n0\r\n\r\n")
-        self.assertEqual(response.status, 411)
-        self.assertEqual(response.getheader("connection"), "close")
+    def chunked_head(self, extra: str = "") -> bytes:
+        return (f"POST {ROUTE} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                f"authorization: Bearer {self.token()}\r\ntransfer-encoding: chunked{extra}").encode()
+
+    def test_a_chunked_body_is_passed_whole(self):
+        # connect-node (what @zitadel/client runs on in Node) sends its bodies chunked.
+        response = self.raw(self.chunked_head(), b"5;ext=1\r\n{\"a\":\r\n3\r\n12}\r\n0\r\nx-trailer: 1\r\n\r\n")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(StubFunction.events[0]["body"], '{"a":12}')
+        self.assertNotIn("transfer-encoding", StubFunction.events[0]["headers"])
+
+    def test_bad_chunked_framing_is_refused_and_the_connection_closed(self):
+        cases = [
+            ("size not hex", self.chunked_head(), b"zz\r\n{}\r\n0\r\n\r\n", 400),
+            ("chunk longer than its size", self.chunked_head(), b"1\r\n{}\r\n0\r\n\r\n", 400),
+            ("also a content-length", self.chunked_head("\r\ncontent-length: 2"), b"2\r\n{}\r\n0\r\n\r\n", 400),
+            ("another coding", self.chunked_head().replace(b"chunked", b"gzip, chunked"), b"", 400),
+            ("over the payload limit", self.chunked_head(), b"%x\r\n" % (self.gw.MAX_BODY + 1), 413),
+        ]
+        for name, head, body, status in cases:
+            with self.subTest(name):
+                response = self.raw(head, body)
+                self.assertEqual(response.status, status)
+                self.assertEqual(response.getheader("connection"), "close")
         self.assertEqual(StubFunction.events, [])
 
     def test_each_refused_token_is_logged_with_its_reason(self):
