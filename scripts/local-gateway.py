@@ -10,7 +10,9 @@ Every request must carry `Authorization: Bearer <JWT>` signed (RS256) by the loc
 numeric `exp` in the future and, if present, a numeric `nbf` in the past; otherwise it answers
 401 {"message":"Unauthorized"} as API Gateway does, without reading the body or calling the
 function, and logs why ("token refused: expired"; never the token). A body must be framed by
-one Content-Length or by chunked transfer coding alone, at most 10 MiB (else 400 or 413). Accepted requests become HTTP API
+one Content-Length or by chunked transfer coding alone, at most 10 MiB (else 400 or 413). A
+refused request's connection closes after the answer and a brief, bounded drain of what the
+client is still sending (so a streaming client reads the 401 instead of failing to write). Accepted requests become HTTP API
 payload v2.0 events with the token's claims in requestContext.authorizer.jwt.claims, sent to
 the function; its proxy response is returned. Like an HTTP API with a `$default` route, every
 method and path reaches the function.
@@ -44,6 +46,8 @@ ROUTE_KEY = "POST /management/v1/users/{userId}/passwordless/_send_link"
 ORG_CLAIM = "urn:zitadel:iam:user:resourceowner:id"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 CHUNKED = object()  # body_length()'s answer for a chunked body
+DRAIN_BYTES = 64 * 1024  # what a refused request may still send before the connection closes
+DRAIN_SECONDS = 0.5
 CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)]}
 
 
@@ -177,6 +181,25 @@ class Gateway(BaseHTTPRequestHandler):
         # taken for the next request, so the connection ends here.
         self.close_connection = True
         self.answer(status, json.dumps({"message": message}, separators=(",", ":")).encode(), headers)
+        self.wfile.flush()
+        self.drain()
+
+    def drain(self):
+        """Reads (and drops) what the client is still sending, a little and briefly, before the
+        connection closes: a client still writing its body (connect-node streams it) would
+        otherwise fail with EPIPE instead of reading the answer. Bounded, so a refused client
+        cannot make the gateway read much."""
+        self.connection.settimeout(DRAIN_SECONDS)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        read = 0
+        try:
+            while read < DRAIN_BYTES and time.monotonic() < deadline:
+                data = self.rfile.read1(DRAIN_BYTES - read)
+                if not data:
+                    break
+                read += len(data)
+        except OSError:
+            pass
 
     def handle_expect_100(self):
         # "100 Continue" is sent by handle_any once the length and the token are accepted, so

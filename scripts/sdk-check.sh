@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# ZITADEL's official Python SDK (zitadel-client, pinned in tools.sh) against the local gateway
-# and the function: tests/sdk/test_zitadel_client.py. Needs the stack's environment (run it
-# under `scripts/stack.sh with`); starts the function and the gateway when they are not up.
+# ZITADEL's official SDKs against the local gateway and the function: Python's zitadel-client
+# (pinned in tools.sh; tests/sdk/test_zitadel_client.py) and Node's @zitadel/client (pinned by
+# tests/sdk/node/package-lock.json; tests/sdk/node/zitadel-client.test.mjs). Needs the stack's
+# environment (run it under `scripts/stack.sh with`); starts the function and the gateway when
+# they are not up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SDK_PYTHON="$("$ROOT/scripts/tools.sh" zitadel-client)"
+SDK_NODE="$("$ROOT/scripts/tools.sh" zitadel-client-node)"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
@@ -16,3 +19,7 @@ check_stack_up
 export GATEWAY_URL="http://127.0.0.1:$(port_of gateway 18080)"
 export TOKEN_COMMAND="$PYTHON $ROOT/scripts/local-gateway.py token"
 "$SDK_PYTHON" -m unittest -v "$ROOT/tests/sdk/test_zitadel_client.py"
+# Node resolves an ES module's imports from where the file is: the test runs beside its
+# node_modules, a copy refreshed each run.
+cp "$ROOT/tests/sdk/node/zitadel-client.test.mjs" "$SDK_NODE/"
+node --test "$SDK_NODE/zitadel-client.test.mjs"

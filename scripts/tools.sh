@@ -5,6 +5,7 @@
 set -euo pipefail
 
 TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DYNOXIDE_VERSION=3.2.0
 SES_LOCAL_VERSION=2.10.2
 CARGO_LAMBDA_VERSION=1.9.2
@@ -70,6 +71,20 @@ install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
 install_checkov() { install_venv checkov "$CHECKOV_VERSION"; }
 install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION"; }
 
+# ZITADEL's official Node SDK for tests/sdk/node: npm ci from the committed lock file, into a
+# folder named after the lock's hash (a changed lock installs afresh).
+install_zitadel_client_node() {
+  local lock="$ROOT/tests/sdk/node/package-lock.json"
+  local dir="$TOOLS_DIR/zitadel-client-node-$(sha256sum "$lock" | cut -c1-12)"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing @zitadel/client (tests/sdk/node/package-lock.json) into $dir" >&2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$ROOT/tests/sdk/node/package.json" "$lock" "$dir/"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+  touch "$dir/.done"
+}
+
 case "${1:-all}" in
   dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
   ses) install_ses_local; echo "$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION/node_modules/.bin/aws-ses-v2-local" ;;
@@ -77,6 +92,13 @@ case "${1:-all}" in
   schemathesis) install_schemathesis; echo "$TOOLS_DIR/venv-schemathesis-$SCHEMATHESIS_VERSION/bin/schemathesis" ;;
   checkov) install_checkov; echo "$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION/bin/checkov" ;;
   zitadel-client) install_zitadel_client; echo "$TOOLS_DIR/venv-zitadel-client-$ZITADEL_CLIENT_VERSION/bin/python" ;;
-  all) install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov; install_zitadel_client ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|all]" >&2; exit 2 ;;
+  zitadel-client-node)
+    install_zitadel_client_node
+    echo "$TOOLS_DIR/zitadel-client-node-$(sha256sum "$ROOT/tests/sdk/node/package-lock.json" | cut -c1-12)"
+    ;;
+  all)
+    install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
+    install_zitadel_client; install_zitadel_client_node
+    ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|all]" >&2; exit 2 ;;
 esac
