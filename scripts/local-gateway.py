@@ -208,7 +208,15 @@ class Gateway(BaseHTTPRequestHandler):
 
     def body_length(self):
         """The declared body length, CHUNKED for a chunked body, else None after refusing."""
+        if self.headers.defects or self.headers.get_payload():
+            # Python's parser stops at a malformed header line and keeps what follows as
+            # "payload": a Content-Length or Transfer-Encoding there would go unseen.
+            self.refuse(400, "Bad Request")
+            return None
         codings = self.headers.get_all("transfer-encoding", [])
+        if codings and self.request_version < "HTTP/1.1":
+            self.refuse(400, "Bad Request")
+            return None
         if codings:
             # Chunked alone (connect-node, for one, sends bodies so); with a Content-Length
             # too, or another coding, the framing is ambiguous: request smuggling's recipe.
@@ -233,7 +241,7 @@ class Gateway(BaseHTTPRequestHandler):
         body = bytearray()
         while True:
             line = self.rfile.readline(1026)
-            size_text = line.split(b";", 1)[0].strip()
+            size_text = line[:-2].split(b";", 1)[0]
             if not line.endswith(b"\r\n") or not size_text or len(size_text) > 16 \
                     or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
                 self.refuse(400, "Bad Request")
@@ -252,9 +260,9 @@ class Gateway(BaseHTTPRequestHandler):
         # Trailer fields, up to the empty line that ends the message; their content is dropped.
         for _ in range(100):
             line = self.rfile.readline(8194)
-            if line in (b"\r\n", b"\n"):
+            if line == b"\r\n":
                 return bytes(body)
-            if not line.endswith(b"\n"):
+            if not line.endswith(b"\r\n"):
                 break
         self.refuse(400, "Bad Request")
         return None

@@ -210,6 +210,18 @@ class GatewayTest(unittest.TestCase):
         return (f"POST {ROUTE} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                 f"authorization: Bearer {self.token()}\r\ntransfer-encoding: chunked{extra}").encode()
 
+    def test_headers_after_a_malformed_line_are_not_skipped(self):
+        # Python's parser stops at "X-Pad : 1"; the Content-Length after it went unseen, and
+        # the body was read as a second request.
+        token = self.token()
+        smuggled = f"GET /smuggled HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\r\n".encode()
+        head = (f"POST {ROUTE} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\nX-Pad : 1\r\n"
+                f"content-length: {len(smuggled)}").encode()
+        response = self.raw(head, smuggled)
+        self.assertEqual(response.status, 400)
+        self.assertEqual(response.getheader("connection"), "close")
+        self.assertEqual(StubFunction.events, [])
+
     def test_a_chunked_body_is_passed_whole(self):
         # connect-node (what @zitadel/client runs on in Node) sends its bodies chunked.
         response = self.raw(self.chunked_head(), b"5;ext=1\r\n{\"a\":\r\n3\r\n12}\r\n0\r\nx-trailer: 1\r\n\r\n")
@@ -224,6 +236,9 @@ class GatewayTest(unittest.TestCase):
             ("also a content-length", self.chunked_head("\r\ncontent-length: 2"), b"2\r\n{}\r\n0\r\n\r\n", 400),
             ("another coding", self.chunked_head().replace(b"chunked", b"gzip, chunked"), b"", 400),
             ("over the payload limit", self.chunked_head(), b"%x\r\n" % (self.gw.MAX_BODY + 1), 413),
+            ("space around the size", self.chunked_head(), b" 2 \r\n{}\r\n0\r\n\r\n", 400),
+            ("bare LF ending the body", self.chunked_head(), b"2\r\n{}\r\n0\r\n\n", 400),
+            ("chunked on HTTP/1.0", self.chunked_head().replace(b"HTTP/1.1", b"HTTP/1.0"), b"2\r\n{}\r\n0\r\n\r\n", 400),
         ]
         for name, head, body, status in cases:
             with self.subTest(name):

@@ -170,6 +170,7 @@ impl From<&Error> for ApiError {
                     FieldProblem::UrlTemplateNotString => "sendLink.urlTemplate must be a string",
                     FieldProblem::ReturnCodeNotObject => "returnCode must be a JSON object",
                     FieldProblem::UserIdMissing => "userId is required",
+                    FieldProblem::SameFieldTwice => "A field is set under both its JSON and its proto name",
                     FieldProblem::ConnectProtocolVersion => "connect-protocol-version must be 1",
                 },
             ),

@@ -66,6 +66,8 @@ pub enum FieldProblem {
     ReturnCodeNotObject,
     /// Connect requests carry the user in the body.
     UserIdMissing,
+    /// A field under its JSON name and its proto name (`returnCode` and `return_code`).
+    SameFieldTwice,
     /// Connect's `connect-protocol-version` header, when sent, must be `1`.
     ConnectProtocolVersion,
 }

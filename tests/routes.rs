@@ -392,7 +392,9 @@ async fn v2_codes_in_the_callers_hands_need_user_credential_write() {
     let caller = Some((NO_MAIL, DEMO_ORG));
     let attacker_template =
         json!({"sendLink":{"urlTemplate":"https://attacker.example/c?u={{.UserID}}&c={{.Code}}"}});
-    for body in [json!({"returnCode":{}}), attacker_template] {
+    // Proto field names are the same fields (protobuf JSON): they used to be ignored.
+    let proto_names = json!({"send_link":{"url_template":"https://attacker.example/c?c={{.Code}}"}});
+    for body in [json!({"returnCode":{}}), json!({"return_code":{}}), attacker_template, proto_names] {
         let (status, answer) = h.call(&request(&v2(INSTANCE_OWNER), caller, body.clone())).await;
         assert_eq!((status, error_id(&answer)), (403, "AUTH-5mWD2"), "{body}: {answer}");
         let mut connect = body.clone();

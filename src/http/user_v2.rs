@@ -142,7 +142,7 @@ fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String,
                 return Err(Error::InvalidField(FieldProblem::ConnectProtocolVersion));
             }
             let body = call.body()?;
-            let user_id = match set(&body, "userId") {
+            let user_id = match set(&body, "userId", "user_id")? {
                 None => return Err(Error::InvalidField(FieldProblem::UserIdMissing)),
                 Some(Value::String(raw)) if raw.is_empty() => {
                     return Err(Error::InvalidField(FieldProblem::UserIdMissing))
@@ -155,16 +155,25 @@ fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String,
     }
 }
 
-/// A field that is set: protobuf JSON reads `null` as unset.
-fn set<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.get(name).filter(|v| !v.is_null())
+/// A field that is set, by its JSON name or its proto name (protobuf JSON accepts both;
+/// both at once is an error); `null` is unset.
+fn set<'a>(
+    body: &'a Map<String, Value>,
+    json_name: &str,
+    proto_name: &str,
+) -> Result<Option<&'a Value>, Error> {
+    let get = |name: &str| body.get(name).filter(|v| !v.is_null());
+    match (get(json_name), get(proto_name)) {
+        (Some(_), Some(_)) => Err(Error::InvalidField(FieldProblem::SameFieldTwice)),
+        (json, proto) => Ok(json.or(proto)),
+    }
 }
 
 /// The `medium` oneof.
 fn medium(body: &Map<String, Value>) -> Result<Delivery, Error> {
-    match (set(body, "sendLink"), set(body, "returnCode")) {
+    match (set(body, "sendLink", "send_link")?, set(body, "returnCode", "return_code")?) {
         (Some(_), Some(_)) => Err(Error::InvalidField(FieldProblem::MediumConflict)),
-        (Some(Value::Object(send)), None) => match send.get("urlTemplate").filter(|v| !v.is_null()) {
+        (Some(Value::Object(send)), None) => match set(send, "urlTemplate", "url_template")? {
             None => Ok(Delivery::Mail(None)),
             Some(Value::String(raw)) => UrlTemplate::from_request(raw)
                 .map(|t| Delivery::Mail(Some(t)))
@@ -203,6 +212,13 @@ mod tests {
         assert_eq!(problem(json!({"sendLink":"x"})), Some(FieldProblem::SendLinkNotObject));
         assert_eq!(problem(json!({"sendLink":{"urlTemplate":5}})), Some(FieldProblem::UrlTemplateNotString));
         assert_eq!(problem(json!({"returnCode":true})), Some(FieldProblem::ReturnCodeNotObject));
+        // Proto names too, as protobuf JSON reads them; one field under both names is refused.
+        assert_eq!(medium(&body(json!({"return_code":{}}))).unwrap(), Delivery::Return);
+        assert!(matches!(
+            medium(&body(json!({"send_link":{"url_template":"https://a.example/{{.Code}}"}}))).unwrap(),
+            Delivery::Mail(Some(_))
+        ));
+        assert_eq!(problem(json!({"returnCode":{},"return_code":{}})), Some(FieldProblem::SameFieldTwice));
         assert!(matches!(
             medium(&body(json!({"sendLink":{"urlTemplate":"http://a.example/{{.Code}}"}}))),
             Err(Error::InvalidUrlTemplate(_))
