@@ -15,6 +15,7 @@ pub enum Code {
     InvalidArgument = 3,
     DeadlineExceeded = 4,
     NotFound = 5,
+    AlreadyExists = 6,
     PermissionDenied = 7,
     ResourceExhausted = 8,
     FailedPrecondition = 9,
@@ -32,6 +33,7 @@ impl Code {
             Code::InvalidArgument => "invalid_argument",
             Code::DeadlineExceeded => "deadline_exceeded",
             Code::NotFound => "not_found",
+            Code::AlreadyExists => "already_exists",
             Code::PermissionDenied => "permission_denied",
             Code::ResourceExhausted => "resource_exhausted",
             Code::FailedPrecondition => "failed_precondition",
@@ -49,7 +51,7 @@ impl Code {
             Code::Unauthenticated => 401,
             Code::PermissionDenied => 403,
             Code::NotFound => 404,
-            Code::Aborted => 409,
+            Code::Aborted | Code::AlreadyExists => 409,
             Code::ResourceExhausted => 429,
             Code::Internal => 500,
             Code::Unimplemented => 501,
@@ -172,6 +174,18 @@ impl From<&Error> for ApiError {
                     FieldProblem::UserIdMissing => "userId is required",
                     FieldProblem::SameFieldTwice => "A field is set under both its JSON and its proto name",
                     FieldProblem::ConnectProtocolVersion => "connect-protocol-version must be 1",
+                    FieldProblem::Code => "code must be an object with the strings id and code",
+                    FieldProblem::Authenticator => {
+                        "authenticator must be PASSKEY_AUTHENTICATOR_UNSPECIFIED, _PLATFORM or _CROSS_PLATFORM"
+                    }
+                    FieldProblem::Domain => "domain must be a string",
+                    FieldProblem::PasskeyIdMissing => "passkeyId is required",
+                    FieldProblem::PublicKeyCredential => {
+                        "publicKeyCredential must be the browser's PublicKeyCredential as a JSON object"
+                    }
+                    FieldProblem::PasskeyName => {
+                        "passkeyName must be 1-200 characters without control characters"
+                    }
                 },
             ),
             Error::InvalidUrlTemplate(_) => ApiError::new(
@@ -258,6 +272,53 @@ impl From<&Error> for ApiError {
                 Unauthenticated,
                 "AUTH-Cl5Ac",
                 "Caller's user was not found, is not active, or is not in the organisation its token names",
+            ),
+            Error::CodeNotFound => ApiError::new(
+                NotFound,
+                "CODE-Nf2Qe",
+                "Registration code not found for this user",
+            ),
+            Error::CodeInvalid => ApiError::new(InvalidArgument, "CODE-Iv3Kp", "Registration code is not valid"),
+            Error::CodeUsed => ApiError::new(
+                FailedPrecondition,
+                "CODE-Us4Dz",
+                "Registration code has already been used; request a new link",
+            ),
+            Error::CodeExpired => ApiError::new(
+                FailedPrecondition,
+                "CODE-Ex5Pr",
+                "Registration code has expired; request a new link",
+            ),
+            Error::CodeLocked => ApiError::new(
+                FailedPrecondition,
+                "CODE-Lk6Tr",
+                "Registration code is locked after too many wrong attempts; request a new link",
+            ),
+            Error::CeremonyNotFound => ApiError::new(
+                NotFound,
+                "PASSKEY-Cn7Wm",
+                "Passkey registration not found: unknown, expired or already verified",
+            ),
+            Error::AttestationRefused(_) => ApiError::new(
+                InvalidArgument,
+                "PASSKEY-At8Rf",
+                "Passkey could not be verified against this registration",
+            ),
+            Error::CredentialExists => ApiError::new(
+                AlreadyExists,
+                "PASSKEY-Dp9Ex",
+                "This authenticator's credential is already registered",
+            ),
+            Error::DomainNotAllowed => ApiError::new(
+                InvalidArgument,
+                "PASSKEY-Rp1Dn",
+                "domain is not one of the allowed relying party ids",
+            ),
+            Error::PasskeyNotFound => ApiError::new(NotFound, "PASSKEY-Nf2Rm", "Passkey not found"),
+            Error::PageRateLimited { .. } => ApiError::new(
+                ResourceExhausted,
+                "PAGE-Rl3Sl",
+                "Too many requests from this address or for this link, try again in a minute",
             ),
             Error::Internal(_) => ApiError::new(Internal, "INTERNAL-Zx1Lq", "Internal error"),
         }

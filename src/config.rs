@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::ceremony::RpSettings;
 use crate::link::UrlTemplate;
 use crate::permissions::RolePermissions;
 
@@ -32,6 +33,12 @@ pub const VARIABLES: &[&str] = &[
     "RATE_LIMIT_LINKS",
     "RATE_LIMIT_WINDOW_SECONDS",
     "SUPERSEDE_LINKS",
+    "WEBAUTHN_RP_ID",
+    "WEBAUTHN_RP_NAME",
+    "WEBAUTHN_ORIGINS",
+    "PASSKEY_CODE_MAX_ATTEMPTS",
+    "PAGE_RATE_LIMIT_PER_SOURCE",
+    "PAGE_RATE_LIMIT_PER_CODE",
     "RUST_LOG",
     "LOG_FORMAT",
 ];
@@ -69,7 +76,26 @@ pub struct Config {
     /// `SUPERSEDE_LINKS`: `true` revokes a user's outstanding links when a new one is
     /// created (default `false`, as in ZITADEL, where every code stays valid until it expires).
     pub supersede_links: bool,
+    /// `WEBAUTHN_RP_ID` (allowed RP ids, the default first; default: the link's host),
+    /// `WEBAUTHN_RP_NAME` (default `ZITADEL`), `WEBAUTHN_ORIGINS` (default: the link's origin).
+    pub relying_parties: RpSettings,
+    /// `PASSKEY_CODE_MAX_ATTEMPTS`: wrong codes a link takes before it locks.
+    pub code_max_attempts: u32,
+    /// `PAGE_RATE_LIMIT_PER_SOURCE` / `PAGE_RATE_LIMIT_PER_CODE`: requests per minute the
+    /// anonymous registration page takes from one address / for one link.
+    pub page_limits: PageLimits,
 }
+
+/// Requests per minute the anonymous page routes take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    pub per_source: u32,
+    pub per_code: u32,
+}
+
+pub const DEFAULT_PAGE_LIMITS: PageLimits = PageLimits { per_source: 30, per_code: 10 };
+pub const DEFAULT_CODE_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_RP_NAME: &str = "ZITADEL";
 
 /// At most `links` links to one user in any `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +166,28 @@ impl Config {
                 })
             }
         };
+        let (default_origin, default_rp_id) = link_url_template.origin();
+        let relying_parties = RpSettings::new(
+            &get("WEBAUTHN_RP_ID").unwrap_or(default_rp_id),
+            &get("WEBAUTHN_RP_NAME").unwrap_or_else(|| DEFAULT_RP_NAME.into()),
+            &get("WEBAUTHN_ORIGINS").unwrap_or(default_origin),
+        )
+        .map_err(|(variable, reason)| ConfigError { variable, reason })?;
+        let bounded = |name: &'static str, default: u32, max: u64| match get(name) {
+            None => Ok(default),
+            Some(raw) => parse_bounded(&raw, 1, max)
+                .map(|v| v as u32)
+                .map_err(|reason| ConfigError { variable: name, reason }),
+        };
+        let code_max_attempts = bounded("PASSKEY_CODE_MAX_ATTEMPTS", DEFAULT_CODE_MAX_ATTEMPTS, 100)?;
+        let page_limits = PageLimits {
+            per_source: bounded("PAGE_RATE_LIMIT_PER_SOURCE", DEFAULT_PAGE_LIMITS.per_source, 100_000)?,
+            per_code: bounded("PAGE_RATE_LIMIT_PER_CODE", DEFAULT_PAGE_LIMITS.per_code, 10_000)?,
+        };
         Ok(Self {
+            relying_parties,
+            code_max_attempts,
+            page_limits,
             rate_limit,
             supersede_links,
             table_name,

@@ -17,6 +17,7 @@ use crate::model::{
     valid_recipient, Caller, Details, Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState,
 };
 use crate::permissions::RolePermissions;
+use crate::registration::RegistrationPolicy;
 use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
@@ -47,6 +48,9 @@ pub enum Authority {
     PermissionOrSelf(&'static str),
     /// Being the user; no permission needed (the auth API's `/me` calls).
     OwnUser,
+    /// Any active caller: something else is the proof (a link's code, a ceremony the caller
+    /// started).
+    AnyCaller,
 }
 
 /// How the link reaches the user.
@@ -76,9 +80,9 @@ pub struct CreateLink {
 }
 
 /// The target user and its organisation, read and checked.
-struct Resolved {
-    org: Org,
-    user: User,
+pub(crate) struct Resolved {
+    pub(crate) org: Org,
+    pub(crate) user: User,
     org_texts: Option<OrgTexts>,
 }
 
@@ -114,6 +118,7 @@ pub struct PasskeyLinks<S, M> {
     pub mailer: M,
     pub policy: LinkPolicy,
     pub renderer: MailRenderer,
+    pub registration: RegistrationPolicy,
 }
 
 impl<S, M> PasskeyLinks<S, M>
@@ -130,7 +135,7 @@ where
         let Resolved { user, .. } = self.resolve(target).await?;
         let now = Utc::now();
         let mut links = self.store.list_links(&user.id).await?;
-        links.retain(|l| l.expires_at > now.timestamp());
+        links.retain(|l| l.expires_at > now.timestamp() && l.used_at.is_none());
         links.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok((links, now))
     }
@@ -149,7 +154,7 @@ where
             .list_links(&user.id)
             .await?
             .into_iter()
-            .filter(|l| l.expires_at > now.timestamp())
+            .filter(|l| l.expires_at > now.timestamp() && l.used_at.is_none())
             .map(|l| l.code_id)
             .collect();
         if let Some(code_id) = code_id {
@@ -180,7 +185,7 @@ where
     /// Reads the caller, the user and its org (a second read when v2 finds the user in another
     /// org than the caller's) and checks, in this order, the caller's own account, the
     /// authority, the org and that the user lives in it.
-    async fn resolve(&self, t: &LinkTarget) -> Result<Resolved, Error> {
+    pub(crate) async fn resolve(&self, t: &LinkTarget) -> Result<Resolved, Error> {
         let mut target_org = match &t.scope {
             Scope::Org(org) => org.clone(),
             // Most callers act in their own organisation: one read then, two otherwise.
@@ -210,6 +215,7 @@ where
                 is_self || self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, p)
             }
             Authority::OwnUser => is_self,
+            Authority::AnyCaller => true,
         };
         if !entitled {
             return Err(Error::PermissionDenied);
@@ -258,7 +264,7 @@ where
                 .list_links(&user.id)
                 .await?
                 .into_iter()
-                .filter(|l| l.expires_at > now.timestamp())
+                .filter(|l| l.expires_at > now.timestamp() && l.used_at.is_none())
                 .map(|l| l.code_id)
                 .collect();
             // The transaction's 100 writes: sequence, link, event and 97 older links.
@@ -359,7 +365,7 @@ where
 }
 
 /// Runs `attempt` again while it loses a sequence race, up to [`MAX_COMMIT_ATTEMPTS`] times.
-async fn retry_conflicts<T, F, Fut>(attempt: F) -> Result<T, Error>
+pub(crate) async fn retry_conflicts<T, F, Fut>(attempt: F) -> Result<T, Error>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,

@@ -52,6 +52,28 @@ pub enum Error {
     MailOutcomeUnknown(String),
     #[error("caller's own account is missing, not active or not in its claimed organisation")]
     CallerNotActive,
+    #[error("no registration code with this id for this user")]
+    CodeNotFound,
+    #[error("registration code does not match")]
+    CodeInvalid,
+    #[error("registration code already used")]
+    CodeUsed,
+    #[error("registration code expired")]
+    CodeExpired,
+    #[error("registration code locked after too many wrong attempts")]
+    CodeLocked,
+    #[error("passkey registration not found, expired or already verified")]
+    CeremonyNotFound,
+    #[error("passkey not verified: {0}")]
+    AttestationRefused(String),
+    #[error("credential already registered")]
+    CredentialExists,
+    #[error("domain is not an allowed relying party")]
+    DomainNotAllowed,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("page rate limit reached; retry in {retry_after_secs} s")]
+    PageRateLimited { retry_after_secs: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -70,6 +92,18 @@ pub enum FieldProblem {
     SameFieldTwice,
     /// Connect's `connect-protocol-version` header, when sent, must be `1`.
     ConnectProtocolVersion,
+    /// `code` must be `{"id","code"}` with two strings.
+    Code,
+    /// `authenticator` must name a `PasskeyAuthenticator` value.
+    Authenticator,
+    /// `domain` must be a string.
+    Domain,
+    /// Connect requests carry the passkey id in the body.
+    PasskeyIdMissing,
+    /// `publicKeyCredential` must be a JSON object.
+    PublicKeyCredential,
+    /// `passkeyName` must be 1-200 characters, no control characters.
+    PasskeyName,
 }
 
 /// What the store can report; the domain decides what each means for the call.

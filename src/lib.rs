@@ -8,6 +8,7 @@
 
 pub mod api_error;
 pub mod aws;
+pub mod ceremony;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod mailer;
 pub mod metrics;
 pub mod model;
 pub mod permissions;
+pub mod registration;
 pub mod request_body;
 pub mod seed;
 pub mod store;

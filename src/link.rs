@@ -133,6 +133,18 @@ impl UrlTemplate {
         Self::parse(&converted).map_err(|e| e.replace(CODE_PLACEHOLDER, "{{.Code}}"))
     }
 
+    /// The template's origin (`scheme://host[:port]`) and host: where the link opens, so the
+    /// default WebAuthn origin and RP id.
+    pub fn origin(&self) -> (String, String) {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("https", &self.0));
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        (format!("{scheme}://{authority}"), host.to_ascii_lowercase())
+    }
+
     /// The ids are restricted to URL-safe characters ([`UserId::parse`]) and the code is
     /// base64url, so substitution needs no escaping.
     pub fn render(&self, user: &UserId, org: &OrgId, code_id: &str, secret: &LinkSecret) -> String {
@@ -203,6 +215,14 @@ mod tests {
         let long = format!("https://app.example/{}?c={{{{.Code}}}}", "a".repeat(200));
         assert!(UrlTemplate::from_request(&long).unwrap_err().contains("200"));
         assert!(UrlTemplate::from_request("https://a.example/x").unwrap_err().contains("{{.Code}}"));
+    }
+
+    #[test]
+    fn origin_is_scheme_and_authority() {
+        let t = UrlTemplate::parse("http://localhost:18080/ui/x?c={code}").unwrap();
+        assert_eq!(t.origin(), ("http://localhost:18080".into(), "localhost".into()));
+        let t = UrlTemplate::parse("https://ID.example.com/{code}").unwrap();
+        assert_eq!(t.origin(), ("https://ID.example.com".into(), "id.example.com".into()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::SesMailer;
+use send_passkey_link::registration::RegistrationPolicy;
 use send_passkey_link::store::dynamodb::Table;
 use send_passkey_link::telemetry::LogSettings;
 use send_passkey_link::{aws, telemetry};
@@ -18,7 +19,10 @@ use serde_json::Value;
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--check-config") {
-        return match LogSettings::from_env().and_then(|_| Config::from_env()) {
+        let checked = LogSettings::from_env()
+            .and_then(|_| Config::from_env())
+            .and_then(|config| RegistrationPolicy::from_config(&config));
+        return match checked {
             Ok(_) => {
                 println!("configuration ok");
                 ExitCode::SUCCESS
@@ -72,6 +76,7 @@ async fn serve() -> Result<(), Error> {
                 supersede: config.supersede_links,
             },
             renderer: MailRenderer::new()?,
+            registration: RegistrationPolicy::from_config(&config)?,
         },
         ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
     );

@@ -129,6 +129,9 @@ pub struct StoredLink {
     pub delivery: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// When its code registered a passkey; a used link is no longer outstanding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<String>,
 }
 
 /// A user's stored links, expired ones included (TTL deletes them late or, on emulators,
@@ -155,7 +158,128 @@ pub trait LinkRemove {
     fn remove_links(&self, removal: &LinkRemoval) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Everything the request path needs from storage, as one bound.
-pub trait Store: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + Sync {}
+/// A link as redeeming its code needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub org_id: OrgId,
+    pub code_hash: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub used: bool,
+    pub failed_attempts: u32,
+}
 
-impl<T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + Sync> Store for T {}
+/// A started registration ceremony, kept between RegisterPasskey and its verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub passkey_id: String,
+    pub rp_id: String,
+    /// webauthn-rs's serialised registration state.
+    pub state: String,
+    /// The link whose code started it, consumed when it finishes.
+    pub code_id: Option<String>,
+    /// Who started it (the user itself on the anonymous page).
+    pub started_by: UserId,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// A registered passkey as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub id: String,
+    pub name: String,
+    pub credential_id: String,
+    pub created_at: String,
+}
+
+/// A verified passkey and everything its one transaction writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPasskey {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub passkey_id: String,
+    pub name: String,
+    pub rp_id: String,
+    pub credential_id: String,
+    pub public_key: String,
+    pub sign_count: u32,
+    pub aaguid: String,
+    /// webauthn-rs's form of the credential, for later authentications.
+    pub passkey: String,
+    /// The link consumed: its id and the hash its code must still match.
+    pub code: Option<(String, String)>,
+    pub previous_sequence: u64,
+    pub sequence: u64,
+    pub editor: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// A passkey removed by a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRemoval {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub passkey_id: String,
+    pub credential_id: String,
+    pub previous_sequence: u64,
+    pub sequence: u64,
+    pub removed_by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// What registering, listing and removing passkeys needs from storage.
+pub trait PasskeyStore {
+    fn read_link(
+        &self,
+        user: &UserId,
+        code_id: &str,
+    ) -> impl Future<Output = Result<Option<LinkRecord>, StoreError>> + Send;
+
+    /// Counts one wrong code against the link (if it still exists).
+    fn count_wrong_code(&self, user: &UserId, code_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn list_passkeys(&self, user: &UserId) -> impl Future<Output = Result<Vec<StoredPasskey>, StoreError>> + Send;
+
+    /// The user owning a credential id, if any user registered it.
+    fn credential_owner(&self, credential_id: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    fn save_ceremony(&self, ceremony: &Ceremony) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn read_ceremony(
+        &self,
+        user: &UserId,
+        passkey_id: &str,
+    ) -> impl Future<Output = Result<Option<Ceremony>, StoreError>> + Send;
+
+    /// In one transaction: stores the credential and its global index entry, consumes the
+    /// code (unused, unexpired, same hash), deletes the ceremony, bumps the sequence and
+    /// writes the event. [`StoreError::Conflict`] when any of it was no longer so.
+    fn commit_passkey(&self, passkey: &NewPasskey) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the passkey and its index entry, bumps the sequence, writes the event.
+    fn remove_passkey(&self, removal: &PasskeyRemoval) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts one request against `key` in the fixed window starting at `window_start`
+    /// (epoch seconds, lasting `window_secs`): `false` once `limit` requests were counted.
+    fn admit(
+        &self,
+        key: &str,
+        window_start: i64,
+        window_secs: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Everything the request path needs from storage, as one bound.
+pub trait Store:
+    SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+{
+}
+
+impl<T> Store for T where
+    T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+{
+}

@@ -18,12 +18,13 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
-use send_passkey_link::config::DEFAULT_LINK_URL_TEMPLATE;
+use send_passkey_link::config::{Config, DEFAULT_LINK_URL_TEMPLATE};
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::link::UrlTemplate;
 use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::permissions::RolePermissions;
+use send_passkey_link::registration::RegistrationPolicy;
 use send_passkey_link::seed::Seed;
 use send_passkey_link::store::dynamodb::Table;
 use serde_json::Value;
@@ -99,6 +100,19 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
+/// The function's configuration with nothing but the required variables set.
+pub fn config_defaults() -> Config {
+    Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some("unused".into()),
+        "MAIL_FROM" => Some("no-reply@demo.example".into()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// Where the default link opens: the WebAuthn origin the handler expects.
+pub const PAGE_ORIGIN: &str = "http://localhost:8080";
+
 impl Harness {
     /// A new table with the demo seed (seed/demo.json), e-mail addresses tagged per test.
     pub async fn new() -> Self {
@@ -149,6 +163,7 @@ impl Harness {
                     supersede: false,
                 },
                 renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
+                registration: RegistrationPolicy::from_config(&config_defaults()).unwrap(),
             },
             ClaimNames::default(),
         );

@@ -8,7 +8,7 @@ use super::keys;
 use crate::error::StoreError;
 use crate::mail::OrgTexts;
 use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
-use crate::store::StoredLink;
+use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -124,5 +124,41 @@ pub fn stored_link_from_item(item: &Item) -> StoredLink {
         requested_by: text("requestedBy"),
         delivery: get_s(item, "delivery").unwrap_or("mail").to_owned(),
         message_id: get_s(item, "messageId").map(str::to_owned),
+        used_at: get_s(item, "usedAt").map(str::to_owned),
+    }
+}
+
+/// A link item as the code check reads it.
+pub fn link_record_from_item(item: &Item) -> Result<LinkRecord, StoreError> {
+    Ok(LinkRecord {
+        org_id: get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?,
+        code_hash: get_s(item, "codeHash").ok_or_else(|| corrupt("codeHash"))?.to_owned(),
+        expires_at: get_n(item, keys::TTL_ATTRIBUTE)?.ok_or_else(|| corrupt(keys::TTL_ATTRIBUTE))? as i64,
+        used: item.contains_key("usedAt"),
+        failed_attempts: get_n(item, "failedAttempts")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+    })
+}
+
+pub fn ceremony_from_item(item: &Item) -> Result<Ceremony, StoreError> {
+    let text = |name: &str| get_s(item, name).map(str::to_owned).ok_or_else(|| corrupt(name));
+    Ok(Ceremony {
+        user_id: get_s(item, "userId").and_then(UserId::parse).ok_or_else(|| corrupt("userId"))?,
+        org_id: get_s(item, "orgId").and_then(OrgId::parse).ok_or_else(|| corrupt("orgId"))?,
+        passkey_id: text("passkeyId")?,
+        rp_id: text("rpId")?,
+        state: text("state")?,
+        code_id: get_s(item, "codeId").map(str::to_owned),
+        started_by: get_s(item, "startedBy").and_then(UserId::parse).ok_or_else(|| corrupt("startedBy"))?,
+        expires_at: get_n(item, keys::TTL_ATTRIBUTE)?.ok_or_else(|| corrupt(keys::TTL_ATTRIBUTE))? as i64,
+    })
+}
+
+pub fn stored_passkey_from_item(item: &Item) -> StoredPasskey {
+    let text = |name: &str| get_s(item, name).unwrap_or_default().to_owned();
+    StoredPasskey {
+        id: text("passkeyId"),
+        name: text("name"),
+        credential_id: text("credentialId"),
+        created_at: text("createdAt"),
     }
 }

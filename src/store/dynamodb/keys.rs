@@ -10,6 +10,10 @@
 //! | passkey link      | `USER#<userId>`  | `PASSKEYLINK#<codeId>`  |
 //! | user event        | `USER#<userId>`  | `EVENT#<sequence, 20 digits>` |
 //! | mail failure      | `USER#<userId>`  | `EVENT#<sequence, 20 digits>#MAILFAILED` |
+//! | passkey ceremony  | `USER#<userId>`  | `PASSKEYREG#<passkeyId>` |
+//! | passkey           | `USER#<userId>`  | `PASSKEY#<passkeyId>`   |
+//! | credential index  | `CREDENTIAL#<credentialId>` | `#CREDENTIAL` |
+//! | rate-limit window | `LIMIT#<key>`    | `WINDOW#<start, epoch s>` |
 //!
 //! A user's links and events share its partition, so one transaction touches one partition;
 //! user ids are unique in the instance (as in ZITADEL), the owning org is the `orgId` attribute.
@@ -63,4 +67,21 @@ pub fn user_event(user: &UserId, sequence: u64) -> Key {
 /// Sorts right after the event that requested the link whose mail failed.
 pub fn mail_failure(user: &UserId, sequence: u64) -> Key {
     key(format!("USER#{user}"), format!("EVENT#{sequence:020}#MAILFAILED"))
+}
+
+pub fn ceremony(user: &UserId, passkey_id: &str) -> Key {
+    key(format!("USER#{user}"), format!("PASSKEYREG#{passkey_id}"))
+}
+
+pub fn passkey(user: &UserId, passkey_id: &str) -> Key {
+    key(format!("USER#{user}"), format!("PASSKEY#{passkey_id}"))
+}
+
+/// Credential ids are unique across users (WebAuthn asks the RP to refuse a second owner).
+pub fn credential(credential_id: &str) -> Key {
+    key(format!("CREDENTIAL#{credential_id}"), "#CREDENTIAL".into())
+}
+
+pub fn limit_window(limit_key: &str, window_start: i64) -> Key {
+    key(format!("LIMIT#{limit_key}"), format!("WINDOW#{window_start}"))
 }

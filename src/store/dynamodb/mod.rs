@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod item;
 pub mod keys;
+pub mod passkeys;
 
 use std::time::Duration;
 

@@ -1,0 +1,458 @@
+//! Redeeming a link: registering a passkey with its code (ZITADEL's `RegisterPasskey` and
+//! `VerifyPasskeyRegistration`, and the page the link opens), listing and removing passkeys.
+//!
+//! A code is checked (hash, constant-time) whenever it is presented, but spent only by the
+//! verification's one transaction: opening the page or starting a ceremony leaves it usable,
+//! so mail scanners and failed attempts do not burn it. Wrong codes count against the link
+//! and lock it after [`RegistrationPolicy::code_max_attempts`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tracing::info;
+
+use crate::ceremony::{Attachment, CeremonyError, RelyingParties};
+use crate::config::{Config, ConfigError, PageLimits};
+use crate::domain::{retry_conflicts, Authority, LinkTarget, PasskeyLinks, Scope};
+use crate::error::Error;
+use crate::link::hash_code;
+use crate::mailer::Mailer;
+use crate::model::{Caller, Details, Org, OrgState, User, UserId, UserKind, UserState};
+use crate::permissions::USER_PASSKEY_WRITE;
+use crate::store::{Ceremony, LinkRecord, NewPasskey, PasskeyRemoval, Store, StoredPasskey};
+
+/// How long a started ceremony waits for its verification: webauthn-rs's authenticator
+/// timeout, which the options announce to the browser.
+pub const CEREMONY_LIFETIME: Duration = Duration::from_secs(300);
+/// Longest passkey name, as ZITADEL's API allows.
+pub const MAX_PASSKEY_NAME: usize = 200;
+/// The page's rate-limit window.
+const PAGE_WINDOW_SECS: i64 = 60;
+
+pub struct RegistrationPolicy {
+    pub parties: RelyingParties,
+    pub code_max_attempts: u32,
+    pub page_limits: PageLimits,
+}
+
+impl RegistrationPolicy {
+    /// Builds the relying parties (webauthn-rs checks the ids and origins once more).
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        Ok(Self {
+            parties: RelyingParties::new(&config.relying_parties)
+                .map_err(|reason| ConfigError { variable: "WEBAUTHN_ORIGINS", reason })?,
+            code_max_attempts: config.code_max_attempts,
+            page_limits: config.page_limits,
+        })
+    }
+}
+
+/// A link's id and code as the user presents them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeProof {
+    pub id: String,
+    pub code: String,
+}
+
+/// Who starts or finishes a ceremony: an API caller, or whoever opened the link (the code
+/// is then the only proof).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Caller(Caller),
+    LinkHolder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeginRegistration {
+    pub actor: Actor,
+    pub user_id: UserId,
+    pub code: Option<CodeProof>,
+    pub attachment: Attachment,
+    pub domain: Option<String>,
+}
+
+pub struct Begun {
+    pub details: Details,
+    pub passkey_id: String,
+    pub options: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishRegistration {
+    pub actor: Actor,
+    pub user_id: UserId,
+    pub passkey_id: String,
+    pub credential: Value,
+    pub name: String,
+    /// The page presents the code again; API callers are bound by the ceremony instead.
+    pub code: Option<CodeProof>,
+}
+
+/// What the page shows for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Ready,
+    Used,
+    Expired,
+    Unknown,
+    Locked,
+}
+
+pub struct LinkView {
+    pub state: LinkState,
+    pub user: Option<User>,
+    pub org: Option<Org>,
+}
+
+/// The checks of a presented code, in the order that reveals least: an unknown link, a
+/// locked one, a wrong code (counted), then used and expired.
+fn check_code(link: Option<&LinkRecord>, proof: &CodeProof, max_attempts: u32, now: i64) -> Result<(), Error> {
+    let link = link.ok_or(Error::CodeNotFound)?;
+    if link.failed_attempts >= max_attempts {
+        return Err(Error::CodeLocked);
+    }
+    if !constant_time_eq(hash_code(&proof.code).as_bytes(), link.code_hash.as_bytes()) {
+        return Err(Error::CodeInvalid);
+    }
+    if link.used {
+        return Err(Error::CodeUsed);
+    }
+    if link.expires_at <= now {
+        return Err(Error::CodeExpired);
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Ids that become key parts: UUIDs in practice; anything else is unknown.
+fn valid_key_part(raw: &str) -> bool {
+    (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn user_can_register(user: &User) -> Result<(), Error> {
+    if user.kind == UserKind::Machine {
+        return Err(Error::MachineUser);
+    }
+    if !matches!(user.state, UserState::Active | UserState::Initial) {
+        return Err(Error::UserNotActive);
+    }
+    Ok(())
+}
+
+impl<S, M> PasskeyLinks<S, M>
+where
+    S: Store,
+    M: Mailer + Sync,
+{
+    /// Reads a link and checks the presented code; a wrong code is counted against the link.
+    async fn redeem(&self, user: &UserId, proof: &CodeProof) -> Result<LinkRecord, Error> {
+        if !valid_key_part(&proof.id) {
+            return Err(Error::CodeNotFound);
+        }
+        let link = self.store.read_link(user, &proof.id).await?;
+        let checked = check_code(link.as_ref(), proof, self.registration.code_max_attempts, Utc::now().timestamp());
+        if matches!(checked, Err(Error::CodeInvalid)) {
+            self.store.count_wrong_code(user, &proof.id).await?;
+            info!(code_id = %proof.id, "wrong registration code");
+        }
+        checked?;
+        link.ok_or(Error::CodeNotFound)
+    }
+
+    /// The user and org of a link, for whoever holds its code: no caller, no permission.
+    async fn link_holders_user(&self, user_id: &UserId, link: &LinkRecord) -> Result<(User, Org), Error> {
+        let snap = self.store.read_snapshot(user_id, &link.org_id, user_id).await?;
+        let org = snap.org.filter(|o| o.state == OrgState::Active).ok_or(Error::CodeNotFound)?;
+        let user = snap.user.filter(|u| u.org_id == link.org_id).ok_or(Error::CodeNotFound)?;
+        Ok((user, org))
+    }
+
+    /// What the page shows for a link; never consumes the code.
+    pub async fn view_link(&self, user_id: &UserId, proof: &CodeProof) -> Result<LinkView, Error> {
+        let unknown = LinkView { state: LinkState::Unknown, user: None, org: None };
+        let link = match self.redeem(user_id, proof).await {
+            Ok(link) => link,
+            Err(Error::CodeNotFound | Error::CodeInvalid) => return Ok(unknown),
+            Err(Error::CodeLocked) => return Ok(LinkView { state: LinkState::Locked, ..unknown }),
+            Err(e @ (Error::CodeUsed | Error::CodeExpired)) => {
+                let state = if matches!(e, Error::CodeUsed) { LinkState::Used } else { LinkState::Expired };
+                // The right code was shown: the names may help the person, nothing else.
+                let Some(link) = self.store.read_link(user_id, &proof.id).await? else {
+                    return Ok(unknown);
+                };
+                let (user, org) = self.link_holders_user(user_id, &link).await.map_or((None, None), |(u, o)| (Some(u), Some(o)));
+                return Ok(LinkView { state, user, org });
+            }
+            Err(e) => return Err(e),
+        };
+        match self.link_holders_user(user_id, &link).await {
+            Ok((user, org)) if user_can_register(&user).is_ok() => {
+                Ok(LinkView { state: LinkState::Ready, user: Some(user), org: Some(org) })
+            }
+            Ok(_) | Err(Error::CodeNotFound) => Ok(unknown),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts one anonymous page request from `source` (and for `code_id`), refusing it once
+    /// either exceeds its per-minute limit.
+    pub async fn admit_page_request(
+        &self,
+        source: &str,
+        link: Option<(&UserId, &str)>,
+    ) -> Result<(), Error> {
+        let now = Utc::now().timestamp();
+        let window = now - now.rem_euclid(PAGE_WINDOW_SECS);
+        let retry = |_| Error::PageRateLimited { retry_after_secs: (window + PAGE_WINDOW_SECS - now).max(1) as u64 };
+        let limits = self.registration.page_limits;
+        if !self.store.admit(&format!("source#{source}"), window, PAGE_WINDOW_SECS, limits.per_source).await? {
+            return Err(retry(()));
+        }
+        if let Some((user, code_id)) = link.filter(|(_, c)| valid_key_part(c)) {
+            let key = format!("code#{user}#{code_id}");
+            if !self.store.admit(&key, window, PAGE_WINDOW_SECS, limits.per_code).await? {
+                return Err(retry(()));
+            }
+        }
+        Ok(())
+    }
+
+    /// RegisterPasskey: checks the code (if any) without spending it and starts a ceremony.
+    pub async fn begin_registration(&self, cmd: &BeginRegistration) -> Result<Begun, Error> {
+        let (user, org, link, started_by) = match (&cmd.actor, &cmd.code) {
+            (Actor::LinkHolder, None) => return Err(Error::CodeNotFound),
+            (Actor::LinkHolder, Some(proof)) => {
+                let link = self.redeem(&cmd.user_id, proof).await?;
+                let (user, org) = self.link_holders_user(&cmd.user_id, &link).await?;
+                (user, org, Some(proof.id.clone()), cmd.user_id.clone())
+            }
+            (Actor::Caller(caller), code) => {
+                // With a code the code is the proof; without one, the user or a permission.
+                let authority = match code {
+                    Some(_) => Authority::AnyCaller,
+                    None => Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
+                };
+                let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
+                if let Some(proof) = code {
+                    let link = self.redeem(&cmd.user_id, proof).await?;
+                    if link.org_id != resolved.user.org_id {
+                        return Err(Error::CodeNotFound);
+                    }
+                }
+                (resolved.user, resolved.org, code.as_ref().map(|p| p.id.clone()), caller.user_id.clone())
+            }
+        };
+        user_can_register(&user)?;
+        let (rp_id, _) = self.registration.parties.party(cmd.domain.as_deref()).ok_or(Error::DomainNotAllowed)?;
+        let existing: Vec<String> =
+            self.store.list_passkeys(&user.id).await?.into_iter().map(|p| p.credential_id).collect();
+        let name = user.email.clone().unwrap_or_else(|| user.id.to_string());
+        let display = user.display_name.clone().unwrap_or_else(|| name.clone());
+        let started = self
+            .registration
+            .parties
+            .start(rp_id, user.id.as_str(), &name, &display, &existing, cmd.attachment)
+            .map_err(Error::Internal)?;
+        let now = Utc::now();
+        let passkey_id = uuid::Uuid::new_v4().to_string();
+        self.store
+            .save_ceremony(&Ceremony {
+                user_id: user.id.clone(),
+                org_id: user.org_id.clone(),
+                passkey_id: passkey_id.clone(),
+                rp_id: rp_id.to_owned(),
+                state: started.state,
+                code_id: link,
+                started_by,
+                expires_at: now.timestamp() + CEREMONY_LIFETIME.as_secs() as i64,
+            })
+            .await?;
+        info!(%passkey_id, "passkey registration started");
+        Ok(Begun {
+            details: Details { sequence: user.sequence, event_date: now, resource_owner: org.id },
+            passkey_id,
+            options: started.options,
+        })
+    }
+
+    /// VerifyPasskeyRegistration: verifies the attestation and, in one transaction, stores the
+    /// passkey and spends the code. Of concurrent or replayed finishes exactly one wins; the
+    /// others find the ceremony gone.
+    pub async fn finish_registration(&self, cmd: &FinishRegistration) -> Result<Details, Error> {
+        let name = cmd.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_PASSKEY_NAME || name.chars().any(char::is_control) {
+            return Err(Error::InvalidField(crate::error::FieldProblem::PasskeyName));
+        }
+        retry_conflicts(|| self.try_finish(cmd, name)).await
+    }
+
+    async fn try_finish(&self, cmd: &FinishRegistration, name: &str) -> Result<Details, Error> {
+        if !valid_key_part(&cmd.passkey_id) {
+            return Err(Error::CeremonyNotFound);
+        }
+        let now = Utc::now();
+        let ceremony = self
+            .store
+            .read_ceremony(&cmd.user_id, &cmd.passkey_id)
+            .await?
+            .filter(|c| c.expires_at > now.timestamp())
+            .ok_or(Error::CeremonyNotFound)?;
+        let (user, editor) = match &cmd.actor {
+            Actor::LinkHolder => {
+                let proof = cmd.code.as_ref().ok_or(Error::CeremonyNotFound)?;
+                if ceremony.code_id.as_deref() != Some(proof.id.as_str()) {
+                    return Err(Error::CeremonyNotFound);
+                }
+                let link = self.redeem(&cmd.user_id, proof).await?;
+                (self.link_holders_user(&cmd.user_id, &link).await?.0, cmd.user_id.clone())
+            }
+            Actor::Caller(caller) => {
+                let authority = if ceremony.started_by == caller.user_id {
+                    Authority::AnyCaller
+                } else {
+                    Authority::PermissionOrSelf(USER_PASSKEY_WRITE)
+                };
+                let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
+                (resolved.user, caller.user_id.clone())
+            }
+        };
+        user_can_register(&user)?;
+        if user.org_id != ceremony.org_id {
+            return Err(Error::CeremonyNotFound);
+        }
+        // The code's state now, for a precise answer; the transaction checks it again.
+        let code = match &ceremony.code_id {
+            None => None,
+            Some(code_id) => {
+                let link = self.store.read_link(&user.id, code_id).await?.ok_or(Error::CodeNotFound)?;
+                if link.used {
+                    return Err(Error::CodeUsed);
+                }
+                if link.expires_at <= now.timestamp() {
+                    return Err(Error::CodeExpired);
+                }
+                Some((code_id.clone(), link.code_hash))
+            }
+        };
+        let registered = self
+            .registration
+            .parties
+            .finish(&ceremony.rp_id, &ceremony.state, &cmd.credential)
+            .map_err(|e| match e {
+                CeremonyError::State(m) => Error::Internal(m),
+                other => Error::AttestationRefused(other.to_string()),
+            })?;
+        if self.store.credential_owner(&registered.credential_id).await?.is_some() {
+            return Err(Error::CredentialExists);
+        }
+        let passkey = NewPasskey {
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            passkey_id: cmd.passkey_id.clone(),
+            name: name.to_owned(),
+            rp_id: ceremony.rp_id.clone(),
+            credential_id: registered.credential_id,
+            public_key: registered.public_key,
+            sign_count: registered.sign_count,
+            aaguid: registered.aaguid,
+            passkey: registered.passkey,
+            code,
+            previous_sequence: user.sequence,
+            sequence: user.sequence + 1,
+            editor,
+            at: now,
+        };
+        self.store.commit_passkey(&passkey).await?;
+        info!(passkey_id = %passkey.passkey_id, sequence = passkey.sequence, "passkey registered");
+        Ok(Details { sequence: passkey.sequence, event_date: now, resource_owner: passkey.org_id })
+    }
+
+    /// The user's passkeys, oldest first, and when they were read.
+    pub async fn list_passkeys(&self, target: &LinkTarget) -> Result<(Vec<StoredPasskey>, DateTime<Utc>), Error> {
+        let resolved = self.resolve(target).await?;
+        let mut passkeys = self.store.list_passkeys(&resolved.user.id).await?;
+        passkeys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok((passkeys, Utc::now()))
+    }
+
+    pub async fn remove_passkey(&self, target: &LinkTarget, passkey_id: &str) -> Result<Details, Error> {
+        retry_conflicts(|| self.try_remove_passkey(target, passkey_id)).await
+    }
+
+    async fn try_remove_passkey(&self, target: &LinkTarget, passkey_id: &str) -> Result<Details, Error> {
+        let resolved = self.resolve(target).await?;
+        let user = resolved.user;
+        let found = self
+            .store
+            .list_passkeys(&user.id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == passkey_id)
+            .ok_or(Error::PasskeyNotFound)?;
+        let now = Utc::now();
+        let removal = PasskeyRemoval {
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            passkey_id: found.id,
+            credential_id: found.credential_id,
+            previous_sequence: user.sequence,
+            sequence: user.sequence + 1,
+            removed_by: target.caller.user_id.clone(),
+            at: now,
+        };
+        self.store.remove_passkey(&removal).await?;
+        info!(passkey_id, sequence = removal.sequence, "passkey removed");
+        Ok(Details { sequence: removal.sequence, event_date: now, resource_owner: removal.org_id })
+    }
+
+    fn target(&self, caller: &Caller, user_id: &UserId, authority: Authority) -> LinkTarget {
+        LinkTarget { caller: caller.clone(), scope: Scope::UsersOrg, user_id: user_id.clone(), authority }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::OrgId;
+
+    fn link(code: &str) -> LinkRecord {
+        LinkRecord {
+            org_id: OrgId::parse("o1").unwrap(),
+            code_hash: hash_code(code),
+            expires_at: 1_000,
+            used: false,
+            failed_attempts: 0,
+        }
+    }
+
+    fn proof(code: &str) -> CodeProof {
+        CodeProof { id: "c1".into(), code: code.into() }
+    }
+
+    #[test]
+    fn codes_are_checked_in_an_order_that_reveals_least() {
+        assert!(check_code(Some(&link("right")), &proof("right"), 5, 999).is_ok());
+        assert!(matches!(check_code(None, &proof("right"), 5, 0), Err(Error::CodeNotFound)));
+        assert!(matches!(check_code(Some(&link("right")), &proof("wrong"), 5, 0), Err(Error::CodeInvalid)));
+        // A wrong code learns nothing about use or expiry.
+        let used = LinkRecord { used: true, ..link("right") };
+        assert!(matches!(check_code(Some(&used), &proof("wrong"), 5, 0), Err(Error::CodeInvalid)));
+        assert!(matches!(check_code(Some(&used), &proof("right"), 5, 0), Err(Error::CodeUsed)));
+        assert!(matches!(check_code(Some(&link("right")), &proof("right"), 5, 1_000), Err(Error::CodeExpired)));
+        // Locked is locked, even for the right code.
+        let locked = LinkRecord { failed_attempts: 5, ..link("right") };
+        assert!(matches!(check_code(Some(&locked), &proof("right"), 5, 0), Err(Error::CodeLocked)));
+        assert!(check_code(Some(&LinkRecord { failed_attempts: 4, ..link("right") }), &proof("right"), 5, 0).is_ok());
+    }
+
+    #[test]
+    fn comparison_needs_every_byte() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
