@@ -27,8 +27,10 @@ FUNCTION_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/send-passkey-link"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
 
 # The function's variables (src/config.rs VARIABLES) that have no demo default: passed when set.
-PASSED=(LINK_URL_TEMPLATE LINK_LIFETIME_SECONDS ORG_CLAIM USER_CLAIM ROLE_PERMISSIONS
-  RATE_LIMIT_WINDOW_SECONDS SES_CONFIGURATION_SET SES_TEMPLATE_NAME LOG_FORMAT SUPERSEDE_LINKS)
+PASSED=(LINK_LIFETIME_SECONDS ORG_CLAIM USER_CLAIM ROLE_PERMISSIONS
+  RATE_LIMIT_WINDOW_SECONDS SES_CONFIGURATION_SET SES_TEMPLATE_NAME LOG_FORMAT SUPERSEDE_LINKS
+  WEBAUTHN_RP_ID WEBAUTHN_RP_NAME WEBAUTHN_ORIGINS PASSKEY_CODE_MAX_ATTEMPTS
+  PAGE_RATE_LIMIT_PER_CODE)
 
 ENTRIES=()
 entry() { # NAME VALUE
@@ -47,6 +49,12 @@ collect_env() {
   # (5 per 15 minutes) would answer 429 after a handful of tries.
   entry RATE_LIMIT_LINKS "${RATE_LIMIT_LINKS:-100}"
   entry RUST_LOG "${RUST_LOG:-info}"
+  # The link opens the function's own page through the local gateway; `localhost` (not
+  # 127.0.0.1) because browsers allow WebAuthn on http only there. The RP id and origin
+  # follow from it.
+  entry LINK_URL_TEMPLATE "${LINK_URL_TEMPLATE:-http://localhost:$(port_of gateway 18080)/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}}"
+  # The page's per-address limit would stop the tests' many calls from 127.0.0.1.
+  entry PAGE_RATE_LIMIT_PER_SOURCE "${PAGE_RATE_LIMIT_PER_SOURCE:-1000}"
   for name in "${PASSED[@]}"; do
     if [[ -n "${!name:-}" ]]; then entry "$name" "${!name}"; fi
   done

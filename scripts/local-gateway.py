@@ -5,7 +5,8 @@ under `cargo lambda watch` (what `sam local start-api` does, without Docker).
   local-gateway.py serve  [--port 18080] [--lambda-url http://127.0.0.1:19000]
   local-gateway.py token  --sub USER --org ORG [--ttl 3600]   prints a bearer token
 
-Every request must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
+Every request outside ANONYMOUS_PREFIX (the registration page and its calls, which the SAM
+template routes without an authorizer) must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
 (.stack/jwt-key.pem, mode 0600, made on first use), with issuer ISSUER and audience AUDIENCE, a
 numeric `exp` in the future and, if present, a numeric `nbf` in the past; otherwise it answers
 401 {"message":"Unauthorized"} as API Gateway does, without reading the body or calling the
@@ -40,6 +41,8 @@ STATE = os.environ.get("PASSKEY_STACK_DIR", os.path.join(ROOT, ".stack"))
 KEY_FILE = os.path.join(STATE, "jwt-key.pem")
 ISSUER = "http://127.0.0.1/local-gateway"
 AUDIENCE = "passkey-api"
+# The template's routes with `Auth: Authorizer: NONE`: their events carry no authorizer.
+ANONYMOUS_PREFIX = "/ui/"
 ROUTE_PREFIX = "/management/v1/users/"
 ROUTE_SUFFIX = "/passwordless/_send_link"
 ROUTE_KEY = "POST /management/v1/users/{userId}/passwordless/_send_link"
@@ -284,8 +287,10 @@ class Gateway(BaseHTTPRequestHandler):
         length = self.body_length()
         if length is None:
             return
-        claims = self.authorize()
-        if claims is None:
+        raw_path, _, raw_query = self.path.partition("?")
+        anonymous = raw_path.startswith(ANONYMOUS_PREFIX)
+        claims = None if anonymous else self.authorize()
+        if claims is None and not anonymous:
             return
         if (self.headers.get("expect", "").lower() == "100-continue"
                 and self.request_version >= "HTTP/1.1"):
@@ -298,7 +303,6 @@ class Gateway(BaseHTTPRequestHandler):
         else:
             body = self.rfile.read(length) if length else b""
 
-        raw_path, _, raw_query = self.path.partition("?")
         headers = {}
         for name, value in self.headers.items():
             name = name.lower()
@@ -315,8 +319,6 @@ class Gateway(BaseHTTPRequestHandler):
             "requestContext": {
                 "accountId": "123456789012",
                 "apiId": "local",
-                "authorizer": {"jwt": {"claims": {k: claim_text(v) for k, v in claims.items()},
-                                       "scopes": None}},
                 "domainName": self.headers.get("host", "127.0.0.1"),
                 "domainPrefix": "local",
                 "http": {"method": self.command, "path": urllib.parse.unquote(raw_path),
@@ -330,6 +332,15 @@ class Gateway(BaseHTTPRequestHandler):
             },
             "isBase64Encoded": False,
         }
+        if not anonymous:
+            event["requestContext"]["authorizer"] = {
+                "jwt": {"claims": {k: claim_text(v) for k, v in claims.items()}, "scopes": None}}
+        if raw_query:
+            # As API Gateway: decoded, a repeated parameter's values joined by commas.
+            params = {}
+            for name, value in urllib.parse.parse_qsl(raw_query, keep_blank_values=True):
+                params[name] = f"{params[name]},{value}" if name in params else value
+            event["queryStringParameters"] = params
         if raw_path.startswith(ROUTE_PREFIX) and raw_path.endswith(ROUTE_SUFFIX) and self.command == "POST":
             user = raw_path[len(ROUTE_PREFIX):-len(ROUTE_SUFFIX)]
             if user and "/" not in user:

@@ -7,8 +7,8 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, CredentialID, Passkey, PasskeyRegistration,
-    RegisterPublicKeyCredential, Url, Uuid,
+    CreationChallengeResponse, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential, Url,
+    Uuid,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -26,7 +26,8 @@ impl RpSettings {
     /// with the variable's name: RP ids are bare host names, origins are `https://` (or
     /// `http://localhost`) with no path, and every id has an origin inside it.
     pub fn new(ids: &str, name: &str, origins: &str) -> Result<Self, (&'static str, String)> {
-        let ids: Vec<String> = ids.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect();
+        let ids: Vec<String> =
+            ids.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect();
         if ids.is_empty() {
             return Err(("WEBAUTHN_RP_ID", "must name at least one host".into()));
         }
@@ -39,7 +40,10 @@ impl RpSettings {
                         && !l.ends_with('-')
                 });
             if !valid {
-                return Err(("WEBAUTHN_RP_ID", format!("{id:?} is not a host name (no scheme, port or path)")));
+                return Err((
+                    "WEBAUTHN_RP_ID",
+                    format!("{id:?} is not a host name (no scheme, port or path)"),
+                ));
             }
         }
         let name = name.trim();
@@ -51,11 +55,16 @@ impl RpSettings {
             let url = Url::parse(raw).map_err(|e| ("WEBAUTHN_ORIGINS", format!("{raw:?}: {e}")))?;
             let host = url.host_str().unwrap_or_default().to_owned();
             let secure = url.scheme() == "https" || (url.scheme() == "http" && host == "localhost");
-            if !secure || !matches!(url.path(), "" | "/") || url.query().is_some() || !url.username().is_empty()
+            if !secure
+                || !matches!(url.path(), "" | "/")
+                || url.query().is_some()
+                || !url.username().is_empty()
             {
                 return Err((
                     "WEBAUTHN_ORIGINS",
-                    format!("{raw:?} must be an origin: https://host[:port] (http only for localhost), no path"),
+                    format!(
+                        "{raw:?} must be an origin: https://host[:port] (http only for localhost), no path"
+                    ),
                 ));
             }
             if !ids.iter().any(|id| within(&host, id)) {
@@ -129,9 +138,11 @@ impl RelyingParties {
     pub fn new(settings: &RpSettings) -> Result<Self, String> {
         let mut parties = Vec::new();
         for id in &settings.ids {
-            let mut origins = settings.origins.iter().filter(|o| within(o.host_str().unwrap_or_default(), id));
+            let mut origins =
+                settings.origins.iter().filter(|o| within(o.host_str().unwrap_or_default(), id));
             let first = origins.next().ok_or_else(|| format!("no origin for {id}"))?;
-            let mut builder = WebauthnBuilder::new(id, first).map_err(|e| format!("{id}: {e}"))?.rp_name(&settings.name);
+            let mut builder =
+                WebauthnBuilder::new(id, first).map_err(|e| format!("{id}: {e}"))?.rp_name(&settings.name);
             for origin in origins {
                 builder = builder.append_allowed_origin(origin);
             }
@@ -194,8 +205,8 @@ impl RelyingParties {
             self.party(Some(rp_id)).ok_or_else(|| CeremonyError::State(format!("unknown RP id {rp_id}")))?;
         let state: PasskeyRegistration =
             serde_json::from_str(state).map_err(|e| CeremonyError::State(e.to_string()))?;
-        let response: RegisterPublicKeyCredential =
-            serde_json::from_value(credential.clone()).map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+        let response: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
+            .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
         let passkey: Passkey = webauthn
             .finish_passkey_registration(&response, &state)
             .map_err(|e| CeremonyError::Refused(e.to_string()))?;
@@ -248,7 +259,12 @@ mod tests {
     fn settings_are_checked_by_name() {
         let ok = RpSettings::new("localhost", "ZITADEL", "http://localhost:8080").unwrap();
         assert_eq!(ok.ids, ["localhost"]);
-        let multi = RpSettings::new("example.com, login.example.org", "Acme", "https://id.example.com,https://login.example.org").unwrap();
+        let multi = RpSettings::new(
+            "example.com, login.example.org",
+            "Acme",
+            "https://id.example.com,https://login.example.org",
+        )
+        .unwrap();
         assert_eq!(multi.ids.len(), 2);
         for (ids, name, origins, variable) in [
             ("", "n", "https://a.example", "WEBAUTHN_RP_ID"),
@@ -269,10 +285,12 @@ mod tests {
     #[test]
     fn options_require_a_discoverable_verified_credential_and_exclude_known_ones() {
         let parties =
-            RelyingParties::new(&RpSettings::new("localhost", "ZITADEL", "http://localhost:8080").unwrap()).unwrap();
+            RelyingParties::new(&RpSettings::new("localhost", "ZITADEL", "http://localhost:8080").unwrap())
+                .unwrap();
         let known = URL_SAFE_NO_PAD.encode([7u8; 32]);
-        let started =
-            parties.start("localhost", "u1", "alice", "Alice", &[known.clone()], Attachment::Platform).unwrap();
+        let started = parties
+            .start("localhost", "u1", "alice", "Alice", &[known.clone()], Attachment::Platform)
+            .unwrap();
         let options = &started.options["publicKey"];
         assert_eq!(options["rp"]["id"], "localhost");
         assert_eq!(options["authenticatorSelection"]["residentKey"], "required");

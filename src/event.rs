@@ -6,6 +6,7 @@
 //! that counts against the Errors alarm. Here such events are checked first and answered
 //! with the catalogue's 400; nothing in this module panics on any JSON.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use base64::Engine;
@@ -40,10 +41,44 @@ impl Origin {
     }
 }
 
+/// The query string's parameters, percent-decoded, as the request's extension: lambda_http
+/// never sees the query (see [`request_from`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(pub HashMap<String, String>);
+
+impl Query {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// From payload 2.0's `rawQueryString`, else the decoded `queryStringParameters` of
+    /// REST APIs; a parameter given twice keeps its first value.
+    fn of(event: &Value) -> Self {
+        let mut params = HashMap::new();
+        if let Some(raw) = event.get("rawQueryString").and_then(Value::as_str) {
+            for pair in raw.split('&').filter(|p| !p.is_empty()) {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let decode = |s: &str| crate::http::percent_decode(&s.replace('+', " "));
+                if let (Some(name), Some(value)) = (decode(name), decode(value)) {
+                    params.entry(name).or_insert(value);
+                }
+            }
+        } else if let Some(fields) = event.get("queryStringParameters").and_then(Value::as_object) {
+            for (name, value) in fields {
+                if let Some(value) = value.as_str() {
+                    params.insert(name.clone(), value.to_owned());
+                }
+            }
+        }
+        Self(params)
+    }
+}
+
 /// The request in `event`, or why it cannot be one.
 pub fn request_from(mut event: Value) -> Result<Request, Error> {
-    // No call reads the query string, and lambda_http panics on characters the http crate
-    // will not put in a URI (`"`, `<`, `>`): an ordinary client could send those.
+    let query = Query::of(&event);
+    // lambda_http panics on query characters the http crate will not put in a URI (`"`,
+    // `<`, `>`), which an ordinary client could send: the query travels as [`Query`] instead.
     if let Some(fields) = event.as_object_mut() {
         for name in ["rawQueryString", "queryStringParameters", "multiValueQueryStringParameters"] {
             fields.remove(name);
@@ -55,8 +90,10 @@ pub fn request_from(mut event: Value) -> Result<Request, Error> {
         serde_json::from_value(event).map_err(|e| Error::NotHttpEvent(e.to_string()))?;
     // lambda_http still unwraps on some inputs (a Host header that is no URL authority, a
     // path that is no URI); the checks above keep known cases out, this keeps out the rest.
-    catch_unwind(AssertUnwindSafe(|| Request::from(lambda_request)))
-        .map_err(|_| Error::NotHttpEvent("lambda_http could not convert the event".into()))
+    let mut request = catch_unwind(AssertUnwindSafe(|| Request::from(lambda_request)))
+        .map_err(|_| Error::NotHttpEvent("lambda_http could not convert the event".into()))?;
+    request.extensions_mut().insert(query);
+    Ok(request)
 }
 
 fn check_headers(event: &Value) -> Result<(), Error> {

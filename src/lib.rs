@@ -19,6 +19,7 @@ pub mod mail;
 pub mod mailer;
 pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod permissions;
 pub mod registration;
 pub mod request_body;

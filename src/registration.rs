@@ -107,7 +107,12 @@ pub struct LinkView {
 
 /// The checks of a presented code, in the order that reveals least: an unknown link, a
 /// locked one, a wrong code (counted), then used and expired.
-fn check_code(link: Option<&LinkRecord>, proof: &CodeProof, max_attempts: u32, now: i64) -> Result<(), Error> {
+fn check_code(
+    link: Option<&LinkRecord>,
+    proof: &CodeProof,
+    max_attempts: u32,
+    now: i64,
+) -> Result<(), Error> {
     let link = link.ok_or(Error::CodeNotFound)?;
     if link.failed_attempts >= max_attempts {
         return Err(Error::CodeLocked);
@@ -154,7 +159,8 @@ where
             return Err(Error::CodeNotFound);
         }
         let link = self.store.read_link(user, &proof.id).await?;
-        let checked = check_code(link.as_ref(), proof, self.registration.code_max_attempts, Utc::now().timestamp());
+        let checked =
+            check_code(link.as_ref(), proof, self.registration.code_max_attempts, Utc::now().timestamp());
         if matches!(checked, Err(Error::CodeInvalid)) {
             self.store.count_wrong_code(user, &proof.id).await?;
             info!(code_id = %proof.id, "wrong registration code");
@@ -184,7 +190,10 @@ where
                 let Some(link) = self.store.read_link(user_id, &proof.id).await? else {
                     return Ok(unknown);
                 };
-                let (user, org) = self.link_holders_user(user_id, &link).await.map_or((None, None), |(u, o)| (Some(u), Some(o)));
+                let (user, org) = self
+                    .link_holders_user(user_id, &link)
+                    .await
+                    .map_or((None, None), |(u, o)| (Some(u), Some(o)));
                 return Ok(LinkView { state, user, org });
             }
             Err(e) => return Err(e),
@@ -200,16 +209,14 @@ where
 
     /// Counts one anonymous page request from `source` (and for `code_id`), refusing it once
     /// either exceeds its per-minute limit.
-    pub async fn admit_page_request(
-        &self,
-        source: &str,
-        link: Option<(&UserId, &str)>,
-    ) -> Result<(), Error> {
+    pub async fn admit_page_request(&self, source: &str, link: Option<(&UserId, &str)>) -> Result<(), Error> {
         let now = Utc::now().timestamp();
         let window = now - now.rem_euclid(PAGE_WINDOW_SECS);
-        let retry = |_| Error::PageRateLimited { retry_after_secs: (window + PAGE_WINDOW_SECS - now).max(1) as u64 };
+        let retry =
+            |_| Error::PageRateLimited { retry_after_secs: (window + PAGE_WINDOW_SECS - now).max(1) as u64 };
         let limits = self.registration.page_limits;
-        if !self.store.admit(&format!("source#{source}"), window, PAGE_WINDOW_SECS, limits.per_source).await? {
+        if !self.store.admit(&format!("source#{source}"), window, PAGE_WINDOW_SECS, limits.per_source).await?
+        {
             return Err(retry(()));
         }
         if let Some((user, code_id)) = link.filter(|(_, c)| valid_key_part(c)) {
@@ -247,7 +254,8 @@ where
             }
         };
         user_can_register(&user)?;
-        let (rp_id, _) = self.registration.parties.party(cmd.domain.as_deref()).ok_or(Error::DomainNotAllowed)?;
+        let (rp_id, _) =
+            self.registration.parties.party(cmd.domain.as_deref()).ok_or(Error::DomainNotAllowed)?;
         let existing: Vec<String> =
             self.store.list_passkeys(&user.id).await?.into_iter().map(|p| p.credential_id).collect();
         let name = user.email.clone().unwrap_or_else(|| user.id.to_string());
@@ -338,14 +346,13 @@ where
                 Some((code_id.clone(), link.code_hash))
             }
         };
-        let registered = self
-            .registration
-            .parties
-            .finish(&ceremony.rp_id, &ceremony.state, &cmd.credential)
-            .map_err(|e| match e {
-                CeremonyError::State(m) => Error::Internal(m),
-                other => Error::AttestationRefused(other.to_string()),
-            })?;
+        let registered =
+            self.registration.parties.finish(&ceremony.rp_id, &ceremony.state, &cmd.credential).map_err(
+                |e| match e {
+                    CeremonyError::State(m) => Error::Internal(m),
+                    other => Error::AttestationRefused(other.to_string()),
+                },
+            )?;
         if self.store.credential_owner(&registered.credential_id).await?.is_some() {
             return Err(Error::CredentialExists);
         }
@@ -372,7 +379,10 @@ where
     }
 
     /// The user's passkeys, oldest first, and when they were read.
-    pub async fn list_passkeys(&self, target: &LinkTarget) -> Result<(Vec<StoredPasskey>, DateTime<Utc>), Error> {
+    pub async fn list_passkeys(
+        &self,
+        target: &LinkTarget,
+    ) -> Result<(Vec<StoredPasskey>, DateTime<Utc>), Error> {
         let resolved = self.resolve(target).await?;
         let mut passkeys = self.store.list_passkeys(&resolved.user.id).await?;
         passkeys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
@@ -442,11 +452,15 @@ mod tests {
         let used = LinkRecord { used: true, ..link("right") };
         assert!(matches!(check_code(Some(&used), &proof("wrong"), 5, 0), Err(Error::CodeInvalid)));
         assert!(matches!(check_code(Some(&used), &proof("right"), 5, 0), Err(Error::CodeUsed)));
-        assert!(matches!(check_code(Some(&link("right")), &proof("right"), 5, 1_000), Err(Error::CodeExpired)));
+        assert!(matches!(
+            check_code(Some(&link("right")), &proof("right"), 5, 1_000),
+            Err(Error::CodeExpired)
+        ));
         // Locked is locked, even for the right code.
         let locked = LinkRecord { failed_attempts: 5, ..link("right") };
         assert!(matches!(check_code(Some(&locked), &proof("right"), 5, 0), Err(Error::CodeLocked)));
-        assert!(check_code(Some(&LinkRecord { failed_attempts: 4, ..link("right") }), &proof("right"), 5, 0).is_ok());
+        assert!(check_code(Some(&LinkRecord { failed_attempts: 4, ..link("right") }), &proof("right"), 5, 0)
+            .is_ok());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 mod auth;
 mod management;
+mod page;
+mod passkeys;
 pub mod routes;
 mod user_v2;
 
@@ -26,6 +28,7 @@ use crate::error::Error;
 use crate::event::{self, Origin};
 use crate::mailer::Mailer;
 use crate::model::{Caller, OrgId, UserId};
+use crate::page::PageRenderer;
 use crate::request_body::{self, BodyError, BodyProblem};
 use crate::store::Store;
 use routes::{Family, Routes};
@@ -36,6 +39,7 @@ pub struct Api<S, M> {
     pub links: PasskeyLinks<S, M>,
     pub claims: ClaimNames,
     routes: Routes,
+    page: PageRenderer,
 }
 
 /// Which authorizer claims name the caller and its organisation.
@@ -77,21 +81,22 @@ impl Call<'_> {
 
     /// The JSON object the body holds (`{}` for none), after the body rules.
     fn body(&self) -> Result<Map<String, Value>, Error> {
-        let bytes: &[u8] = match self.req.body() {
-            Body::Empty => return Ok(Map::new()),
-            Body::Text(text) => text.as_bytes(),
-            Body::Binary(bytes) => bytes,
-            _ => {
-                return Err(Error::InvalidBody(BodyError::new(
-                    BodyProblem::NotJson,
-                    "unsupported body encoding",
-                )))
-            }
-        };
-        let content_type =
-            self.req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not visible ASCII)"));
-        request_body::parse(bytes, content_type).map_err(Error::InvalidBody)
+        json_body(self.req)
     }
+}
+
+/// The JSON object a request's body holds (`{}` for none), after the body rules.
+fn json_body(req: &Request) -> Result<Map<String, Value>, Error> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => return Ok(Map::new()),
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => {
+            return Err(Error::InvalidBody(BodyError::new(BodyProblem::NotJson, "unsupported body encoding")))
+        }
+    };
+    let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not visible ASCII)"));
+    request_body::parse(bytes, content_type).map_err(Error::InvalidBody)
 }
 
 impl<S, M> Api<S, M>
@@ -100,7 +105,9 @@ where
     M: Mailer + Sync,
 {
     pub fn new(links: PasskeyLinks<S, M>, claims: ClaimNames) -> Self {
-        Self { links, claims, routes: Routes::new() }
+        // The page's template and texts are constants; unit tests render every state.
+        let page = PageRenderer::new().unwrap_or_else(|e| panic!("page template: {e}"));
+        Self { links, claims, routes: Routes::new(), page }
     }
 
     /// Answers one raw Lambda event in its source's response shape; never fails, never
@@ -139,7 +146,7 @@ where
                 let api = METHOD_NOT_ALLOWED;
                 info!(status = api.http_status(), error_id = api.id, "wrong method");
                 let body = match found.family() {
-                    Family::Rest => api.body(),
+                    Family::Rest | Family::Page => api.body(),
                     Family::Connect => api.connect_body(),
                 };
                 let mut response = json_response(api.http_status(), &body);
@@ -148,6 +155,9 @@ where
                 }
                 return response;
             };
+            if route.family == Family::Page {
+                return page::serve(route, &self.links, &self.page, &req).await;
+            }
             let outcome = match caller(&req, &self.claims) {
                 Some(caller) => {
                     let call = Call { req: &req, caller, params: found.params };
@@ -177,11 +187,11 @@ async fn failure_response(e: Error, family: Family) -> Response<Body> {
         info!(status = api.http_status(), error_id = api.id, cause = %e, "refused");
     }
     let body = match family {
-        Family::Rest => api.body(),
+        Family::Rest | Family::Page => api.body(),
         Family::Connect => api.connect_body(),
     };
     let mut response = json_response(api.http_status(), &body);
-    if let Error::RateLimited { retry_after_secs } = e {
+    if let Error::RateLimited { retry_after_secs } | Error::PageRateLimited { retry_after_secs } = e {
         response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
     }
     response
@@ -210,7 +220,7 @@ fn request_path(req: &Request) -> &str {
 }
 
 /// `%XX` escapes decoded; `None` for a broken escape or a result that is not UTF-8.
-fn percent_decode(raw: &str) -> Option<String> {
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{auth, management, user_v2, Call};
+use super::{auth, management, passkeys, user_v2, Call};
 use crate::domain::{Delivery, PasskeyLinks};
 use crate::error::Error;
 use crate::mailer::Mailer;
@@ -29,6 +29,25 @@ pub enum Operation {
     ListPasskeyRegistrationLinks,
     /// Ours: revoke one outstanding link, or all of them.
     RevokePasskeyRegistrationLinks,
+    /// zitadel.user.v2.UserService.RegisterPasskey
+    RegisterPasskey,
+    /// zitadel.user.v2.UserService.VerifyPasskeyRegistration
+    VerifyPasskeyRegistration,
+    /// zitadel.user.v2.UserService.ListPasskeys
+    ListPasskeys,
+    /// zitadel.user.v2.UserService.RemovePasskey
+    RemovePasskey,
+    /// ManagementService.ListHumanPasswordless
+    ListHumanPasswordless,
+    /// ManagementService.RemoveHumanPasswordless
+    RemoveHumanPasswordless,
+    /// The page a link opens (anonymous, the code is the proof), its script and style.
+    RegistrationPage,
+    PageScript,
+    PageStyle,
+    /// The page's RegisterPasskey and VerifyPasskeyRegistration, anonymous.
+    PageBegin,
+    PageFinish,
 }
 
 /// How a route's requests and errors are framed.
@@ -38,6 +57,9 @@ pub enum Family {
     Rest,
     /// Connect (what ZITADEL's SDKs send): ids in the body, errors `{"code":"not_found",...}`.
     Connect,
+    /// The registration page and its calls: no token (API Gateway runs no authorizer on
+    /// them), the link's code is the proof; errors as REST.
+    Page,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +82,14 @@ const fn connect(path: &'static str, operation: Operation) -> Route {
     Route { method: "POST", path, operation, family: Family::Connect }
 }
 
+const fn page(method: &'static str, path: &'static str, operation: Operation) -> Route {
+    Route { method, path, operation, family: Family::Page }
+}
+
+/// Where ZITADEL's login UI opens a passwordless registration link; the default link points
+/// here.
+pub const PAGE_PATH: &str = "/ui/login/login/passwordless/init";
+
 pub const ROUTES: &[Route] = &[
     post("/management/v1/users/{userId}/passwordless/_send_link", Operation::SendPasswordlessRegistration),
     post("/management/v1/users/{userId}/passwordless/_link", Operation::AddPasswordlessRegistration),
@@ -76,6 +106,21 @@ pub const ROUTES: &[Route] = &[
         Operation::RevokePasskeyRegistrationLinks,
     ),
     delete("/v2/users/{userId}/passkeys/registration_links", Operation::RevokePasskeyRegistrationLinks),
+    post("/v2/users/{userId}/passkeys", Operation::RegisterPasskey),
+    connect("/zitadel.user.v2.UserService/RegisterPasskey", Operation::RegisterPasskey),
+    post("/v2/users/{userId}/passkeys/{passkeyId}", Operation::VerifyPasskeyRegistration),
+    connect("/zitadel.user.v2.UserService/VerifyPasskeyRegistration", Operation::VerifyPasskeyRegistration),
+    post("/v2/users/{userId}/passkeys/_search", Operation::ListPasskeys),
+    connect("/zitadel.user.v2.UserService/ListPasskeys", Operation::ListPasskeys),
+    delete("/v2/users/{userId}/passkeys/{passkeyId}", Operation::RemovePasskey),
+    connect("/zitadel.user.v2.UserService/RemovePasskey", Operation::RemovePasskey),
+    post("/management/v1/users/{userId}/passwordless/_search", Operation::ListHumanPasswordless),
+    delete("/management/v1/users/{userId}/passwordless/{tokenId}", Operation::RemoveHumanPasswordless),
+    page("GET", PAGE_PATH, Operation::RegistrationPage),
+    page("GET", "/ui/login/login/passwordless/init/page.js", Operation::PageScript),
+    page("GET", "/ui/login/login/passwordless/init/page.css", Operation::PageStyle),
+    page("POST", "/ui/login/login/passwordless/init/_begin", Operation::PageBegin),
+    page("POST", "/ui/login/login/passwordless/init/_finish", Operation::PageFinish),
 ];
 
 pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
@@ -98,6 +143,19 @@ pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
         }
         Operation::ListPasskeyRegistrationLinks => user_v2::list_registration_links(links, call).await,
         Operation::RevokePasskeyRegistrationLinks => user_v2::revoke_registration_links(links, call).await,
+        Operation::RegisterPasskey => passkeys::register_passkey(links, call, route.family).await,
+        Operation::VerifyPasskeyRegistration => {
+            passkeys::verify_passkey_registration(links, call, route.family).await
+        }
+        Operation::ListPasskeys => passkeys::list_passkeys(links, call, route.family).await,
+        Operation::RemovePasskey => passkeys::remove_passkey(links, call, route.family).await,
+        Operation::ListHumanPasswordless => passkeys::list_human_passwordless(links, call).await,
+        Operation::RemoveHumanPasswordless => passkeys::remove_human_passwordless(links, call).await,
+        Operation::RegistrationPage
+        | Operation::PageScript
+        | Operation::PageStyle
+        | Operation::PageBegin
+        | Operation::PageFinish => Err(Error::Internal("page routes are served by http::page".into())),
     }
 }
 
@@ -209,7 +267,7 @@ mod tests {
     #[test]
     fn unknown_paths_and_methods_are_told_apart() {
         let routes = Routes::new();
-        assert!(routes.find("/management/v1/users/u1/passwordless/_nope").is_none());
+        assert!(routes.find("/management/v1/users/u1/passwordless/t1/_nope").is_none());
         assert!(routes.find("/management//v1/users/u1/passwordless/_send_link").is_none());
         let empty_id = routes.find("/management/v1/users//passwordless/_send_link").unwrap();
         assert_eq!(empty_id.params["userId"], "%");

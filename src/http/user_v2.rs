@@ -131,9 +131,9 @@ fn permission_for(delivery: &Delivery) -> &'static str {
 }
 
 /// The target user (from the path over REST, from the body over Connect) and the body.
-fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String, Value>), Error> {
+pub(super) fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String, Value>), Error> {
     match family {
-        Family::Rest => {
+        Family::Rest | Family::Page => {
             let user_id = call.path_user_id()?;
             Ok((user_id, call.body()?))
         }
@@ -157,12 +157,15 @@ fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, Map<String,
 
 /// A field that is set, by its JSON name or its proto name (protobuf JSON accepts both;
 /// both at once is an error); `null` is unset.
-fn set<'a>(
+pub(super) fn set<'a>(
     body: &'a Map<String, Value>,
     json_name: &str,
     proto_name: &str,
 ) -> Result<Option<&'a Value>, Error> {
     let get = |name: &str| body.get(name).filter(|v| !v.is_null());
+    if json_name == proto_name {
+        return Ok(get(json_name));
+    }
     match (get(json_name), get(proto_name)) {
         (Some(_), Some(_)) => Err(Error::InvalidField(FieldProblem::SameFieldTwice)),
         (json, proto) => Ok(json.or(proto)),

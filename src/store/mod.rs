@@ -239,12 +239,22 @@ pub trait PasskeyStore {
     ) -> impl Future<Output = Result<Option<LinkRecord>, StoreError>> + Send;
 
     /// Counts one wrong code against the link (if it still exists).
-    fn count_wrong_code(&self, user: &UserId, code_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn count_wrong_code(
+        &self,
+        user: &UserId,
+        code_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn list_passkeys(&self, user: &UserId) -> impl Future<Output = Result<Vec<StoredPasskey>, StoreError>> + Send;
+    fn list_passkeys(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Vec<StoredPasskey>, StoreError>> + Send;
 
     /// The user owning a credential id, if any user registered it.
-    fn credential_owner(&self, credential_id: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn credential_owner(
+        &self,
+        credential_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     fn save_ceremony(&self, ceremony: &Ceremony) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -260,7 +270,8 @@ pub trait PasskeyStore {
     fn commit_passkey(&self, passkey: &NewPasskey) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes the passkey and its index entry, bumps the sequence, writes the event.
-    fn remove_passkey(&self, removal: &PasskeyRemoval) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn remove_passkey(&self, removal: &PasskeyRemoval)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Counts one request against `key` in the fixed window starting at `window_start`
     /// (epoch seconds, lasting `window_secs`): `false` once `limit` requests were counted.

@@ -5,6 +5,8 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SESV2` plus `MAILBOX_URL`.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod authenticator;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -83,7 +83,11 @@ impl Table {
 
 impl PasskeyStore for Table {
     async fn read_link(&self, user: &UserId, code_id: &str) -> Result<Option<LinkRecord>, StoreError> {
-        self.get(keys::passkey_link(user, code_id)).await?.as_ref().map(item::link_record_from_item).transpose()
+        self.get(keys::passkey_link(user, code_id))
+            .await?
+            .as_ref()
+            .map(item::link_record_from_item)
+            .transpose()
     }
 
     async fn count_wrong_code(&self, user: &UserId, code_id: &str) -> Result<(), StoreError> {
@@ -100,7 +104,9 @@ impl PasskeyStore for Table {
         match result {
             Ok(_) => Ok(()),
             // Gone meanwhile (revoked, expired and swept): nothing left to lock.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -208,7 +214,13 @@ impl PasskeyStore for Table {
             .transact_write_items()
             .transact_items(
                 TransactWriteItem::builder()
-                    .update(self.bump_sequence(&p.user_id, &p.org_id, p.previous_sequence, p.sequence, &at)?)
+                    .update(self.bump_sequence(
+                        &p.user_id,
+                        &p.org_id,
+                        p.previous_sequence,
+                        p.sequence,
+                        &at,
+                    )?)
                     .build(),
             )
             .transact_items(TransactWriteItem::builder().put(self.put_new(passkey)?).build())
@@ -259,7 +271,13 @@ impl PasskeyStore for Table {
             .transact_write_items()
             .transact_items(
                 TransactWriteItem::builder()
-                    .update(self.bump_sequence(&r.user_id, &r.org_id, r.previous_sequence, r.sequence, &at)?)
+                    .update(self.bump_sequence(
+                        &r.user_id,
+                        &r.org_id,
+                        r.previous_sequence,
+                        r.sequence,
+                        &at,
+                    )?)
                     .build(),
             )
             .transact_items(
@@ -268,13 +286,21 @@ impl PasskeyStore for Table {
                     .build(),
             )
             .transact_items(
-                TransactWriteItem::builder().delete(self.delete_existing(keys::credential(&r.credential_id))?).build(),
+                TransactWriteItem::builder()
+                    .delete(self.delete_existing(keys::credential(&r.credential_id))?)
+                    .build(),
             )
             .transact_items(TransactWriteItem::builder().put(self.put_new(event)?).build());
         guarded_write_outcome(request.send().await)
     }
 
-    async fn admit(&self, key: &str, window_start: i64, window_secs: i64, limit: u32) -> Result<bool, StoreError> {
+    async fn admit(
+        &self,
+        key: &str,
+        window_start: i64,
+        window_secs: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -290,7 +316,9 @@ impl PasskeyStore for Table {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }

@@ -1,0 +1,234 @@
+//! ZITADEL's passkey calls: v2's RegisterPasskey, VerifyPasskeyRegistration, ListPasskeys and
+//! RemovePasskey (REST and Connect), and v1 management's passwordless `_search` and DELETE.
+
+use chrono::SecondsFormat;
+use serde_json::{json, Map, Value};
+
+use super::routes::Family;
+use super::user_v2::{set, user_and_body};
+use super::Call;
+use crate::ceremony::Attachment;
+use crate::domain::{Authority, LinkTarget, PasskeyLinks, Scope};
+use crate::error::{Error, FieldProblem};
+use crate::mailer::Mailer;
+use crate::permissions::{USER_READ, USER_WRITE};
+use crate::registration::{Actor, BeginRegistration, CodeProof, FinishRegistration};
+use crate::store::{Store, StoredPasskey};
+
+/// `POST /v2/users/{userId}/passkeys`: `{"code"?:{"id","code"}, "authenticator"?, "domain"?}`.
+pub(super) async fn register_passkey<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    family: Family,
+) -> Result<Value, Error> {
+    let (user_id, body) = user_and_body(call, family)?;
+    let begun = links
+        .begin_registration(&BeginRegistration {
+            actor: Actor::Caller(call.caller.clone()),
+            user_id,
+            code: code(&body)?,
+            attachment: attachment(&body)?,
+            domain: match set(&body, "domain", "domain")? {
+                None => None,
+                Some(Value::String(d)) => Some(d.clone()),
+                Some(_) => return Err(Error::InvalidField(FieldProblem::Domain)),
+            },
+        })
+        .await?;
+    Ok(json!({
+        "details": begun.details.v2_json(),
+        "passkeyId": begun.passkey_id,
+        "publicKeyCredentialCreationOptions": begun.options,
+    }))
+}
+
+/// `POST /v2/users/{userId}/passkeys/{passkeyId}`: `{"publicKeyCredential", "passkeyName"}`.
+pub(super) async fn verify_passkey_registration<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    family: Family,
+) -> Result<Value, Error> {
+    let (user_id, body) = user_and_body(call, family)?;
+    let passkey_id = passkey_id(call, &body, family)?;
+    let (credential, name) = credential_and_name(&body)?;
+    let details = links
+        .finish_registration(&FinishRegistration {
+            actor: Actor::Caller(call.caller.clone()),
+            user_id,
+            passkey_id,
+            credential,
+            name,
+            code: None,
+        })
+        .await?;
+    Ok(json!({ "details": details.v2_json() }))
+}
+
+/// `POST /v2/users/{userId}/passkeys/_search`: the user's passkeys (`user.read` or the user).
+pub(super) async fn list_passkeys<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    family: Family,
+) -> Result<Value, Error> {
+    let (user_id, _) = user_and_body(call, family)?;
+    let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_READ));
+    let (passkeys, at) = links.list_passkeys(&target).await?;
+    let result: Vec<Value> = passkeys.iter().map(passkey_json).collect();
+    Ok(json!({
+        "details": {
+            "totalResult": result.len().to_string(),
+            "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        },
+        "result": result,
+    }))
+}
+
+/// `DELETE /v2/users/{userId}/passkeys/{passkeyId}` (`user.write` or the user).
+pub(super) async fn remove_passkey<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    family: Family,
+) -> Result<Value, Error> {
+    let (user_id, body) = user_and_body(call, family)?;
+    let passkey_id = passkey_id(call, &body, family)?;
+    let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_WRITE));
+    let details = links.remove_passkey(&target, &passkey_id).await?;
+    Ok(json!({ "details": details.v2_json() }))
+}
+
+/// `POST /management/v1/users/{userId}/passwordless/_search` (`user.read` in the org).
+pub(super) async fn list_human_passwordless<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+) -> Result<Value, Error> {
+    let target = v1_target(call, USER_READ)?;
+    call.body()?;
+    let (passkeys, _) = links.list_passkeys(&target).await?;
+    Ok(json!({ "result": passkeys.iter().map(passkey_json).collect::<Vec<_>>() }))
+}
+
+/// `DELETE /management/v1/users/{userId}/passwordless/{tokenId}` (`user.write` in the org).
+pub(super) async fn remove_human_passwordless<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+) -> Result<Value, Error> {
+    let target = v1_target(call, USER_WRITE)?;
+    call.body()?;
+    let token_id = call
+        .params
+        .get("tokenId")
+        .and_then(|raw| super::percent_decode(raw))
+        .ok_or(Error::PasskeyNotFound)?;
+    let details = links.remove_passkey(&target, &token_id).await?;
+    Ok(json!({ "details": details }))
+}
+
+/// ZITADEL's `Passkey` (v2) and `WebAuthNToken` (v1): the same three fields.
+fn passkey_json(p: &StoredPasskey) -> Value {
+    json!({ "id": p.id, "state": "AUTH_FACTOR_STATE_READY", "name": p.name })
+}
+
+fn v2_target(call: &Call<'_>, user_id: crate::model::UserId, authority: Authority) -> LinkTarget {
+    LinkTarget { caller: call.caller.clone(), scope: Scope::UsersOrg, user_id, authority }
+}
+
+fn v1_target(call: &Call<'_>, permission: &'static str) -> Result<LinkTarget, Error> {
+    Ok(LinkTarget {
+        caller: call.caller.clone(),
+        scope: Scope::Org(call.target_org()?),
+        user_id: call.path_user_id()?,
+        authority: Authority::Permission(permission),
+    })
+}
+
+/// The passkey id: from the path over REST, from the body over Connect.
+fn passkey_id(call: &Call<'_>, body: &Map<String, Value>, family: Family) -> Result<String, Error> {
+    match family {
+        Family::Connect => match set(body, "passkeyId", "passkey_id")? {
+            Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+            _ => Err(Error::InvalidField(FieldProblem::PasskeyIdMissing)),
+        },
+        _ => call
+            .params
+            .get("passkeyId")
+            .and_then(|raw| super::percent_decode(raw))
+            .ok_or(Error::CeremonyNotFound),
+    }
+}
+
+/// `code`: `{"id","code"}`, both strings, or unset.
+pub(super) fn code(body: &Map<String, Value>) -> Result<Option<CodeProof>, Error> {
+    let bad = Error::InvalidField(FieldProblem::Code);
+    match set(body, "code", "code")? {
+        None => Ok(None),
+        Some(Value::Object(code)) => match (code.get("id"), code.get("code")) {
+            (Some(Value::String(id)), Some(Value::String(code))) if !id.is_empty() && !code.is_empty() => {
+                Ok(Some(CodeProof { id: id.clone(), code: code.clone() }))
+            }
+            _ => Err(bad),
+        },
+        Some(_) => Err(bad),
+    }
+}
+
+/// `authenticator`: the enum by name or number, as protobuf JSON allows.
+fn attachment(body: &Map<String, Value>) -> Result<Attachment, Error> {
+    match set(body, "authenticator", "authenticator")? {
+        None => Ok(Attachment::Any),
+        Some(v) => match (v.as_str(), v.as_i64()) {
+            (Some("PASSKEY_AUTHENTICATOR_UNSPECIFIED"), _) | (_, Some(0)) => Ok(Attachment::Any),
+            (Some("PASSKEY_AUTHENTICATOR_PLATFORM"), _) | (_, Some(1)) => Ok(Attachment::Platform),
+            (Some("PASSKEY_AUTHENTICATOR_CROSS_PLATFORM"), _) | (_, Some(2)) => Ok(Attachment::CrossPlatform),
+            _ => Err(Error::InvalidField(FieldProblem::Authenticator)),
+        },
+    }
+}
+
+/// `publicKeyCredential` (an object) and `passkeyName` (a string; the domain checks it).
+pub(super) fn credential_and_name(body: &Map<String, Value>) -> Result<(Value, String), Error> {
+    let credential = match set(body, "publicKeyCredential", "public_key_credential")? {
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => return Err(Error::InvalidField(FieldProblem::PublicKeyCredential)),
+    };
+    let name = match set(body, "passkeyName", "passkey_name")? {
+        Some(Value::String(name)) => name.clone(),
+        _ => return Err(Error::InvalidField(FieldProblem::PasskeyName)),
+    };
+    Ok((credential, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn fields_read_as_protobuf_json_does() {
+        assert_eq!(code(&body(json!({}))).unwrap(), None);
+        assert_eq!(
+            code(&body(json!({"code":{"id":"c1","code":"s"}}))).unwrap(),
+            Some(CodeProof { id: "c1".into(), code: "s".into() })
+        );
+        for bad in [
+            json!({"code":"x"}),
+            json!({"code":{"id":"c1"}}),
+            json!({"code":{"id":1,"code":"s"}}),
+            json!({"code":{"id":"","code":"s"}}),
+        ] {
+            assert!(matches!(code(&body(bad)), Err(Error::InvalidField(FieldProblem::Code))));
+        }
+        assert_eq!(
+            attachment(&body(json!({"authenticator":"PASSKEY_AUTHENTICATOR_PLATFORM"}))).unwrap(),
+            Attachment::Platform
+        );
+        assert_eq!(attachment(&body(json!({"authenticator":2}))).unwrap(), Attachment::CrossPlatform);
+        assert_eq!(attachment(&body(json!({"authenticator":null}))).unwrap(), Attachment::Any);
+        assert!(attachment(&body(json!({"authenticator":"PLATFORM"}))).is_err());
+        assert!(credential_and_name(&body(json!({"publicKeyCredential":{},"passkey_name":"Phone"}))).is_ok());
+        assert!(credential_and_name(&body(json!({"publicKeyCredential":"x","passkeyName":"Phone"}))).is_err());
+        assert!(credential_and_name(&body(json!({"publicKeyCredential":{}}))).is_err());
+    }
+}

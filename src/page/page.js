@@ -1,0 +1,97 @@
+// The registration page's only script: starts the ceremony with the link's code, lets the
+// browser create the passkey, and finishes it. Served from the same origin (CSP 'self').
+"use strict";
+(() => {
+  const texts = document.getElementById("texts").dataset;
+  const button = document.getElementById("create");
+  const error = document.getElementById("error");
+  const query = new URLSearchParams(window.location.search);
+  const proof = { userId: query.get("userID"), codeId: query.get("codeID"), code: query.get("code") };
+
+  const fromB64 = (s) => {
+    const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  };
+  const toB64 = (buffer) =>
+    btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+  const post = async (path, body) => {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const id = answer.details && answer.details[0] ? answer.details[0].id : "";
+      throw Object.assign(new Error(answer.message || String(response.status)), { id });
+    }
+    return answer;
+  };
+
+  const show = (state, title) => {
+    document.getElementById("ready").hidden = true;
+    document.getElementById(state).hidden = false;
+    document.body.dataset.state = state;
+    document.title = title;
+  };
+
+  const explain = (e) => {
+    switch (e.name === "Error" ? e.id : e.name) {
+      case "NotAllowedError":
+      case "AbortError":
+        return texts.cancelled;
+      case "InvalidStateError":
+      case "PASSKEY-Dp9Ex":
+        return texts.exists;
+      case "CODE-Ex5Pr":
+        return texts.expired;
+      case "CODE-Lk6Tr":
+        return texts.locked;
+      case "PAGE-Rl3Sl":
+        return texts.limited;
+      default:
+        return texts.failed;
+    }
+  };
+
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    button.textContent = texts.working;
+    error.hidden = true;
+    try {
+      const begun = await post("init/_begin", proof);
+      const options = begun.publicKeyCredentialCreationOptions.publicKey;
+      options.challenge = fromB64(options.challenge);
+      options.user.id = fromB64(options.user.id);
+      for (const excluded of options.excludeCredentials || []) excluded.id = fromB64(excluded.id);
+      const credential = await navigator.credentials.create({ publicKey: options });
+      const response = credential.response;
+      const publicKeyCredential = {
+        id: credential.id,
+        rawId: toB64(credential.rawId),
+        type: credential.type,
+        response: {
+          attestationObject: toB64(response.attestationObject),
+          clientDataJSON: toB64(response.clientDataJSON),
+          transports: response.getTransports ? response.getTransports() : [],
+        },
+        extensions: credential.getClientExtensionResults(),
+      };
+      const name = `${texts.passkeyName} ${new Date().toLocaleDateString()}`;
+      await post("init/_finish", { ...proof, passkeyId: begun.passkeyId, publicKeyCredential, passkeyName: name });
+      show("done", texts.doneTitle);
+    } catch (e) {
+      if (e.id === "CODE-Us4Dz") {
+        show("used", texts.usedTitle);
+        return;
+      }
+      error.textContent = explain(e);
+      error.hidden = false;
+      button.disabled = false;
+      button.textContent = texts.create;
+    }
+  });
+})();
