@@ -52,7 +52,9 @@ collect_env() {
   # The link opens the function's own page through the local gateway; `localhost` (not
   # 127.0.0.1) because browsers allow WebAuthn on http only there. The RP id and origin
   # follow from it.
-  entry LINK_URL_TEMPLATE "${LINK_URL_TEMPLATE:-http://localhost:$(port_of gateway 18080)/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}}"
+  local page="http://localhost:$(port_of gateway 18080)/ui/login/login/passwordless/init"
+  page+='?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
+  entry LINK_URL_TEMPLATE "${LINK_URL_TEMPLATE:-$page}"
   # The page's per-address limit would stop the tests' many calls from 127.0.0.1.
   entry PAGE_RATE_LIMIT_PER_SOURCE "${PAGE_RATE_LIMIT_PER_SOURCE:-1000}"
   for name in "${PASSED[@]}"; do

@@ -289,7 +289,7 @@ mod tests {
                 .unwrap();
         let known = URL_SAFE_NO_PAD.encode([7u8; 32]);
         let started = parties
-            .start("localhost", "u1", "alice", "Alice", &[known.clone()], Attachment::Platform)
+            .start("localhost", "u1", "alice", "Alice", std::slice::from_ref(&known), Attachment::Platform)
             .unwrap();
         let options = &started.options["publicKey"];
         assert_eq!(options["rp"]["id"], "localhost");

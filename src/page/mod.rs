@@ -103,6 +103,9 @@ impl PageRenderer {
     ) -> Result<String, minijinja::Error> {
         let t = self.texts.get(lang).or_else(|| self.texts.get(DEFAULT_LANGUAGE));
         let text = |key: String| t.and_then(|t| t.get(&key)).and_then(Value::as_str).unwrap_or_default();
+        let texts: std::collections::BTreeMap<String, String> = t
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default();
         let (heading, message) = match state {
             PageState::Ready => (text("title".into()), ""),
             other => (text(format!("{}Title", other.name())), text(format!("{}Text", other.name()))),
@@ -110,12 +113,11 @@ impl PageRenderer {
         self.env.get_template("page.html")?.render(context! {
             lang,
             state => state.name(),
-            t => t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect::<minijinja::Value>()),
+            t => minijinja::Value::from(texts),
             heading,
             message,
             display_name,
             org_name,
-            base => "init/",
         })
     }
 }
@@ -150,6 +152,7 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)") && !html.contains("<script>alert"));
         assert!(html.contains("A &amp; B"));
         assert!(html.contains(r#"data-state="ready""#));
+        assert!(html.contains(r#"<button id="create" type="button">Create passkey</button>"#));
         for state in
             [PageState::Used, PageState::Expired, PageState::Unknown, PageState::Locked, PageState::Limited]
         {
