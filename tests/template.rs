@@ -152,6 +152,7 @@ fn policies_are_least_privilege() {
         [
             "dynamodb:BatchGetItem",
             "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
@@ -169,17 +170,21 @@ fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
     let t = template();
     let write = statement(&t, "UserPartitionsOnly");
     let prefixes = strings(&write["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-    assert_eq!(prefixes, ["USER#*"]);
-    // Every key the function writes starts with that prefix.
+    assert_eq!(prefixes, ["USER#*", "CREDENTIAL#*", "LIMIT#*"]);
+    // Every key the function writes starts with one of those prefixes.
     let user = send_passkey_link::model::UserId::parse("u1").unwrap();
     for key in [
         keys::user(&user),
         keys::passkey_link(&user, "c1"),
         keys::user_event(&user, 1),
         keys::mail_failure(&user, 1),
+        keys::ceremony(&user, "p1"),
+        keys::passkey(&user, "p1"),
+        keys::credential("cred"),
+        keys::limit_window("source#127.0.0.1", 60),
     ] {
         let pk = key[keys::PK].as_s().unwrap();
-        assert!(pk.starts_with("USER#"), "{pk}");
+        assert!(prefixes.iter().any(|p| pk.starts_with(p.trim_end_matches('*'))), "{pk}");
     }
     // Only writes carry the condition; no other statement grants a write.
     for s in statements(&t) {

@@ -232,6 +232,11 @@ impl Routes {
         let starts = std::iter::once(0).chain(path.match_indices('/').map(|(i, _)| i).filter(|&i| i > 0));
         starts.take(4).find_map(|start| {
             let matched = self.0.at(&path[start..]).ok()?;
+            // `_` starts ZITADEL's verbs (`_send_link`, `_search`), never an id: a mistyped
+            // verb is an unknown route, not an id for another method's route.
+            if matched.params.iter().any(|(k, v)| k != "userId" && v.starts_with('_')) {
+                return None;
+            }
             let params = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
             Some(Found { routes: matched.value, params })
         })
@@ -268,6 +273,8 @@ mod tests {
     fn unknown_paths_and_methods_are_told_apart() {
         let routes = Routes::new();
         assert!(routes.find("/management/v1/users/u1/passwordless/t1/_nope").is_none());
+        assert!(routes.find("/management/v1/users/u1/passwordless/_send_lnk").is_none());
+        assert!(routes.find("/v2/users/u1/passkeys/_searc").is_none());
         assert!(routes.find("/management//v1/users/u1/passwordless/_send_link").is_none());
         let empty_id = routes.find("/management/v1/users//passwordless/_send_link").unwrap();
         assert_eq!(empty_id.params["userId"], "%");
