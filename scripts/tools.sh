@@ -14,6 +14,11 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 CHECKOV_VERSION=3.3.30
 ZITADEL_CLIENT_VERSION=4.1.9
+# Installed beside zitadel-client for tests/sdk/test_passkey_journey.py: soft-webauthn, a
+# software authenticator, and what it needs. soft-webauthn 0.1.4 wants fido2 <2, fido2 1.2.0
+# wants cryptography <45, and authlib from 1.7 on (zitadel-client asks for >=1.3.2,<2) wants
+# cryptography >=45: this set is the one pip resolves, pinned so that it cannot move.
+ZITADEL_CLIENT_EXTRAS=(soft-webauthn==0.1.4 fido2==1.2.0 cryptography==44.0.3 authlib==1.6.12)
 
 mkdir -p "$TOOLS_DIR"
 # Two commands installing at once (make test beside make dev, parallel CI steps) would
@@ -56,20 +61,27 @@ install_python_tools() {
   touch "$dir/.done"
 }
 
-# A tool in a venv of its own (NAME VERSION): their pins (jsonschema, click, pydantic,
-# Authlib, much of the AWS and YAML stack) must not move SAM's or each other's.
+# A tool in a venv of its own (NAME VERSION [EXTRA==VERSION ...]): their pins (jsonschema,
+# click, pydantic, Authlib, much of the AWS and YAML stack) must not move SAM's or each other's.
+# The folder's name holds every pin, so a changed pin installs afresh.
+venv_dir() {
+  local name="venv-$1-$2" pin
+  for pin in "${@:3}"; do name+="+${pin/==/-}"; done
+  echo "$TOOLS_DIR/$name"
+}
 install_venv() {
-  local dir="$TOOLS_DIR/venv-$1-$2"
+  local dir
+  dir="$(venv_dir "$@")"
   [[ -f "$dir/.done" ]] && return 0
-  echo "tools: installing $1 $2 into $dir" >&2
+  echo "tools: installing $1 $2 ${*:3} into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" "${@:3}" >&2
   touch "$dir/.done"
 }
 install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
 install_checkov() { install_venv checkov "$CHECKOV_VERSION"; }
-install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION"; }
+install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION" "${ZITADEL_CLIENT_EXTRAS[@]}"; }
 
 # ZITADEL's official Node SDK for tests/sdk/node: npm ci from the committed lock file, into a
 # folder named after the lock's hash (a changed lock installs afresh).
@@ -91,7 +103,10 @@ case "${1:-all}" in
   python) install_python_tools; echo "$TOOLS_DIR/venv-cl$CARGO_LAMBDA_VERSION-sam$SAM_CLI_VERSION-lint$CFN_LINT_VERSION/bin" ;;
   schemathesis) install_schemathesis; echo "$TOOLS_DIR/venv-schemathesis-$SCHEMATHESIS_VERSION/bin/schemathesis" ;;
   checkov) install_checkov; echo "$TOOLS_DIR/venv-checkov-$CHECKOV_VERSION/bin/checkov" ;;
-  zitadel-client) install_zitadel_client; echo "$TOOLS_DIR/venv-zitadel-client-$ZITADEL_CLIENT_VERSION/bin/python" ;;
+  zitadel-client)
+    install_zitadel_client
+    echo "$(venv_dir zitadel-client "$ZITADEL_CLIENT_VERSION" "${ZITADEL_CLIENT_EXTRAS[@]}")/bin/python"
+    ;;
   zitadel-client-node)
     install_zitadel_client_node
     echo "$TOOLS_DIR/zitadel-client-node-$(sha256sum "$ROOT/tests/sdk/node/package-lock.json" | cut -c1-12)"
