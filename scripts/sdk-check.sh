@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ZITADEL's official SDKs against the local gateway and the function: Python's zitadel-client
-# (pinned in tools.sh; tests/sdk/test_zitadel_client.py) and Node's @zitadel/client (pinned by
+# (pinned in tools.sh; tests/sdk/test_zitadel_client.py, and tests/sdk/test_passkey_journey.py:
+# the passkey journey with soft-webauthn as the authenticator) and Node's @zitadel/client (pinned by
 # tests/sdk/node/package-lock.json; tests/sdk/node/zitadel-client.test.mjs). Needs the stack's
 # environment (run it under `scripts/stack.sh with`); starts the function and the gateway when
 # they are not up.
@@ -18,7 +19,7 @@ check_stack_up
 
 export GATEWAY_URL="http://127.0.0.1:$(port_of gateway 18080)"
 export TOKEN_COMMAND="$PYTHON $ROOT/scripts/local-gateway.py token"
-"$SDK_PYTHON" -m unittest -v "$ROOT/tests/sdk/test_zitadel_client.py"
+"$SDK_PYTHON" -B -m unittest -v "$ROOT/tests/sdk/test_zitadel_client.py" "$ROOT/tests/sdk/test_passkey_journey.py"
 # Node resolves an ES module's imports from where the file is: the test runs beside its
 # node_modules, a copy refreshed each run.
 cp "$ROOT/tests/sdk/node/zitadel-client.test.mjs" "$SDK_NODE/"
