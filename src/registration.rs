@@ -353,8 +353,13 @@ where
                     other => Error::AttestationRefused(other.to_string()),
                 },
             )?;
-        if self.store.credential_owner(&registered.credential_id).await?.is_some() {
-            return Err(Error::CredentialExists);
+        match self.store.credential_owner(&registered.credential_id).await? {
+            // A concurrent finish of this very ceremony won meanwhile.
+            Some((owner, passkey)) if owner == user.id.as_str() && passkey == cmd.passkey_id => {
+                return Err(Error::CeremonyNotFound)
+            }
+            Some(_) => return Err(Error::CredentialExists),
+            None => {}
         }
         let passkey = NewPasskey {
             user_id: user.id.clone(),

@@ -250,11 +250,11 @@ pub trait PasskeyStore {
         user: &UserId,
     ) -> impl Future<Output = Result<Vec<StoredPasskey>, StoreError>> + Send;
 
-    /// The user owning a credential id, if any user registered it.
+    /// The user and passkey id holding a credential id, if any user registered it.
     fn credential_owner(
         &self,
         credential_id: &str,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
 
     fn save_ceremony(&self, ceremony: &Ceremony) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -243,12 +243,11 @@ class PasskeyJourney(unittest.TestCase):
         wins = [o for o in outcomes if o is not None and not isinstance(o, ApiError)]
         self.assertEqual(len(wins), 1, f"outcomes: {[describe(e) for e in errors]} and {len(wins)} successes")
         self.assertEqual(len(errors), 1)
-        # The loser finds the ceremony gone (404) or the code used (400 failed_precondition), or,
-        # when it read the ceremony before the winner's write, meets the stored credential
-        # (409 already_exists, PASSKEY-Dp9Ex: seen with four finishes at once).
+        # The loser finds the ceremony gone (404, also when it read the ceremony before the
+        # winner's write and then met its credential) or the code used (400 failed_precondition).
         self.assertRefused(
             errors[0],
-            {404: {"not_found"}, 400: {"failed_precondition"}, 409: {"already_exists"}},
+            {404: {"not_found"}, 400: {"failed_precondition"}},
             "the losing finish",
         )
         listed = passkeys(self.admin)

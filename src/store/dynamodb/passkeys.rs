@@ -135,11 +135,13 @@ impl PasskeyStore for Table {
         }
     }
 
-    async fn credential_owner(&self, credential_id: &str) -> Result<Option<String>, StoreError> {
+    async fn credential_owner(&self, credential_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let text =
+            |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         Ok(self
             .get(keys::credential(credential_id))
             .await?
-            .and_then(|item| item.get("userId").and_then(|v| v.as_s().ok()).cloned()))
+            .map(|item| (text(&item, "userId"), text(&item, "passkeyId"))))
     }
 
     async fn save_ceremony(&self, c: &Ceremony) -> Result<(), StoreError> {
