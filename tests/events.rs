@@ -25,6 +25,15 @@ const EXPECTED: &[(&str, u16)] = &[
     ("connect-create-link.json", 200),
     ("v2-list-links.json", 200),
     ("v2-revoke-links.json", 200),
+    ("v2-register-passkey.json", 200),
+    ("connect-register-passkey.json", 200),
+    ("v2-verify-passkey-unknown.json", 404),
+    ("v2-list-passkeys.json", 200),
+    ("v2-remove-passkey-unknown.json", 404),
+    ("mgmt-list-passwordless.json", 200),
+    ("mgmt-remove-passwordless-unknown.json", 404),
+    ("page-open-unknown-link.json", 404),
+    ("page-begin-unknown-link.json", 404),
 ];
 
 #[tokio::test]
