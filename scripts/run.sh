@@ -28,6 +28,18 @@ echo
 echo "== the e-mail that arrived (SES emulator at $MAILBOX_URL)"
 python3 "$ROOT/scripts/show-mail.py" "$MAILBOX_URL" alice@demo.example
 echo
+echo "== the page the link above opens: the function's own, through the local gateway"
+if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then
+  echo "  make run stops the table it started as it ends, so the page would find no link: run"
+  echo "  'make dev' first (it keeps the stack, the function and the gateway up), then 'make run',"
+  echo "  and open the link in a browser on this machine."
+else
+  "$ROOT/scripts/gateway.sh" up >/dev/null
+  echo "  Open it in a browser on this machine (localhost counts as a secure origin for passkeys):"
+  echo "  'Create passkey' asks the device's screen lock, fingerprint or face, or a security key."
+  echo "  Opening it spends nothing; the passkey's creation does. The README's walk-through shows each page."
+fi
+echo
 if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then
   echo "The stack stops as make run ends, and the mailbox web UI with it: 'make dev' keeps it up"
   echo "(then the mailbox is at $MAILBOX_URL/; 'make status' shows what runs where)."
