@@ -146,6 +146,27 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual(event["body"], '{"x":1}')
         self.assertEqual(event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"], "100000000000000010")
 
+    def test_the_registration_page_needs_no_token_and_carries_no_identity(self):
+        # A token sent anyway is not read: API Gateway runs no authorizer on these routes.
+        for headers in [{}, {"authorization": "Bearer not-a-token"}]:
+            with self.subTest(headers=headers):
+                StubFunction.events = []
+                conn = self.connection()
+                self.addCleanup(conn.close)
+                conn.request("GET", "/ui/login/login/passwordless/init?userID=1&code=a%2Bb&code=c", headers=headers)
+                response = conn.getresponse()
+                self.assertEqual(response.status, 200)
+                response.read()
+                (event,) = StubFunction.events
+                self.assertNotIn("authorizer", event["requestContext"])
+                self.assertEqual(event["rawQueryString"], "userID=1&code=a%2Bb&code=c")
+                self.assertEqual(event["queryStringParameters"], {"userID": "1", "code": "a+b,c"})
+        # Only the page's prefix: elsewhere the token is still required.
+        conn = self.connection()
+        self.addCleanup(conn.close)
+        conn.request("GET", "/uix/login")
+        self.assert_unauthorized(conn.getresponse())
+
     def test_an_integer_exp_too_large_for_a_float_is_a_time(self):
         self.assertEqual(self.post(self.token(exp=10**400, nbf=-10**400)).status, 200)
 
