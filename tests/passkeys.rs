@@ -513,3 +513,29 @@ async fn the_script_and_style_are_served_with_the_policy() {
         assert!(!response["body"].as_str().unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_page_limits_requests_per_source_address() {
+    let h = Harness::new().await;
+    // Thirty a minute from one address, whatever the link: 65 requests span at most two
+    // windows, so one of them sees more than thirty.
+    let mut limited = 0;
+    for n in 0..65 {
+        let (status, headers, html) =
+            open_page(&h, &format!("userID={ALICE}&codeID=00000000-0000-4000-8000-{n:012}&code=x"), None)
+                .await;
+        if status == 429 {
+            assert_eq!(state_of(&html), "limited");
+            assert!(headers["retry-after"].is_string());
+            limited += 1;
+        } else {
+            assert_eq!((status, state_of(&html)), (404, "unknown"));
+        }
+    }
+    assert!(limited > 0);
+    // Another address is not affected.
+    let mut e = request("GET", PAGE, None, None);
+    e["rawQueryString"] = format!("userID={ALICE}&codeID=c&code=x").into();
+    e["requestContext"]["http"]["sourceIp"] = "198.51.100.9".into();
+    assert_eq!(h.invoke(e).await["statusCode"], 404);
+}
