@@ -19,6 +19,9 @@ ZITADEL_CLIENT_VERSION=4.1.9
 # wants cryptography <45, and authlib from 1.7 on (zitadel-client asks for >=1.3.2,<2) wants
 # cryptography >=45: this set is the one pip resolves, pinned so that it cannot move.
 ZITADEL_CLIENT_EXTRAS=(soft-webauthn==0.1.4 fido2==1.2.0 cryptography==44.0.3 authlib==1.6.12)
+# Debian 12's chromium (bookworm-security). Debian keeps only the newest security build in its
+# archive: when this version is gone, `apt-cache policy chromium` names the one to pin.
+CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
 
 mkdir -p "$TOOLS_DIR"
 # Two commands installing at once (make test beside make dev, parallel CI steps) would
@@ -97,6 +100,50 @@ install_zitadel_client_node() {
   touch "$dir/.done"
 }
 
+# Headless Chromium for tests/browser: Debian's package (system-wide, so outside the tool cache),
+# installed as root without questions; skipped when the pinned version is installed.
+install_chromium() {
+  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' chromium 2>/dev/null)" == "ii $CHROMIUM_VERSION" ]] && return 0
+  if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+    echo "tools: chromium $CHROMIUM_VERSION is Debian 12's package and this machine has no apt-get/dpkg;" \
+      "install that chromium yourself or use a Debian 12 machine" >&2
+    exit 1
+  fi
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "tools: installing chromium $CHROMIUM_VERSION (Debian package) needs root: run" \
+      "'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium=$CHROMIUM_VERSION'" \
+      "or this command as root" >&2
+    exit 1
+  fi
+  echo "tools: installing chromium $CHROMIUM_VERSION (Debian package, apt-get)" >&2
+  # The package lists are read only when they lack the pinned version (a fresh machine has none).
+  if ! apt-cache show "chromium=$CHROMIUM_VERSION" >/dev/null 2>&1; then
+    apt-get update -q >&2
+    if ! apt-cache show "chromium=$CHROMIUM_VERSION" >/dev/null 2>&1; then
+      echo "tools: Debian's archive no longer offers chromium $CHROMIUM_VERSION (a newer security" \
+        "build replaced it?): pin the candidate 'apt-cache policy chromium' shows in scripts/tools.sh" >&2
+      exit 1
+    fi
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 "chromium=$CHROMIUM_VERSION" >&2
+}
+
+# playwright-core for tests/browser (no browser of its own: it drives Debian's chromium through
+# executablePath): npm ci from the committed lock file, into a folder named after the lock's hash.
+playwright_dir() { echo "$TOOLS_DIR/playwright-core-$(sha256sum "$ROOT/tests/browser/package-lock.json" | cut -c1-12)"; }
+install_playwright() {
+  local lock="$ROOT/tests/browser/package-lock.json" dir
+  dir="$(playwright_dir)"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing playwright-core (tests/browser/package-lock.json) into $dir" >&2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$ROOT/tests/browser/package.json" "$lock" "$dir/"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+  touch "$dir/.done"
+}
+
 case "${1:-all}" in
   dynoxide) install_dynoxide; echo "$TOOLS_DIR/dynoxide-$DYNOXIDE_VERSION/bin/dynoxide" ;;
   ses) install_ses_local; echo "$TOOLS_DIR/aws-ses-v2-local-$SES_LOCAL_VERSION/node_modules/.bin/aws-ses-v2-local" ;;
@@ -111,9 +158,11 @@ case "${1:-all}" in
     install_zitadel_client_node
     echo "$TOOLS_DIR/zitadel-client-node-$(sha256sum "$ROOT/tests/sdk/node/package-lock.json" | cut -c1-12)"
     ;;
+  chromium) install_chromium; echo /usr/bin/chromium ;;
+  playwright) install_playwright; playwright_dir ;;
   all)
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
-    install_zitadel_client; install_zitadel_client_node
+    install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
     ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|all]" >&2; exit 2 ;;
 esac
