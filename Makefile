@@ -17,7 +17,7 @@ run: tools ## the main job end to end: stack, table, seed, function under cargo-
 
 test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
 	@"$$(scripts/tools.sh python)/python" -B -m unittest discover -s scripts -p 'test_*.py'
-	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh'
+	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh && scripts/browser-check.sh'
 	@scripts/check-first-hour.sh
 	@echo "make test: all passed"
 

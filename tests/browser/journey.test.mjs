@@ -1,0 +1,307 @@
+// The passkey journey in a real browser (issue 17): Debian's headless chromium driven by
+// playwright-core (pinned by tests/browser/package-lock.json) over the DevTools virtual
+// authenticator, against the local gateway, the function and the SES emulator.
+// Run by scripts/browser-check.sh with GATEWAY_URL (http://localhost:PORT: the host must be the
+// WebAuthn RP id), MAILBOX_URL, TOKEN_COMMAND, CHROMIUM, PYTHON (with boto3), TABLE_NAME and
+// SCREENSHOT_DIR set; BROWSER_USER picks the seeded user (default Hal Helpdesk).
+//
+// The story: the demo org's owner has the link mailed, the test takes it from the mailbox, the
+// browser opens it and creates a passkey, the table holds the credential and the used code, the
+// API lists the passkey; the link opened again says "used", an expired link "expired", an unknown
+// code id "unknown"; removing the passkey empties the list. Each step's wall time is printed.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const GATEWAY = process.env.GATEWAY_URL;
+const MAILBOX = process.env.MAILBOX_URL;
+const SHOTS = process.env.SCREENSHOT_DIR;
+const ADMIN = "100000000000000010"; // Ada Admin, ORG_OWNER of the demo org
+const DEMO_ORG = "100000000000000001";
+// Hal Helpdesk: a demo-org user that the other checks only call as, never send links to (Alice
+// is run.sh's and schemathesis' user, Bob the SDK checks'), so his rate-limit window is free.
+const USER = process.env.BROWSER_USER || "100000000000000012";
+const USER_MAIL = process.env.BROWSER_USER_MAIL || "helpdesk@demo.example";
+const USER_NAME = process.env.BROWSER_USER_NAME || "Hal Helpdesk";
+const ORG_NAME = "Demo Corp";
+const STEP_TIMEOUT = 30_000;
+
+for (const name of ["GATEWAY_URL", "MAILBOX_URL", "TOKEN_COMMAND", "CHROMIUM", "PYTHON", "TABLE_NAME", "SCREENSHOT_DIR"]) {
+  assert.ok(process.env[name], `${name} is not set (run tests/browser through scripts/browser-check.sh)`);
+}
+assert.equal(new URL(GATEWAY).hostname, "localhost", "GATEWAY_URL must name localhost: the WebAuthn RP id");
+
+function token(user, org) {
+  const [command, ...args] = process.env.TOKEN_COMMAND.split(" ");
+  return execFileSync(command, [...args, "--sub", user, "--org", org], { encoding: "utf8" }).trim();
+}
+const ADMIN_TOKEN = token(ADMIN, DEMO_ORG);
+
+// An authenticated call through the gateway; answers {status, body} (body parsed when JSON).
+async function api(method, path, body) {
+  const response = await fetch(GATEWAY + path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: kept as text for the failure message
+  }
+  return { status: response.status, body: parsed };
+}
+async function apiOk(method, path, body) {
+  const answer = await api(method, path, body);
+  assert.equal(answer.status, 200, `${method} ${path} ${JSON.stringify(body ?? null)} -> ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body;
+}
+const listPasskeys = async () => (await apiOk("POST", `/v2/users/${USER}/passkeys/_search`, {})).result ?? [];
+
+async function mailsTo(recipient) {
+  const response = await fetch(`${MAILBOX}/store`);
+  assert.equal(response.status, 200, `GET ${MAILBOX}/store`);
+  return (await response.json()).emails.filter((m) => m.destination.to.includes(recipient));
+}
+
+// The demo table's items, read and changed with boto3 (the SAM venv's Python) at the stack's
+// DynamoDB endpoint (AWS_ENDPOINT_URL_DYNAMODB in the environment). Binary attributes come back
+// base64url, so they compare with what the browser reports.
+const DYNAMO_PY = `
+import base64, json, sys, boto3
+from boto3.dynamodb.types import Binary
+op, table, pk, sk = sys.argv[1:5]
+t = boto3.resource("dynamodb").Table(table)
+if op == "get":
+    item = t.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+    def plain(v):
+        if isinstance(v, Binary): return base64.urlsafe_b64encode(v.value).decode().rstrip("=")
+        if isinstance(v, (set, list)): return [plain(x) for x in v]
+        if isinstance(v, dict): return {k: plain(x) for k, x in v.items()}
+        return str(v) if not isinstance(v, (str, bool)) and v is not None else v
+    print(json.dumps(plain(item) if item else None))
+elif op == "expire":
+    t.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression="SET expiresAt = :e",
+                  ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":e": int(sys.argv[5])})
+    print("null")
+`;
+function dynamo(op, pk, sk, ...rest) {
+  const out = execFileSync(process.env.PYTHON, ["-c", DYNAMO_PY, op, process.env.TABLE_NAME, pk, sk, ...rest.map(String)], {
+    encoding: "utf8",
+  });
+  return JSON.parse(out);
+}
+
+const b64url = (s) => s.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+// What the browser did, kept for failure messages: console lines, page errors, the page's calls.
+const seen = [];
+async function pageReport(page) {
+  let state = "?";
+  let error = "";
+  let html = "";
+  try {
+    state = await page.evaluate(() => document.body?.dataset.state ?? "(no body)");
+    error = await page.evaluate(() => document.querySelector("#error")?.textContent ?? "");
+    html = (await page.content()).slice(0, 4000);
+  } catch (e) {
+    html = `(page unreadable: ${e.message})`;
+  }
+  return `url ${page.url()}\ndata-state=${state}\n#error: ${error}\n-- browser log:\n${seen.join("\n")}\n-- html:\n${html}`;
+}
+async function waitForState(page, state) {
+  try {
+    await page.waitForSelector(`body[data-state="${state}"]`, { timeout: STEP_TIMEOUT, state: "attached" });
+  } catch (e) {
+    assert.fail(`waiting for data-state=${state}: ${e.message.split("\n")[0]}\n${await pageReport(page)}`);
+  }
+}
+async function shot(page, name) {
+  const path = join(SHOTS, name);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`  screenshot ${path}`);
+}
+
+test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) => {
+  const began = performance.now();
+  const times = [];
+  let failed = false;
+  // A step: timed; once one fails the rest are skipped (they build on it).
+  async function step(name, fn) {
+    await t.test(name, { skip: failed && "an earlier step failed" }, async () => {
+      const start = performance.now();
+      try {
+        await fn();
+      } catch (e) {
+        failed = true;
+        throw e;
+      } finally {
+        const ms = Math.round(performance.now() - start);
+        times.push([name, ms]);
+        console.log(`  step "${name}": ${ms} ms`);
+      }
+    });
+  }
+
+  mkdirSync(SHOTS, { recursive: true });
+  let browser;
+  let page;
+  let cdp;
+  let authenticatorId;
+  let link;
+  let linkQuery;
+  let passkey;
+  try {
+    await step("no passkey left from an earlier run", async () => {
+      for (const old of await listPasskeys()) {
+        console.log(`  removing passkey ${old.id} left by an earlier run`);
+        await apiOk("DELETE", `/v2/users/${USER}/passkeys/${old.id}`);
+      }
+      assert.deepEqual(await listPasskeys(), []);
+    });
+
+    await step("the admin has the link mailed; the test takes it from the mailbox", async () => {
+      const before = (await mailsTo(USER_MAIL)).length;
+      await apiOk("POST", `/management/v1/users/${USER}/passwordless/_send_link`, {});
+      const mails = await mailsTo(USER_MAIL);
+      assert.equal(mails.length, before + 1, `one new mail to ${USER_MAIL}`);
+      const html = mails.at(-1).body.html ?? "";
+      const href = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, "&")).find((h) => h.includes("codeID="));
+      assert.ok(href, `a link with codeID= in the mail's HTML:\n${html.slice(0, 2000)}`);
+      link = new URL(href);
+      assert.equal(link.origin, new URL(GATEWAY).origin, `the link points at the local gateway: ${href}`);
+      linkQuery = Object.fromEntries(link.searchParams);
+      for (const key of ["userID", "orgID", "codeID", "code"]) assert.ok(linkQuery[key], `${key} in ${href}`);
+      assert.equal(linkQuery.userID, USER);
+      assert.equal(linkQuery.orgID, DEMO_ORG);
+      console.log(`  link ${link.origin}${link.pathname}?userID=${USER}&orgID=${DEMO_ORG}&codeID=${linkQuery.codeID}&code=...`);
+    });
+
+    await step("headless chromium with a virtual authenticator", async () => {
+      browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"], headless: true });
+      const context = await browser.newContext({ viewport: { width: 800, height: 640 }, locale: "en-US" });
+      page = await context.newPage();
+      page.on("console", (m) => seen.push(`console.${m.type()}: ${m.text()}`));
+      page.on("pageerror", (e) => seen.push(`pageerror: ${e.message}`));
+      page.on("requestfailed", (r) => seen.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+      page.on("response", async (r) => {
+        const line = `${r.request().method()} ${r.url().replace(/code=[^&]+/, "code=...")} -> ${r.status()}`;
+        if (r.status() >= 400) {
+          let body = "";
+          try {
+            body = (await r.text()).slice(0, 1000);
+          } catch {
+            // the body may be gone after a navigation
+          }
+          seen.push(`${line} ${body}`);
+        } else {
+          seen.push(line);
+        }
+      });
+      cdp = await context.newCDPSession(page);
+      await cdp.send("WebAuthn.enable", { enableUI: false });
+      ({ authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+        options: {
+          protocol: "ctap2",
+          transport: "internal",
+          hasResidentKey: true,
+          hasUserVerification: true,
+          isUserVerified: true,
+          automaticPresenceSimulation: true,
+        },
+      }));
+      console.log(`  ${browser.version()}, authenticator ${authenticatorId}`);
+    });
+
+    await step("the link opens the ready page; loading does not use the code", async () => {
+      const response = await page.goto(link.href);
+      assert.equal(response.status(), 200, await pageReport(page));
+      const headers = response.headers();
+      assert.match(headers["content-security-policy"] ?? "", /script-src/, "a Content-Security-Policy");
+      assert.equal(headers["referrer-policy"], "no-referrer");
+      assert.match(headers["cache-control"] ?? "", /no-store/);
+      await waitForState(page, "ready");
+      assert.ok(await page.locator("#display-name").isVisible(), "#display-name is shown");
+      assert.ok(await page.locator("#org-name").isVisible(), "#org-name is shown");
+      assert.ok((await page.locator("#display-name").textContent()).includes(USER_NAME), `#display-name shows ${USER_NAME}`);
+      assert.ok((await page.locator("#org-name").textContent()).includes(ORG_NAME), `#org-name shows ${ORG_NAME}`);
+      assert.ok(await page.locator("button#create").isEnabled(), "button#create");
+      await shot(page, "page-ready.png");
+      const item = dynamo("get", `USER#${USER}`, `PASSKEYLINK#${linkQuery.codeID}`);
+      assert.ok(item, "the link's item is in the table");
+      assert.equal(item.usedAt, undefined, `loading the page used the code: ${JSON.stringify(item)}`);
+    });
+
+    await step("Create passkey: the browser registers a passkey", async () => {
+      await page.locator("button#create").click();
+      await waitForState(page, "done");
+      await shot(page, "page-done.png");
+      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+      assert.equal(credentials.length, 1, JSON.stringify(credentials));
+      assert.equal(credentials[0].isResidentCredential, true, "a discoverable (resident) credential");
+      assert.equal(credentials[0].rpId, "localhost");
+      passkey = { credentialId: b64url(credentials[0].credentialId), userHandle: credentials[0].userHandle };
+    });
+
+    await step("the API lists the passkey; the table holds the credential; the code is used", async () => {
+      const list = await listPasskeys();
+      assert.equal(list.length, 1, JSON.stringify(list));
+      assert.equal(list[0].state, "AUTH_FACTOR_STATE_READY");
+      passkey.id = list[0].id;
+      console.log(`  passkey ${passkey.id} "${list[0].name}"`);
+      const v1 = await apiOk("POST", `/management/v1/users/${USER}/passwordless/_search`, {});
+      assert.deepEqual((v1.result ?? []).map((p) => p.id), [passkey.id], "v1 lists it too");
+      const credential = dynamo("get", `USER#${USER}`, `PASSKEY#${passkey.id}`);
+      assert.ok(credential, `item PASSKEY#${passkey.id}`);
+      assert.ok(credential.publicKey, "the credential's public key is stored");
+      assert.equal(b64url(String(credential.credentialId)), passkey.credentialId, "the browser's credential id is stored");
+      const used = dynamo("get", `USER#${USER}`, `PASSKEYLINK#${linkQuery.codeID}`);
+      assert.ok(used?.usedAt, `the code is used: ${JSON.stringify(used)}`);
+    });
+
+    await step("the link opened again says used", async () => {
+      await page.goto(link.href);
+      await waitForState(page, "used");
+      await shot(page, "page-used.png");
+    });
+
+    await step("an expired link says expired", async () => {
+      const { code } = await apiOk("POST", `/v2/users/${USER}/passkeys/registration_link`, { returnCode: {} });
+      assert.ok(code?.id && code?.code, JSON.stringify(code));
+      dynamo("expire", `USER#${USER}`, `PASSKEYLINK#${code.id}`, Math.floor(Date.now() / 1000) - 120);
+      const url = new URL(link.pathname, GATEWAY);
+      url.search = new URLSearchParams({ userID: USER, orgID: DEMO_ORG, codeID: code.id, code: code.code }).toString();
+      await page.goto(url.href);
+      await waitForState(page, "expired");
+      await shot(page, "page-expired.png");
+    });
+
+    await step("an unknown code id says unknown", async () => {
+      const url = new URL(link.href);
+      // Same shape as a real id: a UUID if ids are UUIDs, else the real id with its last character changed.
+      const real = linkQuery.codeID;
+      const unknown = /^[0-9a-f-]{36}$/i.test(real) ? randomUUID() : real.slice(0, -1) + (real.at(-1) === "1" ? "2" : "1");
+      url.searchParams.set("codeID", unknown);
+      await page.goto(url.href);
+      await waitForState(page, "unknown");
+      await shot(page, "page-unknown.png");
+    });
+
+    await step("remove deletes the passkey; the list is empty", async () => {
+      await apiOk("DELETE", `/v2/users/${USER}/passkeys/${passkey.id}`);
+      assert.deepEqual(await listPasskeys(), []);
+      assert.equal(dynamo("get", `USER#${USER}`, `PASSKEY#${passkey.id}`), null, "the credential's item is gone");
+    });
+  } finally {
+    await browser?.close();
+    console.log("  wall times:");
+    for (const [name, ms] of times) console.log(`    ${String(ms).padStart(6)} ms  ${name}`);
+    console.log(`    ${String(Math.round(performance.now() - began)).padStart(6)} ms  total`);
+  }
+});
