@@ -74,10 +74,11 @@ async function mailsTo(recipient) {
 // DynamoDB endpoint (AWS_ENDPOINT_URL_DYNAMODB in the environment). Binary attributes come back
 // base64url, so they compare with what the browser reports.
 const DYNAMO_PY = `
-import base64, json, sys, boto3
+import base64, json, os, sys, boto3
 from boto3.dynamodb.types import Binary
 op, table, pk, sk = sys.argv[1:5]
-t = boto3.resource("dynamodb").Table(table)
+region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+t = boto3.resource("dynamodb", region_name=region).Table(table)
 if op == "get":
     item = t.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
     def plain(v):
@@ -92,10 +93,12 @@ elif op == "expire":
     print("null")
 `;
 function dynamo(op, pk, sk, ...rest) {
-  const out = execFileSync(process.env.PYTHON, ["-c", DYNAMO_PY, op, process.env.TABLE_NAME, pk, sk, ...rest.map(String)], {
-    encoding: "utf8",
-  });
-  return JSON.parse(out);
+  const args = [op, process.env.TABLE_NAME, pk, sk, ...rest.map(String)];
+  try {
+    return JSON.parse(execFileSync(process.env.PYTHON, ["-c", DYNAMO_PY, ...args], { encoding: "utf8", stdio: "pipe" }));
+  } catch (e) {
+    throw new Error(`boto3 ${args.join(" ")}: ${(e.stderr || e.message).trim().split("\n").at(-1)}`);
+  }
 }
 
 const b64url = (s) => s.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
