@@ -117,9 +117,11 @@ install_chromium() {
   fi
   echo "tools: installing chromium $CHROMIUM_VERSION (Debian package, apt-get)" >&2
   # The package lists are read only when they lack the pinned version (a fresh machine has none).
-  if ! apt-cache show "chromium=$CHROMIUM_VERSION" >/dev/null 2>&1; then
+  # (apt-cache show NAME=VERSION exits 0 for a version it does not know: madison lists what is.)
+  offered() { apt-cache madison chromium 2>/dev/null | awk -F' *[|] *' '{print $2}' | grep -qxF "$CHROMIUM_VERSION"; }
+  if ! offered; then
     apt-get update -q >&2
-    if ! apt-cache show "chromium=$CHROMIUM_VERSION" >/dev/null 2>&1; then
+    if ! offered; then
       echo "tools: Debian's archive no longer offers chromium $CHROMIUM_VERSION (a newer security" \
         "build replaced it?): pin the candidate 'apt-cache policy chromium' shows in scripts/tools.sh" >&2
       exit 1
