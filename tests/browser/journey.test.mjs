@@ -296,6 +296,37 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       await shot(page, "page-unknown.png");
     });
 
+    await step("a link tried with wrong codes locks", async () => {
+      const { code } = await apiOk("POST", `/v2/users/${USER}/passkeys/registration_link`, { returnCode: {} });
+      const url = new URL(link.pathname, GATEWAY);
+      const open = (secret) => {
+        url.search = new URLSearchParams({ userID: USER, orgID: DEMO_ORG, codeID: code.id, code: secret }).toString();
+        return page.goto(url.href);
+      };
+      for (let i = 0; i < 5; i++) {
+        await open(`wrong-${i}`);
+        await waitForState(page, "unknown");
+      }
+      await open(code.code);
+      await waitForState(page, "locked");
+      await shot(page, "page-locked.png");
+    });
+
+    await step("the page speaks the browser's language", async () => {
+      const { code } = await apiOk("POST", `/v2/users/${USER}/passkeys/registration_link`, { returnCode: {} });
+      const german = await browser.newPage({ locale: "de-DE", extraHTTPHeaders: { "accept-language": "de-DE,de;q=0.9" } });
+      try {
+        const url = new URL(link.pathname, GATEWAY);
+        url.search = new URLSearchParams({ userID: USER, orgID: DEMO_ORG, codeID: code.id, code: code.code }).toString();
+        await german.goto(url.href);
+        await waitForState(german, "ready");
+        assert.equal(await german.textContent("#create"), "Passkey erstellen");
+        await shot(german, "page-ready-de.png");
+      } finally {
+        await german.close();
+      }
+    });
+
     await step("remove deletes the passkey; the list is empty", async () => {
       await apiOk("DELETE", `/v2/users/${USER}/passkeys/${passkey.id}`);
       assert.deepEqual(await listPasskeys(), []);
