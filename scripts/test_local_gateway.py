@@ -335,6 +335,26 @@ class GatewayTest(unittest.TestCase):
         self.assertIn("/a\\x1b[2Jb\\x7fc", log)
         self.assertNotIn("\x1b", log)
 
+    def test_finding_the_page_link_secret_is_not_written_to_the_log(self):
+        # The registration link's code is a bearer secret; the default request line logging
+        # (BaseHTTPRequestHandler.log_request) writes the whole URL, query included.
+        secret = "ifTzKKIWrNxEeZEKmnl8EEX9jnK_KyDuTicdfaQPJS0"
+        conn = self.connection()
+        self.addCleanup(conn.close)
+        conn.request("GET", f"/ui/login/login/passwordless/init?userID=1&codeID=2&code={secret}")
+        conn.getresponse().read()
+        log = self.new_log("/ui/login/login/passwordless/init")
+        self.assertIn("/ui/login/login/passwordless/init", log)
+        self.assertNotIn(secret, log)
+
+    def test_a_dot_segment_after_the_page_prefix_does_not_skip_the_token(self):
+        # API Gateway routes exactly; this gateway lets everything under /ui/ through, so
+        # /ui/../v2/... reaches the function without an authorizer (it then refuses: 401/404).
+        conn = self.connection()
+        self.addCleanup(conn.close)
+        conn.request("POST", "/ui/../v2/users/1/passkeys/_search", b"{}")
+        self.assert_unauthorized(conn.getresponse())
+
     def test_the_served_key_is_private(self):
         self.assertEqual(stat.S_IMODE(os.stat(self.gw.KEY_FILE).st_mode), 0o600)
 

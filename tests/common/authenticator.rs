@@ -52,6 +52,13 @@ impl SoftAuthenticator {
         SoftAuthenticator { key, credential_id, aaguid: AAGUID, sign_count: 0 }
     }
 
+    /// The same authenticator with a credential id of `len` random bytes (adversarial tests).
+    pub fn with_credential_id_len(mut self, len: usize) -> Self {
+        self.credential_id = vec![0u8; len];
+        getrandom::fill(&mut self.credential_id).expect("system randomness");
+        self
+    }
+
     /// base64url (no padding) of the credential id.
     pub fn credential_id(&self) -> String {
         URL_SAFE_NO_PAD.encode(&self.credential_id)
