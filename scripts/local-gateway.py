@@ -5,8 +5,8 @@ under `cargo lambda watch` (what `sam local start-api` does, without Docker).
   local-gateway.py serve  [--port 18080] [--lambda-url http://127.0.0.1:19000]
   local-gateway.py token  --sub USER --org ORG [--ttl 3600]   prints a bearer token
 
-Every request outside ANONYMOUS_PREFIX (the registration page and its calls, which the SAM
-template routes without an authorizer) must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
+Every request outside ANONYMOUS_PATHS (the registration page and its calls, which the SAM
+template routes without an authorizer, matched exactly as API Gateway routes) must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
 (.stack/jwt-key.pem, mode 0600, made on first use), with issuer ISSUER and audience AUDIENCE, a
 numeric `exp` in the future and, if present, a numeric `nbf` in the past; otherwise it answers
 401 {"message":"Unauthorized"} as API Gateway does, without reading the body or calling the
@@ -42,7 +42,8 @@ KEY_FILE = os.path.join(STATE, "jwt-key.pem")
 ISSUER = "http://127.0.0.1/local-gateway"
 AUDIENCE = "passkey-api"
 # The template's routes with `Auth: Authorizer: NONE`: their events carry no authorizer.
-ANONYMOUS_PREFIX = "/ui/"
+PAGE = "/ui/login/login/passwordless/init"
+ANONYMOUS_PATHS = {PAGE, f"{PAGE}/page.js", f"{PAGE}/page.css", f"{PAGE}/_begin", f"{PAGE}/_finish"}
 ROUTE_PREFIX = "/management/v1/users/"
 ROUTE_SUFFIX = "/passwordless/_send_link"
 ROUTE_KEY = "POST /management/v1/users/{userId}/passwordless/_send_link"
@@ -158,6 +159,11 @@ def claim_text(value) -> str:
 class Gateway(BaseHTTPRequestHandler):
     lambda_url = ""
     protocol_version = "HTTP/1.1"
+
+    def log_request(self, code="-", size="-"):
+        # The request line without its query: the page's query holds the link's code.
+        self.log_message('"%s %s %s" %s %s', self.command, self.path.partition("?")[0],
+                         self.request_version, code, size)
 
     def log_message(self, fmt, *args):
         # The request line is the client's: escape control characters so it cannot forge log
@@ -288,7 +294,7 @@ class Gateway(BaseHTTPRequestHandler):
         if length is None:
             return
         raw_path, _, raw_query = self.path.partition("?")
-        anonymous = raw_path.startswith(ANONYMOUS_PREFIX)
+        anonymous = raw_path in ANONYMOUS_PATHS
         claims = None if anonymous else self.authorize()
         if claims is None and not anonymous:
             return

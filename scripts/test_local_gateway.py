@@ -335,7 +335,7 @@ class GatewayTest(unittest.TestCase):
         self.assertIn("/a\\x1b[2Jb\\x7fc", log)
         self.assertNotIn("\x1b", log)
 
-    def test_finding_the_page_link_secret_is_not_written_to_the_log(self):
+    def test_the_page_links_code_is_not_written_to_the_log(self):
         # The registration link's code is a bearer secret; the default request line logging
         # (BaseHTTPRequestHandler.log_request) writes the whole URL, query included.
         secret = "ifTzKKIWrNxEeZEKmnl8EEX9jnK_KyDuTicdfaQPJS0"
@@ -348,8 +348,7 @@ class GatewayTest(unittest.TestCase):
         self.assertNotIn(secret, log)
 
     def test_a_dot_segment_after_the_page_prefix_does_not_skip_the_token(self):
-        # API Gateway routes exactly; this gateway lets everything under /ui/ through, so
-        # /ui/../v2/... reaches the function without an authorizer (it then refuses: 401/404).
+        # API Gateway routes exactly: only the page's own paths go without a token.
         conn = self.connection()
         self.addCleanup(conn.close)
         conn.request("POST", "/ui/../v2/users/1/passkeys/_search", b"{}")

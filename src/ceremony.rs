@@ -12,6 +12,9 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+/// WebAuthn's limit on a credential id's length.
+pub const MAX_CREDENTIAL_ID_LEN: usize = 1023;
+
 /// The relying parties' settings: `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpSettings {
@@ -207,9 +210,21 @@ impl RelyingParties {
             serde_json::from_str(state).map_err(|e| CeremonyError::State(e.to_string()))?;
         let response: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
             .map_err(|e| CeremonyError::Malformed(e.to_string()))?;
+        // WebAuthn caps credential ids at 1023 bytes (webauthn-rs accepts 4096); the id
+        // becomes a key, which DynamoDB caps at 2048 bytes.
+        if response.raw_id.len() > MAX_CREDENTIAL_ID_LEN {
+            return Err(CeremonyError::Refused(format!(
+                "credential id longer than {MAX_CREDENTIAL_ID_LEN} bytes"
+            )));
+        }
         let passkey: Passkey = webauthn
             .finish_passkey_registration(&response, &state)
             .map_err(|e| CeremonyError::Refused(e.to_string()))?;
+        if passkey.cred_id().len() > MAX_CREDENTIAL_ID_LEN {
+            return Err(CeremonyError::Refused(format!(
+                "credential id longer than {MAX_CREDENTIAL_ID_LEN} bytes"
+            )));
+        }
         let (aaguid, sign_count) = authenticator_data(&response.response.attestation_object)
             .ok_or_else(|| CeremonyError::Malformed("attestationObject has no attested credential".into()))?;
         Ok(Registered {

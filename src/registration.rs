@@ -20,7 +20,7 @@ use crate::link::hash_code;
 use crate::mailer::Mailer;
 use crate::model::{Caller, Details, Org, OrgState, User, UserId, UserKind, UserState};
 use crate::permissions::USER_PASSKEY_WRITE;
-use crate::store::{Ceremony, LinkRecord, NewPasskey, PasskeyRemoval, Store, StoredPasskey};
+use crate::store::{Ceremony, CodeAttempt, LinkRecord, NewPasskey, PasskeyRemoval, Store, StoredPasskey};
 
 /// How long a started ceremony waits for its verification: webauthn-rs's authenticator
 /// timeout, which the options announce to the browser.
@@ -129,6 +129,14 @@ fn check_code(
     Ok(())
 }
 
+/// Characters that would let a name hide or reorder text where admins read it: controls,
+/// Unicode format characters (bidi overrides, zero-width ones) and line separators.
+fn hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -153,20 +161,29 @@ where
     S: Store,
     M: Mailer + Sync,
 {
-    /// Reads a link and checks the presented code; a wrong code is counted against the link.
+    /// Checks a presented code. The check is reserved on the link first (a right code gives
+    /// it back, a wrong one keeps it), so no number of concurrent guesses gets more than
+    /// `code_max_attempts` comparisons.
     async fn redeem(&self, user: &UserId, proof: &CodeProof) -> Result<LinkRecord, Error> {
         if !valid_key_part(&proof.id) {
             return Err(Error::CodeNotFound);
         }
-        let link = self.store.read_link(user, &proof.id).await?;
-        let checked =
-            check_code(link.as_ref(), proof, self.registration.code_max_attempts, Utc::now().timestamp());
-        if matches!(checked, Err(Error::CodeInvalid)) {
-            self.store.count_wrong_code(user, &proof.id).await?;
-            info!(code_id = %proof.id, "wrong registration code");
+        let max = self.registration.code_max_attempts;
+        let link = match self.store.reserve_code_attempt(user, &proof.id, max).await? {
+            CodeAttempt::Missing => return Err(Error::CodeNotFound),
+            CodeAttempt::Locked => return Err(Error::CodeLocked),
+            CodeAttempt::Reserved(link) => link,
+        };
+        match check_code(Some(&link), proof, max, Utc::now().timestamp()) {
+            Err(Error::CodeInvalid) => {
+                info!(code_id = %proof.id, "wrong registration code");
+                Err(Error::CodeInvalid)
+            }
+            checked => {
+                self.store.release_code_attempt(user, &proof.id).await?;
+                checked.map(|()| link)
+            }
         }
-        checked?;
-        link.ok_or(Error::CodeNotFound)
     }
 
     /// The user and org of a link, for whoever holds its code: no caller, no permission.
@@ -258,8 +275,10 @@ where
             self.registration.parties.party(cmd.domain.as_deref()).ok_or(Error::DomainNotAllowed)?;
         let existing: Vec<String> =
             self.store.list_passkeys(&user.id).await?.into_iter().map(|p| p.credential_id).collect();
-        let name = user.email.clone().unwrap_or_else(|| user.id.to_string());
-        let display = user.display_name.clone().unwrap_or_else(|| name.clone());
+        // webauthn-rs refuses empty names: a blank stored value falls back to the next one.
+        let present = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let name = present(&user.email).unwrap_or_else(|| user.id.to_string());
+        let display = present(&user.display_name).unwrap_or_else(|| name.clone());
         let started = self
             .registration
             .parties
@@ -292,7 +311,7 @@ where
     /// others find the ceremony gone.
     pub async fn finish_registration(&self, cmd: &FinishRegistration) -> Result<Details, Error> {
         let name = cmd.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_PASSKEY_NAME || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > MAX_PASSKEY_NAME || name.chars().any(hidden_or_control) {
             return Err(Error::InvalidField(crate::error::FieldProblem::PasskeyName));
         }
         retry_conflicts(|| self.try_finish(cmd, name)).await
@@ -337,6 +356,9 @@ where
             None => None,
             Some(code_id) => {
                 let link = self.store.read_link(&user.id, code_id).await?.ok_or(Error::CodeNotFound)?;
+                if link.failed_attempts >= self.registration.code_max_attempts {
+                    return Err(Error::CodeLocked);
+                }
                 if link.used {
                     return Err(Error::CodeUsed);
                 }
@@ -373,6 +395,7 @@ where
             aaguid: registered.aaguid,
             passkey: registered.passkey,
             code,
+            code_max_attempts: self.registration.code_max_attempts,
             previous_sequence: user.sequence,
             sequence: user.sequence + 1,
             editor,
@@ -466,6 +489,14 @@ mod tests {
         assert!(matches!(check_code(Some(&locked), &proof("right"), 5, 0), Err(Error::CodeLocked)));
         assert!(check_code(Some(&LinkRecord { failed_attempts: 4, ..link("right") }), &proof("right"), 5, 0)
             .is_ok());
+    }
+
+    #[test]
+    fn names_cannot_hide_or_reorder_text() {
+        for bad in ["a\u{202E}b", "a\u{200B}b", "a\u{2028}b", "\u{FEFF}a", "a\nb", "a\u{2066}b"] {
+            assert!(bad.chars().any(hidden_or_control), "{bad:?}");
+        }
+        assert!(!"Alice's iPhone 15 — Face ID, 日本".chars().any(hidden_or_control));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Adversarial probes of the passkey registration (issue 17): the anonymous page, the v2
-//! ceremony calls, list/remove. Tests named `finding_*` fail on the reviewed commit; the
-//! `held_*` ones document attacks that were refused.
+//! Attacks on the passkey registration (issue 17's adversarial review): the anonymous page,
+//! the v2 ceremony calls, list and remove. The first group failed before their fixes (a
+//! locked link spent, concurrent guesses past the limit, 500s on blank names and long
+//! credential ids, hidden characters in names, one rate-limit bucket behind a load
+//! balancer); the rest document attacks that were refused from the start.
 
 mod common;
 
@@ -162,14 +164,14 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Findings (fail on the reviewed commit)
+// Fixed after the review
 // ---------------------------------------------------------------------------------------------
 
 /// A link locked by wrong codes must not be spendable. A caller that started a ceremony with
 /// the code before the lock finishes it afterwards: VerifyPasskeyRegistration re-checks only
 /// "used" and "expired", and the transaction only `codeHash`, `usedAt` and the TTL.
 #[tokio::test]
-async fn finding_a_link_locked_after_register_passkey_is_still_spent_by_verify() {
+async fn a_link_locked_after_the_ceremony_started_is_not_spent() {
     let h = Harness::new().await;
     let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
     let (status, begun) = register(&h, ALICE, HELP, json!({"code":{"id":code_id,"code":code}})).await;
@@ -189,7 +191,7 @@ async fn finding_a_link_locked_after_register_passkey_is_still_spent_by_verify()
 /// `failedAttempts < 5` and are all evaluated. Through the v2 API (any authenticated caller,
 /// no page limit) a burst gets far more than `code_max_attempts` guesses.
 #[tokio::test]
-async fn finding_concurrent_guesses_exceed_the_attempt_limit() {
+async fn concurrent_guesses_get_no_more_checks_than_the_attempt_limit() {
     let h = Harness::new().await;
     let (code_id, _code) = code_for(&h, ALICE, ADMIN).await;
     let guesses =
@@ -208,7 +210,7 @@ async fn finding_concurrent_guesses_exceed_the_attempt_limit() {
 /// A user whose display name (or e-mail) is an empty string: webauthn-rs refuses empty names
 /// (InvalidUsername) and the service answers 500, for the API and the anonymous page alike.
 #[tokio::test]
-async fn finding_an_empty_display_name_makes_register_passkey_a_500() {
+async fn an_empty_display_name_falls_back_to_the_address() {
     let h = Harness::new().await;
     let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
     set_attr(&h, ALICE, "#USER", "displayName", AttributeValue::S(String::new())).await;
@@ -221,7 +223,7 @@ async fn finding_an_empty_display_name_makes_register_passkey_a_500() {
 /// The passkey name refuses control characters but not bidi overrides, zero-width or line
 /// separators, which spoof the name where an admin UI lists it ("evil\u{202E}gpj.exe").
 #[tokio::test]
-async fn finding_passkey_names_accept_bidi_overrides_and_invisible_characters() {
+async fn passkey_names_refuse_bidi_overrides_and_invisible_characters() {
     let h = Harness::new().await;
     for name in ["Phone\u{202E}enohP", "Pho\u{200B}ne", "Phone\u{2028}Admin", "\u{FEFF}"] {
         let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
@@ -240,11 +242,11 @@ async fn finding_passkey_names_accept_bidi_overrides_and_invisible_characters() 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Held
+// Refused from the start
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn held_links_do_not_mix_across_users_or_ceremonies() {
+async fn links_do_not_mix_across_users_or_ceremonies() {
     let h = Harness::new().await;
     let (a_id, a_code) = code_for(&h, ALICE, ADMIN).await;
     let (a2_id, a2_code) = code_for(&h, ALICE, ADMIN).await;
@@ -287,7 +289,7 @@ async fn held_links_do_not_mix_across_users_or_ceremonies() {
 }
 
 #[tokio::test]
-async fn held_a_code_is_spent_once_across_two_ceremonies() {
+async fn a_code_is_spent_once_across_two_ceremonies() {
     let h = Harness::new().await;
     let (id, code) = code_for(&h, ALICE, ADMIN).await;
     let (_, one) = page_begin(&h, ALICE, &id, &code).await;
@@ -309,7 +311,7 @@ async fn held_a_code_is_spent_once_across_two_ceremonies() {
 }
 
 #[tokio::test]
-async fn held_expired_revoked_and_locked_links_refuse_the_page_finish() {
+async fn expired_revoked_and_locked_links_refuse_the_page_finish() {
     let h = Harness::new().await;
     // Revoked after the ceremony started.
     let (id, code) = code_for(&h, ALICE, ADMIN).await;
@@ -349,7 +351,7 @@ async fn held_expired_revoked_and_locked_links_refuse_the_page_finish() {
 }
 
 #[tokio::test]
-async fn held_hostile_bodies_get_4xx_never_5xx() {
+async fn hostile_bodies_get_4xx_never_5xx() {
     let h = Harness::new().await;
     let (id, code) = code_for(&h, ALICE, ADMIN).await;
     let (_, begun) = page_begin(&h, ALICE, &id, &code).await;
@@ -436,7 +438,7 @@ async fn held_hostile_bodies_get_4xx_never_5xx() {
 }
 
 #[tokio::test]
-async fn held_odd_query_strings_and_page_injection() {
+async fn odd_query_strings_and_page_injection() {
     let h = Harness::new().await;
     for query in [
         "userID=%&codeID=%zz&code=%",
@@ -463,7 +465,7 @@ async fn held_odd_query_strings_and_page_injection() {
 }
 
 #[tokio::test]
-async fn held_list_and_remove_across_orgs_and_odd_ids() {
+async fn list_and_remove_across_orgs_and_odd_ids() {
     let h = Harness::new().await;
     let (_, begun) = register(&h, ALICE, Some((ALICE, DEMO_ORG)), json!({})).await;
     let c = cred(&begun["publicKeyCredentialCreationOptions"]);
@@ -551,7 +553,7 @@ impl Write for Captured {
 }
 
 #[tokio::test]
-async fn held_the_page_flow_logs_no_code_hash_or_state() {
+async fn the_page_flow_logs_no_code_hash_or_state() {
     let logs = Captured::default();
     let writer = logs.clone();
     let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
@@ -589,7 +591,7 @@ async fn held_the_page_flow_logs_no_code_hash_or_state() {
 /// The local gateway forwards `/ui/../...` without a token; the function must not serve an
 /// authenticated route for it.
 #[tokio::test]
-async fn held_dot_segments_under_the_page_prefix_reach_nothing_authenticated() {
+async fn dot_segments_under_the_page_prefix_reach_nothing_authenticated() {
     let h = Harness::new().await;
     for path in [
         format!("/ui/../v2/users/{ALICE}/passkeys/_search"),
@@ -607,7 +609,7 @@ async fn held_dot_segments_under_the_page_prefix_reach_nothing_authenticated() {
 /// source address in the request context: every anonymous client shares the bucket
 /// "source#unknown", so one client's 30 requests a minute lock everyone out of the page.
 #[tokio::test]
-async fn finding_alb_clients_share_one_page_limit_bucket() {
+async fn load_balancer_clients_are_limited_by_their_own_address() {
     let h = Harness::new().await;
     let alb = |ip: &str, n: usize| {
         json!({
@@ -631,7 +633,7 @@ async fn finding_alb_clients_share_one_page_limit_bucket() {
 /// DynamoDB refuses partition keys over 2048 bytes: a 1600-byte id (within the 16 KB body)
 /// turns VerifyPasskeyRegistration (and the page's finish) into a 500.
 #[tokio::test]
-async fn finding_long_credential_ids_make_verify_a_500() {
+async fn credential_ids_over_webauthns_limit_are_refused() {
     let h = Harness::new().await;
     for len in [1023usize, 1600, 2500] {
         let (_, begun) = register(&h, ALICE, Some((ALICE, DEMO_ORG)), json!({})).await;
@@ -646,7 +648,7 @@ async fn finding_long_credential_ids_make_verify_a_500() {
 }
 
 #[tokio::test]
-async fn held_weird_accept_language() {
+async fn weird_accept_language() {
     let h = Harness::new().await;
     // Weird Accept-Language headers on the page.
     for lang in ["", ",,,;;;q=", "*", &"x-".repeat(2000), "de;q=abc, \u{7f}"] {

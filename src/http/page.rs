@@ -201,11 +201,21 @@ async fn finish<S: Store, M: Mailer + Sync>(
     Ok(json!({ "details": details.v2_json() }))
 }
 
-/// The client's address as API Gateway saw it (never a header a client could set).
+/// The client's address as API Gateway saw it; behind a load balancer, the address it
+/// appended to `X-Forwarded-For` (the last entry: earlier ones are the client's to write).
 fn source(req: &Request) -> String {
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        Some(RequestContext::Alb(_)) => req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+            .map(str::to_owned),
         _ => None,
     }
     .unwrap_or_else(|| "unknown".into())

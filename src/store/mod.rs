@@ -169,6 +169,16 @@ pub struct LinkRecord {
     pub failed_attempts: u32,
 }
 
+/// The outcome of [`PasskeyStore::reserve_code_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeAttempt {
+    /// A check is reserved; the link as it was before.
+    Reserved(LinkRecord),
+    /// Every check is used up.
+    Locked,
+    Missing,
+}
+
 /// A started registration ceremony, kept between RegisterPasskey and its verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ceremony {
@@ -211,6 +221,8 @@ pub struct NewPasskey {
     pub passkey: String,
     /// The link consumed: its id and the hash its code must still match.
     pub code: Option<(String, String)>,
+    /// Wrong codes that lock the link: a link locked meanwhile is not spent.
+    pub code_max_attempts: u32,
     pub previous_sequence: u64,
     pub sequence: u64,
     pub editor: UserId,
@@ -238,8 +250,17 @@ pub trait PasskeyStore {
         code_id: &str,
     ) -> impl Future<Output = Result<Option<LinkRecord>, StoreError>> + Send;
 
-    /// Counts one wrong code against the link (if it still exists).
-    fn count_wrong_code(
+    /// Takes one of the link's `max_attempts` code checks before the code is compared, so
+    /// that concurrent guesses cannot outnumber the limit; a right code gives it back
+    /// ([`PasskeyStore::release_code_attempt`]), a wrong one keeps it.
+    fn reserve_code_attempt(
+        &self,
+        user: &UserId,
+        code_id: &str,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<CodeAttempt, StoreError>> + Send;
+
+    fn release_code_attempt(
         &self,
         user: &UserId,
         code_id: &str,

@@ -4,13 +4,15 @@
 //! the credential's index item), so a replayed or concurrent finish either finds every
 //! condition still true or changes nothing.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::item::{self, n, s, Item};
 use super::{classify, guarded_write_outcome, keys, rfc3339, Table};
 use crate::error::StoreError;
 use crate::model::UserId;
-use crate::store::{Ceremony, LinkRecord, NewPasskey, PasskeyRemoval, PasskeyStore, StoredPasskey};
+use crate::store::{
+    Ceremony, CodeAttempt, LinkRecord, NewPasskey, PasskeyRemoval, PasskeyStore, StoredPasskey,
+};
 
 /// ZITADEL's event for a passkey whose registration was verified.
 pub const PASSKEY_VERIFIED_EVENT: &str = "user.human.passwordless.token.verified";
@@ -90,20 +92,54 @@ impl PasskeyStore for Table {
             .transpose()
     }
 
-    async fn count_wrong_code(&self, user: &UserId, code_id: &str) -> Result<(), StoreError> {
+    async fn reserve_code_attempt(
+        &self,
+        user: &UserId,
+        code_id: &str,
+        max_attempts: u32,
+    ) -> Result<CodeAttempt, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.name)
             .set_key(Some(keys::passkey_link(user, code_id)))
             .update_expression("ADD failedAttempts :one")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(failedAttempts) OR failedAttempts < :max)",
+            )
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_attempts))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                Ok(CodeAttempt::Reserved(item::link_record_from_item(&out.attributes.unwrap_or_default())?))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok(match self.get(keys::passkey_link(user, code_id)).await? {
+                    Some(_) => CodeAttempt::Locked,
+                    None => CodeAttempt::Missing,
+                })
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    async fn release_code_attempt(&self, user: &UserId, code_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::passkey_link(user, code_id)))
+            .update_expression("ADD failedAttempts :minus")
+            .condition_expression("attribute_exists(pk) AND failedAttempts > :zero")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Gone meanwhile (revoked, expired and swept): nothing left to lock.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Ok(())
             }
@@ -239,11 +275,13 @@ impl PasskeyStore for Table {
                 .table_name(&self.name)
                 .set_key(Some(keys::passkey_link(&p.user_id, code_id)))
                 .condition_expression(
-                    "attribute_exists(pk) AND attribute_not_exists(usedAt) AND codeHash = :hash AND #ttl > :epoch",
+                    "attribute_exists(pk) AND attribute_not_exists(usedAt) AND codeHash = :hash AND #ttl > :epoch \
+                     AND (attribute_not_exists(failedAttempts) OR failedAttempts < :max)",
                 )
                 .update_expression("SET usedAt = :now, usedFor = :passkey")
                 .expression_attribute_names("#ttl", keys::TTL_ATTRIBUTE)
                 .expression_attribute_values(":hash", s(code_hash))
+                .expression_attribute_values(":max", n(p.code_max_attempts))
                 .expression_attribute_values(":epoch", n(p.at.timestamp()))
                 .expression_attribute_values(":now", s(&at))
                 .expression_attribute_values(":passkey", s(&p.passkey_id))
