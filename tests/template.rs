@@ -299,3 +299,25 @@ fn no_profile_aborts_on_panic() {
         assert!(!line.starts_with("panic="), "Cargo.toml sets {line}");
     }
 }
+
+#[test]
+fn the_anonymous_page_routes_have_their_own_smaller_throttle() {
+    let t = template();
+    let api = &resource(&t, "HttpApi")["Properties"];
+    let default = &api["DefaultRouteSettings"];
+    let settings = api["RouteSettings"].as_mapping().unwrap();
+    let page_routes: Vec<String> = send_passkey_link::http::routes::ROUTES
+        .iter()
+        .filter(|r| r.family == send_passkey_link::http::routes::Family::Page)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let mut throttled: Vec<String> = settings.keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    throttled.sort();
+    let mut expected = page_routes.clone();
+    expected.sort();
+    assert_eq!(throttled, expected);
+    for (_, s) in settings {
+        assert!(s["ThrottlingRateLimit"].as_u64() < default["ThrottlingRateLimit"].as_u64());
+        assert!(s["ThrottlingBurstLimit"].as_u64() < default["ThrottlingBurstLimit"].as_u64());
+    }
+}
