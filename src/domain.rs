@@ -328,19 +328,18 @@ where
                 lifetime: self.policy.lifetime,
             })
             .map_err(|e| Error::Internal(e.to_string()))?;
+        // SES puts a message's tags on every event it publishes about it (delivery, bounce,
+        // complaint): they lead back to the link, so no write after the send is needed.
         message.tags = vec![
             ("purpose".to_owned(), "passkey-registration".to_owned()),
             ("org".to_owned(), tag_value(link.org_id.as_str())),
+            ("user".to_owned(), tag_value(link.user_id.as_str())),
+            ("code".to_owned(), tag_value(&link.code_id)),
         ];
         self.store.commit_link(&link).await?;
         match self.mailer.send(&message).await {
             Ok(message_id) => {
                 info!(code_id = %link.code_id, sequence = link.sequence, %message_id, "passkey link sent");
-                if let Err(e) = self.store.record_message_id(&link, &message_id).await {
-                    // The mail is out and the link works; only the correlation is missing,
-                    // and the log line above still has it.
-                    warn!(code_id = %link.code_id, %message_id, error = %e, "message id not recorded");
-                }
             }
             Err(e @ MailError::OutcomeUnknown(_)) => {
                 // The user may hold the mail, so the link stays (and keeps its rate-limit
@@ -382,9 +381,18 @@ where
     Err(Error::Conflict)
 }
 
-/// SES tag values allow `[A-Za-z0-9_-]` only; ids may also hold `.` and `@`.
-fn tag_value(raw: &str) -> String {
-    raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+/// SES tag values allow `[A-Za-z0-9_-]` only; ids may also hold `.`, `@` and `_`. Every
+/// other byte becomes `_` and two hex digits, so the value decodes back to the id.
+pub fn tag_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("_{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Up to 10 ms per attempt so far, at random: callers that collided do not collide again in
@@ -461,6 +469,15 @@ mod tests {
             admit(LIMIT, Some(&corrupt), at("d", 1_002)).unwrap(),
             WindowChange::Edit { add: at("d", 1_002), expired: vec!["x".into()] }
         );
+    }
+
+    #[test]
+    fn tag_values_keep_ids_readable_and_reversible() {
+        assert_eq!(tag_value("69629023906488334"), "69629023906488334");
+        assert_eq!(tag_value("c0a6d565-4b2e-4630-b479-e6b120612da2"), "c0a6d565-4b2e-4630-b479-e6b120612da2");
+        assert_eq!(tag_value("alice@example.com"), "alice_40example_2Ecom");
+        assert_eq!(tag_value("a_b"), "a_5Fb");
+        assert_ne!(tag_value("a_2Eb"), tag_value("a.b"));
     }
 
     #[test]

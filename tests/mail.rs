@@ -118,7 +118,7 @@ async fn organisation_texts_and_sender_name_reach_the_inbox() {
 }
 
 #[tokio::test]
-async fn every_send_carries_purpose_and_org_tags() {
+async fn every_send_carries_tags_that_lead_back_to_the_link() {
     let (h, stub) = Harness::with_ses_stub(vec![SES_OK]).await;
     let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
@@ -129,6 +129,9 @@ async fn every_send_carries_purpose_and_org_tags() {
         "{tags:?}"
     );
     assert!(tags.contains(&serde_json::json!({"Name": "org", "Value": DEMO_ORG})), "{tags:?}");
+    assert!(tags.contains(&serde_json::json!({"Name": "user", "Value": ALICE})), "{tags:?}");
+    let code_id = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"].as_s().unwrap().clone();
+    assert!(tags.contains(&serde_json::json!({"Name": "code", "Value": code_id})), "{tags:?}");
     assert!(request["Content"]["Simple"]["Body"]["Html"]["Data"].as_str().is_some(), "multipart: HTML");
     assert!(request["Content"]["Simple"]["Body"]["Text"]["Data"].as_str().is_some(), "multipart: text");
 }

@@ -58,9 +58,7 @@ async fn sends_a_link_whose_secret_only_the_mail_knows() {
 
     let events = h.items(ALICE, "EVENT#").await;
     assert_eq!(events.len(), 1);
-    let message_id = mails[0]["messageId"].as_str().unwrap();
-    assert_eq!(attr_s(link, "messageId"), message_id, "SES message id on the link");
-    assert_eq!(attr_s(&events[0], "messageId"), message_id, "and on its event");
+    assert!(!link.contains_key("messageId"), "the mail's tags, not a write after it, lead back to the link");
     assert_eq!(attr_s(&events[0], "eventType"), "user.human.passwordless.initialization.code.requested");
     assert_eq!(attr_s(&events[0], "editorUserId"), DEMO_ADMIN);
     assert_eq!(h.user_sequence(ALICE).await, 1);
@@ -229,20 +227,12 @@ async fn malformed_ids_are_invalid_arguments() {
 }
 
 #[tokio::test]
-async fn success_costs_four_aws_calls() {
+async fn success_costs_three_aws_calls() {
     let h = Harness::new().await;
     let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
-    // Read, write, send, then the message id onto the link and its event (issue 12).
-    assert_eq!(
-        h.calls.take(),
-        [
-            "DynamoDB.BatchGetItem",
-            "DynamoDB.TransactWriteItems",
-            "SESv2.SendEmail",
-            "DynamoDB.TransactWriteItems"
-        ]
-    );
+    // Read, write, send: nothing after the send (the mail's tags identify the link).
+    assert_eq!(h.calls.take(), ["DynamoDB.BatchGetItem", "DynamoDB.TransactWriteItems", "SESv2.SendEmail"]);
     // A refusal costs the one read and nothing else.
     let (status, _) = h.call(&event(Some((HELPDESK, DEMO_ORG)), ALICE, None)).await;
     assert_eq!(status, 403);
@@ -295,4 +285,46 @@ async fn expired_links_are_gone_on_read_whatever_ttl_has_deleted() {
     // An hour later the fresh one is gone too.
     let later = h.table.active_links(&user, chrono::Utc::now().timestamp() + 3601).await.unwrap();
     assert!(later.is_empty());
+}
+
+#[tokio::test]
+async fn each_refusal_costs_at_most_the_one_read() {
+    let h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    // Refused before any AWS call: the request itself.
+    for (e, status) in [(event(None, ALICE, None), 401), (event(admin, "a#b", None), 400)] {
+        assert_eq!(h.call(&e).await.0, status);
+        assert_eq!(h.calls.take(), Vec::<String>::new(), "{status}");
+    }
+    // Refused after the read: who may, who and what the user is.
+    for (e, status) in [
+        (event(Some((HELPDESK, DEMO_ORG)), ALICE, None), 403),
+        (event(admin, "100000000000000099", None), 404),
+        (event(admin, MACHINE, None), 400),
+    ] {
+        assert_eq!(h.call(&e).await.0, status);
+        assert_eq!(h.calls.take(), ["DynamoDB.BatchGetItem"], "{status}");
+    }
+    // The rate limit is on the user item the read returns.
+    for _ in 0..send_passkey_link::config::DEFAULT_RATE_LIMIT.links {
+        assert_eq!(h.admin_sends_to_alice().await.0, 200);
+    }
+    h.calls.take();
+    assert_eq!(h.admin_sends_to_alice().await.0, 429);
+    assert_eq!(h.calls.take(), ["DynamoDB.BatchGetItem"]);
+}
+
+#[tokio::test]
+async fn a_refused_send_adds_the_one_write_that_takes_the_link_back() {
+    let (h, _stub) = Harness::with_ses_stub(vec![SES_REJECTED]).await;
+    assert_eq!(h.admin_sends_to_alice().await.0, 400);
+    assert_eq!(
+        h.calls.take(),
+        [
+            "DynamoDB.BatchGetItem",
+            "DynamoDB.TransactWriteItems",
+            "SESv2.SendEmail",
+            "DynamoDB.TransactWriteItems"
+        ]
+    );
 }

@@ -92,16 +92,6 @@ pub trait LinkCommit {
     fn commit_link(&self, link: &NewLink) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Records the provider's message id on the link and its event once the mail is accepted,
-/// so bounces and complaints (which name the message id) lead back to the link.
-pub trait LinkSent {
-    fn record_message_id(
-        &self,
-        link: &NewLink,
-        message_id: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
 /// Removes a stored link whose e-mail could not be sent, takes it out of the user's
 /// rate-limit window (a failed send must not lock the user out) and records why, atomically.
 ///
@@ -307,11 +297,11 @@ pub trait PasskeyStore {
 
 /// Everything the request path needs from storage, as one bound.
 pub trait Store:
-    SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+    SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
 {
 }
 
 impl<T> Store for T where
-    T: SnapshotRead + LinkCommit + LinkSent + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+    T: SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
 {
 }

@@ -1,7 +1,7 @@
 //! DynamoDB implementation of the store traits, and the table's administration.
 //!
-//! Success path cost: one `BatchGetItem` ([`SnapshotRead`]) and two `TransactWriteItems`
-//! ([`LinkCommit`], then [`LinkSent`] after the mail). Nothing here depends on which
+//! Success path cost: one `BatchGetItem` ([`SnapshotRead`]) and one `TransactWriteItems`
+//! ([`LinkCommit`]); the mail's tags, not a later write, tie SES's events to the link. Nothing here depends on which
 //! DynamoDB-compatible endpoint answers.
 
 pub mod admin;
@@ -21,8 +21,8 @@ use self::item::{n, s, Item};
 use crate::error::{error_chain, StoreError};
 use crate::model::{OrgId, UserId};
 use crate::store::{
-    LinkCommit, LinkDelivery, LinkList, LinkRemoval, LinkRemove, LinkRevoke, LinkSent, NewLink, Snapshot,
-    SnapshotRead, StoredLink, WindowChange,
+    LinkCommit, LinkDelivery, LinkList, LinkRemoval, LinkRemove, LinkRevoke, NewLink, Snapshot, SnapshotRead,
+    StoredLink, WindowChange,
 };
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
@@ -375,38 +375,6 @@ impl LinkRemove for Table {
             );
         }
         guarded_write_outcome(request.send().await)
-    }
-}
-
-impl LinkSent for Table {
-    async fn record_message_id(&self, link: &NewLink, message_id: &str) -> Result<(), StoreError> {
-        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
-        let set = |key: keys::Key| {
-            Update::builder()
-                .table_name(&self.name)
-                .set_key(Some(key))
-                .update_expression("SET messageId = :id")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":id", s(message_id))
-                .build()
-                .map_err(internal)
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(set(keys::passkey_link(&link.user_id, &link.code_id))?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(set(keys::user_event(&link.user_id, link.sequence))?)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("TransactWriteItems", e))?;
-        Ok(())
     }
 }
 
