@@ -4,15 +4,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools run test dev status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-tools: ## install the pinned local-stack tools into the per-user cache
+tools: ## install every pinned tool (make test's too: chromium needs root) into the per-user cache
 	@scripts/tools.sh all
 
-run: tools ## the main job end to end: stack, table, seed, function under cargo-lambda, one real call
+tools-stack: ## install what the local stack needs (no browser, no root)
+	@scripts/tools.sh stack
+
+run: tools-stack ## the main job end to end: stack, table, seed, function under cargo-lambda, one real call
 	@$(STACK) with scripts/run.sh
 
 test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
@@ -21,7 +24,7 @@ test: tools lint validate ## lint, unit + integration tests on the local stack, 
 	@scripts/check-first-hour.sh
 	@echo "make test: all passed"
 
-dev: tools ## keep the stack, the function and the gateway up; run again to apply changed settings
+dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings
 	@$(STACK) up
 	@eval "$$($(STACK) env)" && scripts/dev.sh
 
@@ -40,13 +43,13 @@ stop: ## stop everything `make dev` or an interrupted run started
 	@scripts/lambda.sh down
 	@$(STACK) down
 
-validate: tools ## cfn-lint + sam validate --lint + checkov on infra/template.yaml (offline, zero warnings)
+validate: tools-stack ## cfn-lint + sam validate --lint + checkov on infra/template.yaml (offline, zero warnings)
 	@scripts/infra.sh validate
 
-package: tools ## sam build: the arm64 bootstrap via cargo-lambda + zig; prints its size
+package: tools-stack ## sam build: the arm64 bootstrap via cargo-lambda + zig; prints its size
 	@scripts/infra.sh package
 
-deploy: tools ## sam build + sam deploy (guided the first time; STAGE=prod for prod)
+deploy: tools-stack ## sam build + sam deploy (guided the first time; STAGE=prod for prod)
 	@scripts/infra.sh deploy
 
 lint: ## formatting and clippy, warnings are errors

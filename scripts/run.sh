@@ -30,7 +30,7 @@ python3 "$ROOT/scripts/show-mail.py" "$MAILBOX_URL" alice@demo.example
 echo
 echo "== the page the link above opens: the function's own, through the local gateway"
 if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then
-  echo "  make run stops the table it started as it ends, so the page would find no link: run"
+  echo "  make run stops the stack it started as it ends, so the page would find no link: run"
   echo "  'make dev' first (it keeps the stack, the function and the gateway up), then 'make run',"
   echo "  and open the link in a browser on this machine."
 else

@@ -162,9 +162,14 @@ case "${1:-all}" in
     ;;
   chromium) install_chromium; echo /usr/bin/chromium ;;
   playwright) install_playwright; playwright_dir ;;
+  # What make run, make dev and the infra targets need: no browser (chromium is a system
+  # package and needs root).
+  stack)
+    install_dynoxide; install_ses_local; install_python_tools
+    ;;
   all)
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
     install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
     ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|stack|all]" >&2; exit 2 ;;
 esac

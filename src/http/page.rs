@@ -23,7 +23,7 @@ use crate::registration::{Actor, BeginRegistration, CodeProof, FinishRegistratio
 use crate::store::Store;
 
 const CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
 base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 pub(super) async fn serve<S: Store, M: Mailer + Sync>(

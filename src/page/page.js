@@ -43,6 +43,8 @@
       case "NotAllowedError":
       case "AbortError":
         return texts.cancelled;
+      case "SecurityError":
+        return texts.origin;
       case "InvalidStateError":
       case "PASSKEY-Dp9Ex":
         return texts.exists;
