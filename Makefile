@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools tools-stack run test dev status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test bench dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test: tools lint validate ## lint, unit + integration tests on the local stack, 
 	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh && scripts/browser-check.sh'
 	@scripts/check-first-hour.sh
 	@echo "make test: all passed"
+
+bench: tools-stack ## release function under AWS's runtime emulator vs the floor; writes docs/benchmarks.md + .png
+	@scripts/bench.sh
 
 dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings
 	@$(STACK) up

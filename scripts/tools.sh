@@ -13,6 +13,8 @@ SAM_CLI_VERSION=1.170.0
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 CHECKOV_VERSION=3.3.30
+# make bench's plot (docs/benchmarks.png).
+MATPLOTLIB_VERSION=3.10.7
 ZITADEL_CLIENT_VERSION=4.1.9
 # Installed beside zitadel-client for tests/sdk/test_passkey_journey.py: soft-webauthn, a
 # software authenticator, and what it needs. soft-webauthn 0.1.4 wants fido2 <2, fido2 1.2.0
@@ -84,6 +86,7 @@ install_venv() {
 }
 install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
 install_checkov() { install_venv checkov "$CHECKOV_VERSION"; }
+install_matplotlib() { install_venv matplotlib "$MATPLOTLIB_VERSION"; }
 install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION" "${ZITADEL_CLIENT_EXTRAS[@]}"; }
 
 # ZITADEL's official Node SDK for tests/sdk/node: npm ci from the committed lock file, into a
@@ -161,6 +164,7 @@ case "${1:-all}" in
     echo "$TOOLS_DIR/zitadel-client-node-$(sha256sum "$ROOT/tests/sdk/node/package-lock.json" | cut -c1-12)"
     ;;
   chromium) install_chromium; echo /usr/bin/chromium ;;
+  matplotlib) install_matplotlib; echo "$(venv_dir matplotlib "$MATPLOTLIB_VERSION")/bin/python" ;;
   playwright) install_playwright; playwright_dir ;;
   # What make run, make dev and the infra targets need: no browser (chromium is a system
   # package and needs root).
@@ -171,5 +175,5 @@ case "${1:-all}" in
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
     install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
     ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|stack|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|matplotlib|stack|all]" >&2; exit 2 ;;
 esac
