@@ -125,6 +125,20 @@ impl Instance {
         panic!("aws-lambda-rie did not listen on {}", self.port);
     }
 
+    /// Invokes the function as a client that writes the head and the body separately, without
+    /// TCP_NODELAY (a separate connection): what Nagle's algorithm and delayed ACKs do to it.
+    async fn invoke_in_two_writes(&mut self, conn: &mut TcpStream, payload: &[u8]) -> u16 {
+        let head = format!(
+            "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            payload.len()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(payload).await.unwrap();
+        let body = read_response(conn).await;
+        let answer: Value = serde_json::from_slice(&body).expect("the function answers JSON");
+        answer["statusCode"].as_u64().unwrap_or(0) as u16
+    }
+
     /// Invokes the function; its status code.
     async fn invoke(&mut self, payload: &[u8]) -> u16 {
         if self.conn.is_none() {
@@ -337,6 +351,16 @@ async fn main() {
     }
     let wall = started.elapsed();
     let (cpu_after, peak_rss_kb) = process_stats(pid);
+    // The same 403 call from a client that sends head and body in two writes.
+    let mut split = TcpStream::connect(("127.0.0.1", instance.port)).await.expect("connect");
+    for i in 0..args.calls.min(100) {
+        let t = Instant::now();
+        assert_eq!(
+            instance.invoke_in_two_writes(&mut split, &event(NOBODY, &user("fn", i % USERS))).await,
+            403
+        );
+        samples.entry("function_403_two_writes").or_default().push(millis(t.elapsed()));
+    }
     instance.stop();
 
     let result = json!({
