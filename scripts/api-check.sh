@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
-EXAMPLES="${SCHEMATHESIS_EXAMPLES:-100}"
+EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
 # shellcheck source=scripts/lib.sh
