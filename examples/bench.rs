@@ -27,9 +27,12 @@ use tokio::net::TcpStream;
 const ORG: &str = "900000000000000001";
 const ADMIN: &str = "900000000000000010";
 const NOBODY: &str = "900000000000000011";
-/// Users per side: each takes RATE_LIMIT_LINKS (100) links, so 20 allow 2000 calls per side.
+/// Users per side: each takes RATE_LIMIT_LINKS (100) links in the window, so 20 allow 2000 calls
+/// per side (ROUNDS x --calls).
 const USERS: usize = 20;
 const COLD_STARTS: usize = 5;
+/// Warm rounds, each on a fresh instance: every figure gets a min, median and max.
+const ROUNDS: usize = 3;
 
 struct Args {
     rie: String,
@@ -323,52 +326,68 @@ async fn main() {
         instance.stop();
     }
 
-    // Warm: one instance, calls interleaved with the floor.
-    let mut instance = Instance::start(&args, base_port);
-    instance.wait_ready().await;
-    for n in 0..5 {
-        instance.invoke(&event(NOBODY, &user("fn", n))).await;
-        floor.refuse(&user("floor", n)).await;
-    }
-    let pid = instance.function_pid().expect("the function's process");
-    let (cpu_before, _) = process_stats(pid);
+    // Warm: ROUNDS fresh instances, each with calls interleaved with the floor.
     let mut samples: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let started = Instant::now();
-    for i in 0..args.calls {
-        let n = i % USERS;
-        let t = Instant::now();
-        assert_eq!(instance.invoke(&event(ADMIN, &user("fn", n))).await, 200, "call {i}");
-        samples.entry("function_200").or_default().push(millis(t.elapsed()));
-        let t = Instant::now();
-        floor.send(&user("floor", n)).await;
-        samples.entry("floor_200").or_default().push(millis(t.elapsed()));
-        let t = Instant::now();
-        assert_eq!(instance.invoke(&event(NOBODY, &user("fn", n))).await, 403);
-        samples.entry("function_403").or_default().push(millis(t.elapsed()));
-        let t = Instant::now();
-        floor.refuse(&user("floor", n)).await;
-        samples.entry("floor_403").or_default().push(millis(t.elapsed()));
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let mut instance = Instance::start(&args, base_port);
+        instance.wait_ready().await;
+        for n in 0..5 {
+            instance.invoke(&event(NOBODY, &user("fn", n))).await;
+            floor.refuse(&user("floor", n)).await;
+        }
+        let pid = instance.function_pid().expect("the function's process");
+        let (cpu_before, _) = process_stats(pid);
+        let mut mine: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let started = Instant::now();
+        for i in 0..args.calls {
+            let n = (i + round) % USERS;
+            let t = Instant::now();
+            assert_eq!(instance.invoke(&event(ADMIN, &user("fn", n))).await, 200, "call {i}");
+            mine.entry("function_200").or_default().push(millis(t.elapsed()));
+            let t = Instant::now();
+            floor.send(&user("floor", n)).await;
+            mine.entry("floor_200").or_default().push(millis(t.elapsed()));
+            let t = Instant::now();
+            assert_eq!(instance.invoke(&event(NOBODY, &user("fn", n))).await, 403);
+            mine.entry("function_403").or_default().push(millis(t.elapsed()));
+            let t = Instant::now();
+            floor.refuse(&user("floor", n)).await;
+            mine.entry("floor_403").or_default().push(millis(t.elapsed()));
+        }
+        let wall = started.elapsed();
+        let (cpu_after, peak_rss_kb) = process_stats(pid);
+        if round == 0 {
+            // The same 403 call from a client that sends head and body in two writes.
+            let mut split = TcpStream::connect(("127.0.0.1", instance.port)).await.expect("connect");
+            for i in 0..args.calls.min(100) {
+                let t = Instant::now();
+                let payload = event(NOBODY, &user("fn", i % USERS));
+                assert_eq!(instance.invoke_in_two_writes(&mut split, &payload).await, 403);
+                samples.entry("function_403_two_writes").or_default().push(millis(t.elapsed()));
+            }
+        }
+        instance.stop();
+        let p50 = |v: &Vec<f64>| {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        rounds.push(json!({
+            "p50_ms": mine.iter().map(|(k, v)| (k.to_string(), p50(v))).collect::<BTreeMap<_, _>>(),
+            "function_cpu_ms_per_call": (cpu_after - cpu_before) / (2 * args.calls) as f64,
+            "function_peak_rss_kb": peak_rss_kb,
+            "warm_loop_wall_s": wall.as_secs_f64(),
+        }));
+        for (k, v) in mine {
+            samples.entry(k).or_default().extend(v);
+        }
     }
-    let wall = started.elapsed();
-    let (cpu_after, peak_rss_kb) = process_stats(pid);
-    // The same 403 call from a client that sends head and body in two writes.
-    let mut split = TcpStream::connect(("127.0.0.1", instance.port)).await.expect("connect");
-    for i in 0..args.calls.min(100) {
-        let t = Instant::now();
-        assert_eq!(
-            instance.invoke_in_two_writes(&mut split, &event(NOBODY, &user("fn", i % USERS))).await,
-            403
-        );
-        samples.entry("function_403_two_writes").or_default().push(millis(t.elapsed()));
-    }
-    instance.stop();
 
     let result = json!({
         "calls": args.calls,
+        "rounds": rounds,
         "samples_ms": samples,
-        "function_cpu_ms_per_call": (cpu_after - cpu_before) / (2 * args.calls) as f64,
-        "function_peak_rss_kb": peak_rss_kb,
-        "warm_loop_wall_s": wall.as_secs_f64(),
         "cold_starts": cold,
     });
     std::fs::write(&args.out, serde_json::to_string_pretty(&result).unwrap()).expect("write results");

@@ -32,6 +32,10 @@ def row(name, values):
             f"{pct(values, 99):.2f} | {max(values):.2f} |")
 
 
+def spread(values, fmt="{:.2f}"):
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
 def command(*args):
     try:
         return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip().splitlines()[0]
@@ -42,6 +46,7 @@ def command(*args):
 s = r["samples_ms"]
 ratio_200 = pct(s["function_200"], 50) / pct(s["floor_200"], 50)
 ratio_403 = pct(s["function_403"], 50) / pct(s["floor_403"], 50)
+round_ratio = {k: [rd["p50_ms"][f"function_{k}"] / rd["p50_ms"][f"floor_{k}"] for rd in r["rounds"]] for k in ("200", "403")}
 cold = r["cold_starts"]
 first = [c["first_invocation_ms"] for c in cold]
 second = [c["second_invocation_ms"] for c in cold]
@@ -67,9 +72,12 @@ lines = [
     "- Floor: the same AWS calls with the same payloads (BatchGetItem; TransactWriteItems; SendEmail) made",
     "  directly with the Rust SDK through the crate's store and mailer adapters, interleaved call by call",
     "  with the function, so drift hits both",
-    f"- Calls: {r['calls']} of each kind, one client, sequential (latency, not throughput)",
+    f"- Calls: {len(r['rounds'])} rounds of {r['calls']} of each kind, each round on a fresh instance, one",
+    "  client, sequential (latency, not throughput)",
     "",
     "## Warm latency (ms)",
+    "",
+    "All rounds' calls together:",
     "",
     "| path | calls | min | p50 | p90 | p99 | max |",
     "|---|---|---|---|---|---|---|",
@@ -78,8 +86,15 @@ lines = [
     row("function, 403 (1 BatchGetItem)", s["function_403"]),
     row("floor, 403 (the same call)", s["floor_403"]),
     "",
+    "Each round's p50, min / median / max over the rounds:",
+    "",
+    "| path | p50 per round |",
+    "|---|---|",
+] + [f"| {k} | {spread([rd['p50_ms'][k] for rd in r['rounds']])} |" for k in
+     ["function_200", "floor_200", "function_403", "floor_403"]] + [
+    "",
     f"p50 ratio function / floor: **{ratio_200:.2f}** on the 200 path, **{ratio_403:.2f}** on the 403 path "
-    "(goal <= 1.05). The difference is what the function adds: the emulator's invoke API (an HTTP round",
+    f"(per round {spread(round_ratio['200'])} and {spread(round_ratio['403'])}; goal <= 1.05). The difference is what the function adds: the emulator's invoke API (an HTTP round",
     "trip to the emulator and its runtime API), event parsing, routing, the mail's rendering, JSON logs.",
     "",
     "The 40-45 ms stalls seen through `cargo lambda watch` come from the client, not the function: a client",
@@ -110,10 +125,14 @@ lines += [
     "",
     "## Footprint and CPU",
     "",
-    f"- Peak RSS of the function's process after the warm loop: **{r['function_peak_rss_kb'] / 1024:.1f} MB** (VmHWM)",
-    f"- CPU time of the function's process per call (user + system from /proc, over the warm loop's "
-    f"{2 * r['calls']} calls, 200 and 403 mixed): **{r['function_cpu_ms_per_call']:.2f} ms**",
-    f"- Warm loop wall time: {r['warm_loop_wall_s']:.1f} s for {4 * r['calls']} calls (function and floor)",
+    "Min / median / max over the rounds:",
+    "",
+    f"- Peak RSS of the function's process after a round (VmHWM): **"
+    f"{spread([rd['function_peak_rss_kb'] / 1024 for rd in r['rounds']], '{:.1f}')} MB**",
+    f"- CPU time of the function's process per call (user + system from /proc, over a round's "
+    f"{2 * r['calls']} calls, 200 and 403 mixed): **{spread([rd['function_cpu_ms_per_call'] for rd in r['rounds']])} ms**",
+    f"- A round's wall time ({4 * r['calls']} calls, function and floor): "
+    f"{spread([rd['warm_loop_wall_s'] for rd in r['rounds']], '{:.1f}')} s",
     "",
     "![latency distributions](benchmarks.png)",
     "",
@@ -131,7 +150,7 @@ kinds = ["function_200", "floor_200", "function_403", "floor_403"]
 ax.boxplot([s[k] for k in kinds], showfliers=False)
 ax.set_xticks(range(1, len(kinds) + 1), ["function 200", "floor 200", "function 403", "floor 403"])
 ax.set_ylabel("latency (ms)")
-ax.set_title(f"Warm latency, {r['calls']} calls each, interleaved (whiskers 1.5 IQR, outliers hidden)")
+ax.set_title(f"Warm latency, {len(r['rounds'])} x {r['calls']} calls each, interleaved (whiskers 1.5 IQR, no outliers)")
 ax.grid(axis="y", alpha=0.3)
 fig.tight_layout()
 fig.savefig(png_path, metadata={"Software": None})

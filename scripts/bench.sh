@@ -30,5 +30,5 @@ export TABLE_NAME="bench-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.example>"
   "$0" --rie "$1" --bootstrap "$2" --table "$TABLE_NAME" --calls "$3" --out "$4"
 ' "$TARGET/release/examples/bench" "$RIE" "$TARGET/release/send-passkey-link" "$CALLS" "$RESULTS"
 
-"$PLOT_PYTHON" "$ROOT/scripts/bench-report.py" "$RESULTS" "$TARGET/release/send-passkey-link" \
+"$PLOT_PYTHON" -B "$ROOT/scripts/bench-report.py" "$RESULTS" "$TARGET/release/send-passkey-link" \
   "$ROOT/docs/benchmarks.md" "$ROOT/docs/benchmarks.png"
