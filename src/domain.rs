@@ -135,7 +135,7 @@ where
         let Resolved { user, .. } = self.resolve(target).await?;
         let now = Utc::now();
         let mut links = self.store.list_links(&user.id).await?;
-        links.retain(|l| l.expires_at > now.timestamp() && l.used_at.is_none());
+        links.retain(|l| is_outstanding(l, now));
         links.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok((links, now))
     }
@@ -149,14 +149,7 @@ where
     async fn try_revoke_links(&self, target: &LinkTarget, code_id: Option<&str>) -> Result<Details, Error> {
         let Resolved { user, .. } = self.resolve(target).await?;
         let now = Utc::now();
-        let mut outstanding: Vec<String> = self
-            .store
-            .list_links(&user.id)
-            .await?
-            .into_iter()
-            .filter(|l| l.expires_at > now.timestamp() && l.used_at.is_none())
-            .map(|l| l.code_id)
-            .collect();
+        let mut outstanding = self.outstanding_codes(&user.id, now).await?;
         if let Some(code_id) = code_id {
             outstanding.retain(|c| c == code_id);
             if outstanding.is_empty() {
@@ -180,6 +173,12 @@ where
         self.store.remove_links(&removal).await?;
         info!(codes = removal.code_ids.len(), sequence = removal.sequence, "passkey links revoked");
         Ok(Details { sequence: removal.sequence, event_date: now, resource_owner: removal.org_id })
+    }
+
+    /// The ids of the user's links that can still be used.
+    async fn outstanding_codes(&self, user: &UserId, now: DateTime<Utc>) -> Result<Vec<String>, Error> {
+        let links = self.store.list_links(user).await?;
+        Ok(links.into_iter().filter(|l| is_outstanding(l, now)).map(|l| l.code_id).collect())
     }
 
     /// Reads the caller, the user and its org (a second read when v2 finds the user in another
@@ -259,14 +258,7 @@ where
 
         // Listed only when configured: it costs a Query per call.
         let superseded = if self.policy.supersede {
-            let mut codes: Vec<String> = self
-                .store
-                .list_links(&user.id)
-                .await?
-                .into_iter()
-                .filter(|l| l.expires_at > now.timestamp() && l.used_at.is_none())
-                .map(|l| l.code_id)
-                .collect();
+            let mut codes = self.outstanding_codes(&user.id, now).await?;
             // The transaction's 100 writes: sequence, link, event and 97 older links.
             codes.truncate(MAX_LINKS_PER_REVOKE - 1);
             codes
@@ -361,6 +353,11 @@ where
         }
         Ok(created(None))
     }
+}
+
+/// Unexpired (TTL deletes late, emulators never) and not yet spent on a passkey.
+fn is_outstanding(link: &StoredLink, now: DateTime<Utc>) -> bool {
+    link.expires_at > now.timestamp() && link.used_at.is_none()
 }
 
 /// Runs `attempt` again while it loses a sequence race, up to [`MAX_COMMIT_ATTEMPTS`] times.

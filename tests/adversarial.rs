@@ -11,39 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::authenticator::SoftAuthenticator;
+use common::passkeys::*;
 use common::*;
 use serde_json::{json, Value};
 use tracing_subscriber::EnvFilter;
 
 const ADMIN: Option<(&str, &str)> = Some((DEMO_ADMIN, DEMO_ORG));
 const HELP: Option<(&str, &str)> = Some((HELPDESK, DEMO_ORG));
-const PAGE: &str = "/ui/login/login/passwordless/init";
-
-fn request(method: &str, path: &str, caller: Option<(&str, &str)>, body: Option<Value>) -> Value {
-    let mut e = event(caller, ALICE, None);
-    e["rawPath"] = path.into();
-    e["requestContext"]["http"]["path"] = path.into();
-    e["requestContext"]["http"]["method"] = method.into();
-    e["routeKey"] = "$default".into();
-    e.as_object_mut().unwrap().remove("pathParameters");
-    match body {
-        Some(body) => e["body"] = body.to_string().into(),
-        None => {
-            e.as_object_mut().unwrap().remove("body");
-        }
-    }
-    e
-}
-
-async fn call(
-    h: &Harness,
-    method: &str,
-    path: &str,
-    caller: Option<(&str, &str)>,
-    body: Value,
-) -> (u16, Value) {
-    parse_invocation(&h.invoke(request(method, path, caller, Some(body))).await)
-}
 
 /// Raw status and body text (no JSON assumption).
 async fn raw(h: &Harness, e: Value) -> (u16, String) {
@@ -55,38 +29,6 @@ async fn open_page(h: &Harness, query: &str) -> (u16, String) {
     let mut e = request("GET", PAGE, None, None);
     e["rawQueryString"] = query.into();
     raw(h, e).await
-}
-
-fn state_of(html: &str) -> &str {
-    html.split("data-state=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("none")
-}
-
-async fn code_for(h: &Harness, user: &str, caller: Option<(&str, &str)>) -> (String, String) {
-    let (status, body) = call(
-        h,
-        "POST",
-        &format!("/v2/users/{user}/passkeys/registration_link"),
-        caller,
-        json!({"returnCode":{}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    (body["code"]["id"].as_str().unwrap().to_owned(), body["code"]["code"].as_str().unwrap().to_owned())
-}
-
-async fn register(h: &Harness, user: &str, caller: Option<(&str, &str)>, body: Value) -> (u16, Value) {
-    call(h, "POST", &format!("/v2/users/{user}/passkeys"), caller, body).await
-}
-
-async fn verify(
-    h: &Harness,
-    user: &str,
-    passkey_id: &str,
-    caller: Option<(&str, &str)>,
-    credential: &Value,
-) -> (u16, Value) {
-    let body = json!({"publicKeyCredential": credential, "passkeyName": "probe"});
-    call(h, "POST", &format!("/v2/users/{user}/passkeys/{passkey_id}"), caller, body).await
 }
 
 async fn page_begin(h: &Harness, user: &str, code_id: &str, code: &str) -> (u16, Value) {

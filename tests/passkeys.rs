@@ -7,38 +7,11 @@ mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::authenticator::SoftAuthenticator;
+use common::passkeys::*;
 use common::*;
 use serde_json::{json, Value};
 
 const ADMIN: Option<(&str, &str)> = Some((DEMO_ADMIN, DEMO_ORG));
-const PAGE: &str = "/ui/login/login/passwordless/init";
-
-/// An HTTP API event: `method path` from `caller` (none: no authorizer ran) with `body`.
-fn request(method: &str, path: &str, caller: Option<(&str, &str)>, body: Option<Value>) -> Value {
-    let mut e = event(caller, ALICE, None);
-    e["rawPath"] = path.into();
-    e["requestContext"]["http"]["path"] = path.into();
-    e["requestContext"]["http"]["method"] = method.into();
-    e["routeKey"] = "$default".into();
-    e.as_object_mut().unwrap().remove("pathParameters");
-    match body {
-        Some(body) => e["body"] = body.to_string().into(),
-        None => {
-            e.as_object_mut().unwrap().remove("body");
-        }
-    }
-    e
-}
-
-async fn call(
-    h: &Harness,
-    method: &str,
-    path: &str,
-    caller: Option<(&str, &str)>,
-    body: Value,
-) -> (u16, Value) {
-    parse_invocation(&h.invoke(request(method, path, caller, Some(body))).await)
-}
 
 /// The page for a link: status, the response's headers, the HTML.
 async fn open_page(h: &Harness, query: &str, accept_language: Option<&str>) -> (u16, Value, String) {
@@ -50,39 +23,6 @@ async fn open_page(h: &Harness, query: &str, accept_language: Option<&str>) -> (
     let response = h.invoke(e).await;
     let status = response["statusCode"].as_u64().unwrap() as u16;
     (status, response["headers"].clone(), response["body"].as_str().unwrap_or_default().to_owned())
-}
-
-fn state_of(html: &str) -> &str {
-    html.split("data-state=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("none")
-}
-
-/// A code for `user`, handed to the admin (v2 `returnCode`).
-async fn code_for(h: &Harness, user: &str, caller: Option<(&str, &str)>) -> (String, String) {
-    let (status, body) = call(
-        h,
-        "POST",
-        &format!("/v2/users/{user}/passkeys/registration_link"),
-        caller,
-        json!({"returnCode":{}}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    (body["code"]["id"].as_str().unwrap().to_owned(), body["code"]["code"].as_str().unwrap().to_owned())
-}
-
-async fn register(h: &Harness, user: &str, caller: Option<(&str, &str)>, body: Value) -> (u16, Value) {
-    call(h, "POST", &format!("/v2/users/{user}/passkeys"), caller, body).await
-}
-
-async fn verify(
-    h: &Harness,
-    user: &str,
-    passkey_id: &str,
-    caller: Option<(&str, &str)>,
-    credential: &Value,
-) -> (u16, Value) {
-    let body = json!({"publicKeyCredential": credential, "passkeyName": "Alice's phone"});
-    call(h, "POST", &format!("/v2/users/{user}/passkeys/{passkey_id}"), caller, body).await
 }
 
 fn s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, name: &str) -> &'a str {

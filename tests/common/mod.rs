@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod authenticator;
+pub mod passkeys;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

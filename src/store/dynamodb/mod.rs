@@ -165,13 +165,17 @@ fn snapshot_from(wanted: &[keys::Key; 6], found: Vec<Item>) -> Result<Snapshot, 
     })
 }
 
+/// A request the SDK's builder refused: our bug, not the caller's.
+fn internal(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
 fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl LinkCommit for Table {
     async fn commit_link(&self, link: &NewLink) -> Result<(), StoreError> {
-        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
         let created = rfc3339(&link.created_at);
         let expires = link.expires_at.timestamp();
 
@@ -259,7 +263,9 @@ impl LinkCommit for Table {
             .transact_items(TransactWriteItem::builder().put(put_new(event_item)?).build());
         for code_id in &link.superseded {
             request = request.transact_items(
-                TransactWriteItem::builder().delete(self.delete_link(&link.user_id, code_id)?).build(),
+                TransactWriteItem::builder()
+                    .delete(self.delete_existing(keys::passkey_link(&link.user_id, code_id))?)
+                    .build(),
             );
         }
         guarded_write_outcome(request.send().await)
@@ -294,21 +300,9 @@ fn guarded_write_outcome(result: TransactResult) -> Result<(), StoreError> {
 }
 
 impl Table {
-    /// Deletes a link that must still be there: gone means a concurrent revoke or
-    /// supersede won, and the whole transaction is a conflict to retry.
-    fn delete_link(&self, user: &UserId, code_id: &str) -> Result<Delete, StoreError> {
-        Delete::builder()
-            .table_name(&self.name)
-            .set_key(Some(keys::passkey_link(user, code_id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))
-    }
-}
-
-impl LinkList for Table {
-    async fn list_links(&self, user: &UserId) -> Result<Vec<StoredLink>, StoreError> {
-        let mut links = Vec::new();
+    /// A user's items whose sort key starts with `prefix`, every page of them.
+    async fn query_prefix(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -317,37 +311,95 @@ impl LinkList for Table {
                 .table_name(&self.name)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(format!("USER#{user}")))
-                .expression_attribute_values(":prefix", s("PASSKEYLINK#"))
+                .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| classify("Query", e))?;
-            links.extend(out.items.unwrap_or_default().iter().map(item::stored_link_from_item));
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => return Ok(links),
+                None => return Ok(items),
             }
         }
+    }
+
+    async fn get(&self, key: keys::Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    fn bump_sequence(
+        &self,
+        user: &UserId,
+        org: &crate::model::OrgId,
+        previous: u64,
+        next: u64,
+        at: &str,
+    ) -> Result<Update, StoreError> {
+        let guard = if previous == 0 {
+            "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
+        } else {
+            "#seq = :prev AND orgId = :org"
+        };
+        Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(user)))
+            .condition_expression(guard)
+            .update_expression("SET #seq = :next, changeDate = :now")
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(":prev", n(previous))
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":now", s(at))
+            .expression_attribute_values(":org", s(org.as_str()))
+            .build()
+            .map_err(internal)
+    }
+
+    fn put_new(&self, item: Item) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(internal)
+    }
+
+    fn delete_existing(&self, key: keys::Key) -> Result<Delete, StoreError> {
+        Delete::builder()
+            .table_name(&self.name)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(internal)
+    }
+}
+
+impl LinkList for Table {
+    async fn list_links(&self, user: &UserId) -> Result<Vec<StoredLink>, StoreError> {
+        Ok(self.query_prefix(user, "PASSKEYLINK#").await?.iter().map(item::stored_link_from_item).collect())
     }
 }
 
 impl LinkRemove for Table {
     async fn remove_links(&self, removal: &LinkRemoval) -> Result<(), StoreError> {
-        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
         let at = rfc3339(&removal.at);
-        let bump_sequence = Update::builder()
-            .table_name(&self.name)
-            .set_key(Some(keys::user(&removal.user_id)))
-            .condition_expression("#seq = :prev AND orgId = :org")
-            .update_expression("SET #seq = :next, changeDate = :now")
-            .expression_attribute_names("#seq", "sequence")
-            .expression_attribute_values(":prev", n(removal.previous_sequence))
-            .expression_attribute_values(":next", n(removal.sequence))
-            .expression_attribute_values(":now", s(&at))
-            .expression_attribute_values(":org", s(removal.org_id.as_str()))
-            .build()
-            .map_err(internal)?;
+        let bump_sequence = self.bump_sequence(
+            &removal.user_id,
+            &removal.org_id,
+            removal.previous_sequence,
+            removal.sequence,
+            &at,
+        )?;
         let mut event: Item = keys::user_event(&removal.user_id, removal.sequence);
         event.extend([
             ("entity".to_owned(), s("EVENT")),
@@ -371,7 +423,9 @@ impl LinkRemove for Table {
             .transact_items(TransactWriteItem::builder().put(put_event).build());
         for code_id in &removal.code_ids {
             request = request.transact_items(
-                TransactWriteItem::builder().delete(self.delete_link(&removal.user_id, code_id)?).build(),
+                TransactWriteItem::builder()
+                    .delete(self.delete_existing(keys::passkey_link(&removal.user_id, code_id))?)
+                    .build(),
             );
         }
         guarded_write_outcome(request.send().await)
@@ -380,7 +434,6 @@ impl LinkRemove for Table {
 
 impl LinkRevoke for Table {
     async fn revoke_link(&self, link: &NewLink, reason: &str) -> Result<(), StoreError> {
-        let internal = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Internal(e.to_string());
         let mut record: Item = keys::mail_failure(&link.user_id, link.sequence);
         record.extend([
             ("entity".to_owned(), s("EVENT")),

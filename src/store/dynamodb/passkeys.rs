@@ -4,10 +4,10 @@
 //! the credential's index item), so a replayed or concurrent finish either finds every
 //! condition still true or changes nothing.
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 
 use super::item::{self, n, s, Item};
-use super::{classify, guarded_write_outcome, keys, rfc3339, Table};
+use super::{classify, guarded_write_outcome, internal, keys, rfc3339, Table};
 use crate::error::StoreError;
 use crate::model::UserId;
 use crate::store::{
@@ -18,70 +18,6 @@ use crate::store::{
 pub const PASSKEY_VERIFIED_EVENT: &str = "user.human.passwordless.token.verified";
 /// ZITADEL's event for a removed passkey.
 pub const PASSKEY_REMOVED_EVENT: &str = "user.human.passwordless.token.removed";
-
-fn internal(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
-
-impl Table {
-    async fn get(&self, key: keys::Key) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item)
-    }
-
-    fn bump_sequence(
-        &self,
-        user: &UserId,
-        org: &crate::model::OrgId,
-        previous: u64,
-        next: u64,
-        at: &str,
-    ) -> Result<Update, StoreError> {
-        let guard = if previous == 0 {
-            "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
-        } else {
-            "#seq = :prev AND orgId = :org"
-        };
-        Update::builder()
-            .table_name(&self.name)
-            .set_key(Some(keys::user(user)))
-            .condition_expression(guard)
-            .update_expression("SET #seq = :next, changeDate = :now")
-            .expression_attribute_names("#seq", "sequence")
-            .expression_attribute_values(":prev", n(previous))
-            .expression_attribute_values(":next", n(next))
-            .expression_attribute_values(":now", s(at))
-            .expression_attribute_values(":org", s(org.as_str()))
-            .build()
-            .map_err(internal)
-    }
-
-    fn put_new(&self, item: Item) -> Result<Put, StoreError> {
-        Put::builder()
-            .table_name(&self.name)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(internal)
-    }
-
-    fn delete_existing(&self, key: keys::Key) -> Result<Delete, StoreError> {
-        Delete::builder()
-            .table_name(&self.name)
-            .set_key(Some(key))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(internal)
-    }
-}
 
 impl PasskeyStore for Table {
     async fn read_link(&self, user: &UserId, code_id: &str) -> Result<Option<LinkRecord>, StoreError> {
@@ -148,27 +84,7 @@ impl PasskeyStore for Table {
     }
 
     async fn list_passkeys(&self, user: &UserId) -> Result<Vec<StoredPasskey>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.name)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("USER#{user}")))
-                .expression_attribute_values(":prefix", s("PASSKEY#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            found.extend(out.items.unwrap_or_default().iter().map(item::stored_passkey_from_item));
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(found),
-            }
-        }
+        Ok(self.query_prefix(user, "PASSKEY#").await?.iter().map(item::stored_passkey_from_item).collect())
     }
 
     async fn credential_owner(&self, credential_id: &str) -> Result<Option<(String, String)>, StoreError> {
