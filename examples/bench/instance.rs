@@ -1,0 +1,86 @@
+//! One simulated Lambda instance: AWS's runtime interface emulator with a function behind it.
+//! The emulator serves one invocation at a time (an overlapping one crashes it), so
+//! concurrency means one instance per concurrent call, as on Lambda.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+use crate::http::{self, Conn};
+use crate::procs;
+
+pub const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+
+pub struct Instance {
+    rie: Child,
+    pub port: u16,
+    conn: Option<Conn>,
+    split: Option<TcpStream>,
+}
+
+impl Instance {
+    /// Starts `bootstrap` under the emulator at `rie` on `port` (and `port + 1` for the
+    /// runtime API); waits until the emulator listens.
+    pub async fn start(rie: &str, bootstrap: &str, port: u16) -> Self {
+        let child = Command::new(rie)
+            .args(["--runtime-interface-emulator-address", &format!("127.0.0.1:{port}")])
+            .args(["--runtime-api-address", &format!("127.0.0.1:{}", port + 1)])
+            .arg(bootstrap)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aws-lambda-rie");
+        let instance = Self { rie: child, port, conn: None, split: None };
+        for _ in 0..2500 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return instance;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("aws-lambda-rie did not listen on {port}");
+    }
+
+    /// Invokes the function with an API Gateway event; the statusCode it answered.
+    pub async fn invoke(&mut self, event: &[u8]) -> u16 {
+        if self.conn.is_none() {
+            self.conn = Some(Conn::open(self.port).await);
+        }
+        let response = self.conn.as_mut().unwrap().call(&invocation(event)).await;
+        status_code(&response.body)
+    }
+
+    /// The same, from a client that writes head and body separately without TCP_NODELAY.
+    pub async fn invoke_in_two_writes(&mut self, event: &[u8]) -> u16 {
+        let head = http::head("POST", INVOKE_PATH, "", event.len());
+        let response = Conn::call_in_two_writes(self.port, &head, event, &mut self.split).await;
+        status_code(&response.body)
+    }
+
+    pub fn rie_pid(&self) -> u32 {
+        self.rie.id()
+    }
+
+    /// The function's process: the emulator's child running the bootstrap (there after the
+    /// first invocation).
+    pub fn function_pid(&self) -> u32 {
+        procs::children(self.rie.id()).into_iter().next().expect("the function's process")
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.rie.kill();
+        let _ = self.rie.wait();
+    }
+}
+
+/// The emulator's invoke request for `event`.
+pub fn invocation(event: &[u8]) -> Vec<u8> {
+    http::request("POST", INVOKE_PATH, "", event)
+}
+
+/// The statusCode of a function's API Gateway answer (0 when it is none).
+pub fn status_code(body: &[u8]) -> u16 {
+    let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    answer["statusCode"].as_u64().unwrap_or(0) as u16
+}

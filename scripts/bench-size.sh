@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make bench-size: what each release-profile knob does to the shipped bootstrap's size (arm64,
+# built as `make package` builds it: cargo-lambda + zig) and to its speed (the same knob on
+# x86_64, this machine's architecture, under AWS's runtime emulator through examples/bench/).
+# Writes docs/benchmarks-size.md. Slow (two full release builds per knob): not part of make bench.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/bench-size}"
+export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-18310}" SES_PORT="${BENCH_SES_PORT:-18315}"
+CALLS="${BENCH_CALLS:-300}"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+mkdir -p "$PASSKEY_STACK_DIR"
+PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
+export PATH="$PYTHON_TOOLS:$PATH"
+RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)")"
+# Knob builds get a target dir of their own, so they never evict `make bench`'s release build.
+# The shared target dir: cargo keeps each profile's artifacts under their own hashes, so the
+# knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# name|environment|what it is. Each knob changes one thing against "shipped" (Cargo.toml's
+# [profile.release]); "panic-abort" is what cargo-lambda builds when Cargo.toml names no panic
+# strategy (it adds panic=abort), which the handler cannot have (tests/template.rs says why).
+KNOBS=(
+  "shipped||Cargo.toml: opt-level 3, lto thin, 1 codegen unit, strip, panic unwind"
+  "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort|panic = abort (cargo-lambda's default)"
+  "lto-fat|CARGO_PROFILE_RELEASE_LTO=fat|lto = fat"
+  "opt-s|CARGO_PROFILE_RELEASE_OPT_LEVEL=s|opt-level = s"
+  "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z|opt-level = z"
+)
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+RESULTS="$PASSKEY_STACK_DIR/results.tsv"
+: > "$RESULTS"
+for knob in "${KNOBS[@]}"; do
+  IFS='|' read -r name env what <<<"$knob"
+  dir="$PASSKEY_STACK_DIR/$name"
+  mkdir -p "$dir"
+  started=$SECONDS
+  # shellcheck disable=SC2086 # $env is one NAME=VALUE or nothing
+  step "$name: arm64 bootstrap (cargo lambda build)" \
+    env $env cargo lambda build --release --arm64 --bin send-passkey-link --manifest-path "$ROOT/Cargo.toml"
+  arm_secs=$((SECONDS - started))
+  cp "$CARGO_TARGET_DIR/lambda/send-passkey-link/bootstrap" "$dir/bootstrap-arm64"
+  started=$SECONDS
+  # shellcheck disable=SC2086
+  step "$name: x86_64 binary (cargo build)" \
+    env $env cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link
+  x86_secs=$((SECONDS - started))
+  cp "$CARGO_TARGET_DIR/release/send-passkey-link" "$dir/bootstrap-x86_64"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
+    "$(stat -c %s "$dir/bootstrap-x86_64")" "$arm_secs" "$x86_secs" >> "$RESULTS"
+done
+
+# The harness is the shipped build of examples/bench/ (only the function changes), and
+# target/release/send-passkey-link is the shipped one again afterwards.
+step "the bench harness (shipped profile)" \
+  cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
+export TABLE_NAME="bench-size-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 \
+  RUST_LOG=warn LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
+names="$(cut -f1 "$RESULTS" | tr '\n' ' ')"
+"$ROOT/scripts/stack.sh" with bash -c '
+  for name in $3; do
+    "$0" --rie "$1" --bootstrap "$2/$name/bootstrap-x86_64" --echo "$(dirname "$0")/echo" \
+      --table "$TABLE_NAME-$name" --calls "$4" --out "$2/$name/latency.json" \
+      --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")"
+  done
+' "$CARGO_TARGET_DIR/release/examples/bench" "$RIE" "$PASSKEY_STACK_DIR" "$names" "$CALLS"
+
+python3 -B "$ROOT/scripts/bench-size-report.py" "$RESULTS" "$PASSKEY_STACK_DIR" "$CALLS" "$ROOT/docs/benchmarks-size.md"
