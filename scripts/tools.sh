@@ -24,6 +24,10 @@ ZITADEL_CLIENT_EXTRAS=(soft-webauthn==0.1.4 fido2==1.2.0 cryptography==44.0.3 au
 # Debian 12's chromium (bookworm-security). Debian keeps only the newest security build in its
 # archive: when this version is gone, `apt-cache policy chromium` names the one to pin.
 CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
+# The benchmark peer (scripts/peer.sh): Keycloak's Quarkus distribution from Maven Central, and
+# an SMTP sink for the mail it sends.
+KEYCLOAK_VERSION=26.5.6
+AIOSMTPD_VERSION=1.4.6
 
 mkdir -p "$TOOLS_DIR"
 # Two commands installing at once (make test beside make dev, parallel CI steps) would
@@ -88,6 +92,37 @@ install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
 install_checkov() { install_venv checkov "$CHECKOV_VERSION"; }
 install_matplotlib() { install_venv matplotlib "$MATPLOTLIB_VERSION"; }
 install_zitadel_client() { install_venv zitadel-client "$ZITADEL_CLIENT_VERSION" "${ZITADEL_CLIENT_EXTRAS[@]}"; }
+
+install_aiosmtpd() { install_venv aiosmtpd "$AIOSMTPD_VERSION"; }
+
+# Keycloak's distribution zip (org.keycloak:keycloak-quarkus-dist), checked against the SHA-1
+# Maven Central publishes beside it, unpacked into a versioned folder. The zip is fetched under a
+# temporary name and renamed once whole, so an interrupted download is never taken for the zip;
+# it is deleted once unpacked (the folder is what is kept).
+install_keycloak() {
+  local dir="$TOOLS_DIR/keycloak-$KEYCLOAK_VERSION" name="keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
+  local url="https://repo1.maven.org/maven2/org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/$name"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: installing Keycloak $KEYCLOAK_VERSION (Maven Central, ~160 MB) into $dir" >&2
+  rm -rf "$dir" "$dir.unpack"
+  local zip="$TOOLS_DIR/$name" expected actual
+  if [[ ! -f "$zip" ]]; then
+    curl -fsSL --retry 3 -o "$zip.part" "$url"
+    mv "$zip.part" "$zip"
+  fi
+  expected="$(curl -fsSL --retry 3 "$url.sha1" | cut -c1-40)"
+  actual="$(sha1sum "$zip" | cut -c1-40)"
+  if [[ "$actual" != "$expected" ]]; then
+    rm -f "$zip"
+    echo "tools: $name has SHA-1 $actual, Maven Central says $expected: deleted, run again" >&2
+    exit 1
+  fi
+  # The zip holds one folder, keycloak-VERSION/.
+  unzip -q "$zip" -d "$dir.unpack"
+  mv "$dir.unpack/keycloak-$KEYCLOAK_VERSION" "$dir"
+  rm -rf "$dir.unpack" "$zip"
+  touch "$dir/.done"
+}
 
 # ZITADEL's official Node SDK for tests/sdk/node: npm ci from the committed lock file, into a
 # folder named after the lock's hash (a changed lock installs afresh).
@@ -166,6 +201,8 @@ case "${1:-all}" in
   chromium) install_chromium; echo /usr/bin/chromium ;;
   matplotlib) install_matplotlib; echo "$(venv_dir matplotlib "$MATPLOTLIB_VERSION")/bin/python" ;;
   playwright) install_playwright; playwright_dir ;;
+  keycloak) install_keycloak; echo "$TOOLS_DIR/keycloak-$KEYCLOAK_VERSION" ;;
+  aiosmtpd) install_aiosmtpd; echo "$(venv_dir aiosmtpd "$AIOSMTPD_VERSION")/bin/python" ;;
   # What make run, make dev and the infra targets need: no browser (chromium is a system
   # package and needs root).
   stack)
@@ -175,5 +212,5 @@ case "${1:-all}" in
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
     install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
     ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|matplotlib|stack|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|matplotlib|keycloak|aiosmtpd|stack|all]" >&2; exit 2 ;;
 esac
