@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools tools-stack run test bench dev status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test bench bench-size bench-peer dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ test: tools lint validate ## lint, unit + integration tests on the local stack, 
 
 bench: tools-stack ## release function under AWS's runtime emulator vs the floor; writes docs/benchmarks.md + .png
 	@scripts/bench.sh
+
+bench-peer: tools-stack ## the function beside Keycloak 26.5.6 (JDK 25): latency, RSS, CPU, start-up, throughput
+	@scripts/bench-peer.sh
+
+bench-size: tools-stack ## each release-profile knob's effect on the arm64 bootstrap's size and on speed (slow)
+	@scripts/bench-size.sh
 
 dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings
 	@$(STACK) up

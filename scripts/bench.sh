@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the release function under AWS's runtime interface emulator (aws-lambda-rie, from
 # the pinned SAM CLI wheel) against the local emulators, interleaved call by call with the
-# floor (the same AWS calls made directly with the Rust SDK: examples/bench.rs), cold starts,
+# floor (the same AWS calls made directly with the Rust SDK: examples/bench/), cold starts,
 # CPU per call and peak RSS of the function's process; then docs/benchmarks.md and
 # docs/benchmarks.png (scripts/bench-report.py). A stack of its own (ports and state dir below),
 # so it runs beside `make dev`. Not part of `make test`: no timing is asserted anywhere.
@@ -21,13 +21,14 @@ PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 step "release build (the shipped profile: lto, one codegen unit)" \
-  cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench
+  cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 RESULTS="$PASSKEY_STACK_DIR/results.json"
 # The function's configuration, passed to it through the emulator's environment.
 export TABLE_NAME="bench-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 \
   RUST_LOG=warn LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
 "$ROOT/scripts/stack.sh" with bash -c '
-  "$0" --rie "$1" --bootstrap "$2" --table "$TABLE_NAME" --calls "$3" --out "$4"
+  "$0" --rie "$1" --bootstrap "$2" --echo "$(dirname "$0")/echo" --table "$TABLE_NAME" --calls "$3" --out "$4" \
+    --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")"
 ' "$TARGET/release/examples/bench" "$RIE" "$TARGET/release/send-passkey-link" "$CALLS" "$RESULTS"
 
 "$PLOT_PYTHON" -B "$ROOT/scripts/bench-report.py" "$RESULTS" "$TARGET/release/send-passkey-link" \

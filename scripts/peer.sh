@@ -289,6 +289,7 @@ do_start() {
     grep '^PEER_TOKEN=' <<<"$setup"
     grep '^PEER_USERS=' <<<"$setup"
     echo "PEER_PID=$jvm"
+    echo "PEER_SMTP_PID=$(cat "$STATE/smtp.pid")"
     echo "PEER_START_MS=$start_ms"
     echo "PEER_AUGMENT_MS=$(sed -n 's/.*Quarkus augmentation completed in \([0-9]*\)ms.*/\1/p' "$STATE/keycloak.log" | head -n 1)"
     echo "PEER_VERSION=$KEYCLOAK_VERSION"

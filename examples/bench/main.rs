@@ -54,6 +54,8 @@ const CALLS_PER_MEMORY_SIZE: usize = 150;
 const SCALE: [usize; 4] = [1, 2, 4, 8];
 /// Concurrent clients in the comparison with the peer.
 const PEER_SCALE: [usize; 3] = [1, 4, 16];
+/// Keycloak's JVM is still getting faster after 400 calls: this many come first, untimed.
+const PEER_WARMUP_CALLS: usize = 1000;
 const LOAD_SECONDS: u64 = 3;
 
 struct Args {
@@ -286,7 +288,7 @@ fn load_summary(clients: usize, outcome: &load::Outcome, cpu: &[(String, f64)], 
     summary
 }
 
-async fn main_run(args: &Args, floor: &Floor) -> Value {
+async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client) -> Value {
     // Cold starts: a fresh emulator, then its first invocation (init included) and a second.
     let mut cold = Vec::new();
     for i in 0..COLD_STARTS {
@@ -424,6 +426,7 @@ async fn main_run(args: &Args, floor: &Floor) -> Value {
         "fresh_client": fresh,
         "memory_sizes": sizes,
         "scale": scale,
+        "item_bytes": item_sizes(client, &args.table).await,
     })
 }
 
@@ -501,6 +504,11 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
         instance.stop();
     }
 
+    for n in 0..PEER_WARMUP_CALLS {
+        let response = conn.call(&load::Client::request(&mut keycloak, n)).await;
+        assert!(load::Client::ok(&keycloak, &response), "Keycloak answered {}", response.status);
+    }
+
     // Latency, one client, calls interleaved so that drift hits both.
     let mut instance = Instance::start(&args.rie, &args.bootstrap, 19400).await;
     for n in 0..5 {
@@ -545,6 +553,7 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
 
     json!({
         "calls": args.calls,
+        "peer_warmup_calls": PEER_WARMUP_CALLS,
         "peer": {"version": peer.version, "java": peer.java, "start_ms": peer.start_ms,
                  "peak_rss_kb": procs::tree_peak_rss_kb(peer.pid)},
         "function": {"cold_start_to_first_answer_ms": cold, "peak_rss_kb": function_rss_kb},
@@ -558,7 +567,8 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
 async fn main() {
     let args = args();
     let sdk = send_passkey_link::aws::load().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), &args.table);
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = Table::new(client.clone(), &args.table);
     table.create().await.expect("create the bench table");
     Seed::from_json(&seed_json()).unwrap().apply(&table).await.expect("seed");
     let floor = Floor {
@@ -568,8 +578,56 @@ async fn main() {
     };
     let result = match &args.peer_env {
         Some(peer_env) => peer_run(&args, peer_env).await,
-        None => main_run(&args, &floor).await,
+        None => main_run(&args, &floor, &client).await,
     };
     std::fs::write(&args.out, serde_json::to_string_pretty(&result).unwrap()).expect("write results");
     println!("bench: results in {}", args.out);
+}
+
+/// An item's size as DynamoDB bills it: attribute names plus values (numbers approximated
+/// by their digits, as DynamoDB stores about one byte per two digits plus one).
+fn item_size(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> usize {
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+fn value_size(value: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    match value {
+        V::S(s) => s.len(),
+        V::N(n) => n.trim_start_matches('-').len().div_ceil(2) + 1,
+        V::B(b) => b.as_ref().len(),
+        V::Bool(_) | V::Null(_) => 1,
+        V::Ss(v) => v.iter().map(String::len).sum(),
+        V::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        V::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        V::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
+        V::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+/// Every item's size in the bench table, by kind (the sort key's prefix).
+async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> Value {
+    let mut by_kind: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
+        for item in page.items() {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let kind = sk.trim_start_matches('#').split('#').next().unwrap_or_default().to_owned();
+            by_kind.entry(kind).or_default().push(item_size(item));
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, mut sizes)| {
+            sizes.sort_unstable();
+            (kind, json!({"items": sizes.len(), "min": sizes[0], "median": sizes[sizes.len() / 2], "max": sizes[sizes.len() - 1]}))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
