@@ -289,15 +289,28 @@ fn api_has_a_jwt_authorizer_throttling_and_access_logs() {
 }
 
 #[test]
-fn no_profile_aborts_on_panic() {
+fn the_release_profile_names_unwind_so_cargo_lambda_keeps_it() {
     // send_passkey_link::event turns lambda_http's panics on odd events into 400s with
     // catch_unwind; `panic = "abort"` would make each of them a crashed function instead.
+    // cargo-lambda, which builds the deployed bootstrap, adds panic = "abort" to a release
+    // profile that names no strategy, so leaving cargo's default implicit is not enough.
     let manifest =
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let mut section = String::new();
+    let mut release_panic = Vec::new();
     for line in manifest.lines() {
         let line: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-        assert!(!line.starts_with("panic="), "Cargo.toml sets {line}");
+        if line.starts_with('[') {
+            section = line.clone();
+        }
+        if line.starts_with("panic=") {
+            assert_eq!(line, "panic=\"unwind\"", "{section} sets {line}");
+            if section == "[profile.release]" {
+                release_panic.push(line);
+            }
+        }
     }
+    assert_eq!(release_panic.len(), 1, "[profile.release] must say panic = \"unwind\"");
 }
 
 #[test]
