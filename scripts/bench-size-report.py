@@ -35,7 +35,7 @@ for line in results.read_text().splitlines():
         "f200": p50(s["function_200"]), "fl200": p50(s["floor_200"]),
         "f403": p50(s["function_403"]), "fl403": p50(s["floor_403"]),
         "cpu": statistics.median(r["function_cpu_ms_per_call"] for r in rounds),
-        "rss": statistics.median(r["function_peak_rss_kb"] for r in rounds) / 1000,
+        "rss": statistics.median(r["function_peak_rss_kb"] for r in rounds) / 1024,
         "first": statistics.median(c["first_invocation_ms"] for c in data["cold_starts"]),
     })
 shipped = next(r for r in rows if r["name"] == "shipped")

@@ -24,10 +24,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # strategy (it adds panic=abort), which the handler cannot have (tests/template.rs says why).
 KNOBS=(
   "shipped||Cargo.toml: opt-level 3, lto thin, 1 codegen unit, strip, panic unwind"
-  "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort|panic = abort (cargo-lambda's default)"
-  "lto-fat|CARGO_PROFILE_RELEASE_LTO=fat|lto = fat"
-  "opt-s|CARGO_PROFILE_RELEASE_OPT_LEVEL=s|opt-level = s"
   "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z|opt-level = z"
+  "lto-fat|CARGO_PROFILE_RELEASE_LTO=fat|lto = fat"
+  "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort|panic = abort (cargo-lambda's default)"
 )
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 RESULTS="$PASSKEY_STACK_DIR/results.tsv"

@@ -8,7 +8,7 @@
 #
 # STATE_DIR/peer.env (shell-sourceable): PEER_URL, PEER_REALM, PEER_TOKEN (a client_credentials
 # token of the bench-admin client, 3600 s), PEER_USERS (comma-separated user ids), PEER_PID (the
-# JVM's PID, for /proc/PID/stat and /proc/PID/status), PEER_START_MS (spawn until GET
+# JVM's PID, for /proc/PID/stat and /proc/PID/status), PEER_SMTP_PID (the sink's), PEER_START_MS (spawn until GET
 # /realms/master answers 200), PEER_VERSION, PEER_JAVA. STATE_DIR also holds keycloak.log,
 # smtp.log, smtp.count (mails the sink received) and smtp.last.eml (the last one).
 #
@@ -27,6 +27,8 @@
 # needs here (host, ports). Note that start-dev itself differs from production `start`: a local
 # (not clustered) cache, an embedded H2 database, and theme/template caching off.
 set -euo pipefail
+# peer.env holds a bearer token: everything this script writes is for its user only.
+umask 077
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KEYCLOAK_VERSION="$(sed -n 's/^KEYCLOAK_VERSION=//p' "$ROOT/scripts/tools.sh")"
 HTTP_PORT="${PEER_HTTP_PORT:-18480}"
@@ -208,6 +210,7 @@ do_start() {
     echo "peer: already running from $STATE (pid $(cat "$STATE/keycloak.pid")); run '$0 stop $STATE' first" >&2
     exit 1
   fi
+  do_stop 2>/dev/null # leftovers of a run that was not stopped (dead processes, the old copy)
   local port
   for port in "$HTTP_PORT" "$MGMT_PORT" "$SMTP_PORT"; do
     if port_answers "$port"; then
@@ -219,7 +222,6 @@ do_start() {
   java_home="$(find_java_home)"
   dist="$("$ROOT/scripts/tools.sh" keycloak)"
   python="$("$ROOT/scripts/tools.sh" aiosmtpd)"
-  do_stop 2>/dev/null # leftovers of a run that was not stopped (dead processes, the old copy)
   # From here on, a start that does not finish (a failed step, Ctrl-C) stops what it started.
   START_FINISHED=""
   trap '[[ -n "${START_FINISHED:-}" ]] || { echo "peer: start did not finish: stopping what it started" >&2; do_stop; }' EXIT
@@ -294,10 +296,7 @@ do_start() {
     echo "PEER_AUGMENT_MS=$(sed -n 's/.*Quarkus augmentation completed in \([0-9]*\)ms.*/\1/p' "$STATE/keycloak.log" | head -n 1)"
     echo "PEER_VERSION=$KEYCLOAK_VERSION"
     echo "PEER_JAVA='$java_version'" # single-quoted: sourceable, and easy to strip
-    echo "PEER_ADMIN_USER=admin"
-    echo "PEER_ADMIN_PASSWORD=$admin_password"
   } >"$STATE/peer.env.tmp"
-  chmod 600 "$STATE/peer.env.tmp"
   mv "$STATE/peer.env.tmp" "$STATE/peer.env"
 
   # One call as the benchmark makes it: 204, and one mail more at the sink.
@@ -305,8 +304,10 @@ do_start() {
   token="$(sed -n 's/^PEER_TOKEN=//p' "$STATE/peer.env")"
   user="$(sed -n 's/^PEER_USERS=//p' "$STATE/peer.env" | cut -d, -f1)"
   before="$(cat "$STATE/smtp.count" 2>/dev/null || echo 0)"
+  # The token in a file, not on curl's command line (which ps shows to every user).
+  printf 'Authorization: Bearer %s\nContent-Type: application/json\n' "$token" >"$STATE/check.headers"
   status="$(curl -s -o "$STATE/check.body" -w '%{http_code}' -X PUT \
-    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -H @"$STATE/check.headers" \
     --data '["webauthn-register-passwordless"]' \
     "$url/admin/realms/$REALM/users/$user/execute-actions-email")"
   after="$(cat "$STATE/smtp.count" 2>/dev/null || echo 0)"
@@ -314,7 +315,7 @@ do_start() {
     echo "peer: check call answered $status (want 204), sink has $after mails (want $((before + 1))): $(cat "$STATE/check.body")" >&2
     exit 1
   fi
-  rm -f "$STATE/check.body"
+  rm -f "$STATE/check.body" "$STATE/check.headers"
   START_FINISHED=1
   echo "peer: check: execute-actions-email answered 204 and the sink got the mail; $STATE/peer.env written" >&2
 }

@@ -39,16 +39,17 @@ impl Conn {
     }
 }
 
-/// An HTTP/1.1 request's head for `body`.
-pub fn head(method: &str, path: &str, extra_headers: &str, body_len: usize) -> Vec<u8> {
+/// An HTTP/1.1 request's head for `body` to 127.0.0.1:`port` (the Host header names the port:
+/// Keycloak checks a token's issuer against it).
+pub fn head(port: u16, method: &str, path: &str, extra_headers: &str, body_len: usize) -> Vec<u8> {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {body_len}\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {body_len}\r\n\r\n"
     )
     .into_bytes()
 }
 
-pub fn request(method: &str, path: &str, extra_headers: &str, body: &[u8]) -> Vec<u8> {
-    let mut request = head(method, path, extra_headers, body.len());
+pub fn request(port: u16, method: &str, path: &str, extra_headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = head(port, method, path, extra_headers, body.len());
     request.extend_from_slice(body);
     request
 }

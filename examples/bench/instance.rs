@@ -24,6 +24,11 @@ impl Instance {
     /// Starts `bootstrap` under the emulator at `rie` on `port` (and `port + 1` for the
     /// runtime API); waits until the emulator listens.
     pub async fn start(rie: &str, bootstrap: &str, port: u16) -> Self {
+        // Otherwise an emulator left by a killed run would answer in place of this one, which
+        // exits for want of the port.
+        for p in [port, port + 1] {
+            assert!(TcpStream::connect(("127.0.0.1", p)).await.is_err(), "port {p} is taken by another process");
+        }
         let child = Command::new(rie)
             .args(["--runtime-interface-emulator-address", &format!("127.0.0.1:{port}")])
             .args(["--runtime-api-address", &format!("127.0.0.1:{}", port + 1)])
@@ -47,13 +52,13 @@ impl Instance {
         if self.conn.is_none() {
             self.conn = Some(Conn::open(self.port).await);
         }
-        let response = self.conn.as_mut().unwrap().call(&invocation(event)).await;
+        let response = self.conn.as_mut().unwrap().call(&invocation(self.port, event)).await;
         status_code(&response.body)
     }
 
     /// The same, from a client that writes head and body separately without TCP_NODELAY.
     pub async fn invoke_in_two_writes(&mut self, event: &[u8]) -> u16 {
-        let head = http::head("POST", INVOKE_PATH, "", event.len());
+        let head = http::head(self.port, "POST", INVOKE_PATH, "", event.len());
         let response = Conn::call_in_two_writes(self.port, &head, event, &mut self.split).await;
         status_code(&response.body)
     }
@@ -68,15 +73,20 @@ impl Instance {
         procs::children(self.rie.id()).into_iter().next().expect("the function's process")
     }
 
-    pub fn stop(mut self) {
+}
+
+/// Dropping an instance stops its emulator (and with it the function), after a failed
+/// assertion too: no emulator outlives the bench.
+impl Drop for Instance {
+    fn drop(&mut self) {
         let _ = self.rie.kill();
         let _ = self.rie.wait();
     }
 }
 
-/// The emulator's invoke request for `event`.
-pub fn invocation(event: &[u8]) -> Vec<u8> {
-    http::request("POST", INVOKE_PATH, "", event)
+/// The emulator's invoke request for `event`, to the emulator on `port`.
+pub fn invocation(port: u16, event: &[u8]) -> Vec<u8> {
+    http::request(port, "POST", INVOKE_PATH, "", event)
 }
 
 /// The statusCode of a function's API Gateway answer (0 when it is none).

@@ -39,9 +39,9 @@ use procs::{CpuMeter, Group};
 const ORG: &str = "900000000000000001";
 const ADMIN: &str = "900000000000000010";
 const NOBODY: &str = "900000000000000011";
-/// Users per side: each takes RATE_LIMIT_LINKS (100) links in the window, so 20 allow 2000 calls
-/// per side (ROUNDS x --calls).
-const USERS: usize = 20;
+/// RATE_LIMIT_LINKS as bench.sh sets it (the most the function allows): links per user in the
+/// window, which the users per side must cover for ROUNDS x --calls links (a margin of 10).
+const LINKS_PER_USER: usize = 90;
 /// Users for the load runs: 400 x 100 links.
 const LOAD_USERS: usize = 400;
 const COLD_STARTS: usize = 5;
@@ -50,6 +50,10 @@ const ROUNDS: usize = 3;
 /// Lambda memory sizes whose CPU share the function gets in turn (1,769 MB is one vCPU).
 const MEMORY_SIZES_MB: [u64; 5] = [128, 256, 512, 1024, 1769];
 const CALLS_PER_MEMORY_SIZE: usize = 150;
+/// What a call waits for DynamoDB and SES on AWS (assumed): the memory-size runs pause this long
+/// between calls, so the function uses its CPU share as it would there rather than back to back
+/// against emulators that answer in a few milliseconds.
+const AWS_WAIT: Duration = Duration::from_millis(30);
 /// Concurrent instances (each one emulator + function, one client each) in the scale runs.
 const SCALE: [usize; 4] = [1, 2, 4, 8];
 /// Concurrent clients in the comparison with the peer.
@@ -99,12 +103,17 @@ fn user(side: &str, n: usize) -> String {
     format!("9000000000000{kind}{n:04}")
 }
 
-fn seed_json() -> String {
+/// Users per side for `calls` calls of each kind per round.
+fn users(calls: usize) -> usize {
+    (ROUNDS * calls).div_ceil(LINKS_PER_USER).max(20)
+}
+
+fn seed_json(users_per_side: usize) -> String {
     let mut users = vec![
         json!({"id": ADMIN, "userName": "admin@bench.example", "displayName": "Bench Admin", "email": "admin@bench.example"}),
         json!({"id": NOBODY, "userName": "nobody@bench.example", "displayName": "No Role", "email": "nobody@bench.example"}),
     ];
-    for (side, count) in [("fn", USERS), ("floor", USERS), ("load", LOAD_USERS)] {
+    for (side, count) in [("fn", users_per_side), ("floor", users_per_side), ("load", LOAD_USERS)] {
         for n in 0..count {
             let id = user(side, n);
             users.push(json!({"id": id, "userName": format!("{id}@bench.example"),
@@ -215,12 +224,13 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The load clients for the function: each sends the 200 call for the next load user.
-struct SendLink;
+/// The load clients for the function: each sends the 200 call for the next load user to the
+/// emulator on its port.
+struct SendLink(u16);
 
 impl load::Client for SendLink {
     fn request(&mut self, n: usize) -> Vec<u8> {
-        instance::invocation(&event(ADMIN, &user("load", n % LOAD_USERS)))
+        instance::invocation(self.0, &event(ADMIN, &user("load", n % LOAD_USERS)))
     }
     fn ok(&self, response: &Response) -> bool {
         instance::status_code(&response.body) == 200
@@ -259,13 +269,11 @@ async fn function_load(args: &Args, n: usize) -> Value {
     groups.extend(stack_groups(args));
     let peak_rss_kb: Vec<u64> = instances.iter().map(|i| procs::peak_rss_kb(i.function_pid())).collect();
     let meter = CpuMeter::start(groups);
-    let clients = instances.iter().map(|i| (i.port, SendLink)).collect();
+    let clients = instances.iter().map(|i| (i.port, SendLink(i.port))).collect();
     let outcome = load::run(clients, Duration::from_secs(LOAD_SECONDS)).await;
     let cpu = meter.stop();
     let rss_after: Vec<u64> = instances.iter().map(|i| procs::peak_rss_kb(i.function_pid())).collect();
-    for instance in instances {
-        instance.stop();
-    }
+    drop(instances);
     load_summary(n, &outcome, &cpu, json!({"function_peak_rss_kb_before": peak_rss_kb, "function_peak_rss_kb": rss_after}))
 }
 
@@ -304,7 +312,7 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
         assert_eq!(status, 403);
         cold.push(json!({"emulator_listening_ms": millis(listening), "first_invocation_ms": millis(first),
             "second_invocation_ms": millis(second)}));
-        instance.stop();
+        drop(instance);
     }
 
     // What the function's init builds (SDK configuration and clients) and what a first call on
@@ -339,12 +347,12 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
             echo.invoke(&event(NOBODY, &user("fn", n))).await;
             floor.refuse(&user("floor", n)).await;
         }
-        let pid = instance.function_pid();
-        let cpu_before = procs::cpu_ms(pid);
+        let (pid, echo_pid) = (instance.function_pid(), echo.function_pid());
+        let (cpu_before, echo_cpu_before) = (procs::cpu_ms(pid), procs::cpu_ms(echo_pid));
         let mut mine: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let started = Instant::now();
         for i in 0..args.calls {
-            let n = (i + round) % USERS;
+            let n = (i + round) % users(args.calls);
             let t = Instant::now();
             assert_eq!(instance.invoke(&event(ADMIN, &user("fn", n))).await, 200, "call {i}");
             mine.entry("function_200").or_default().push(millis(t.elapsed()));
@@ -362,21 +370,22 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
             mine.entry("echo").or_default().push(millis(t.elapsed()));
         }
         let wall = started.elapsed();
-        let cpu_after = procs::cpu_ms(pid);
+        let (cpu_after, echo_cpu_after) = (procs::cpu_ms(pid), procs::cpu_ms(echo_pid));
         let peak_rss_kb = procs::peak_rss_kb(pid);
         if round == 0 {
             // The same 403 call from a client that sends head and body in two writes.
             for i in 0..args.calls.min(100) {
                 let t = Instant::now();
-                assert_eq!(instance.invoke_in_two_writes(&event(NOBODY, &user("fn", i % USERS))).await, 403);
+                assert_eq!(instance.invoke_in_two_writes(&event(NOBODY, &user("fn", i % 20))).await, 403);
                 samples.entry("function_403_two_writes").or_default().push(millis(t.elapsed()));
             }
         }
-        instance.stop();
-        echo.stop();
+        drop(instance);
+        drop(echo);
         rounds.push(json!({
             "p50_ms": mine.iter().map(|(k, v)| (k.to_string(), percentile(v, 0.5))).collect::<BTreeMap<_, _>>(),
             "function_cpu_ms_per_call": (cpu_after - cpu_before) / (2 * args.calls) as f64,
+            "echo_cpu_ms_per_call": (echo_cpu_after - echo_cpu_before) / args.calls as f64,
             "function_peak_rss_kb": peak_rss_kb,
             "warm_loop_wall_s": wall.as_secs_f64(),
         }));
@@ -401,16 +410,17 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
             let t = Instant::now();
             assert_eq!(instance.invoke(&event(ADMIN, &user("load", (i + memory_mb as usize) % LOAD_USERS))).await, 200);
             latencies.push(millis(t.elapsed()));
+            tokio::time::sleep(AWS_WAIT).await;
         }
         let cpu = procs::cpu_ms(pid) - cpu_before;
         sizes.push(json!({
-            "memory_mb": memory_mb, "calls": CALLS_PER_MEMORY_SIZE,
+            "memory_mb": memory_mb, "calls": CALLS_PER_MEMORY_SIZE, "pause_ms": millis(AWS_WAIT),
             "mean_ms": latencies.iter().sum::<f64>() / latencies.len() as f64,
             "p50_ms": percentile(&latencies, 0.5), "p90_ms": percentile(&latencies, 0.9),
             "p99_ms": percentile(&latencies, 0.99), "cpu_ms_per_call": cpu / CALLS_PER_MEMORY_SIZE as f64,
         }));
     }
-    instance.stop();
+    drop(instance);
 
     // Throughput: 1, 2, 4, 8 instances, each with one client, until something saturates.
     let mut scale = Vec::new();
@@ -470,6 +480,7 @@ impl Peer {
 /// Keycloak's "send the user a mail with the passwordless-registration action" call.
 #[derive(Clone)]
 struct ExecuteActionsEmail {
+    port: u16,
     realm: String,
     auth: String,
     users: Vec<String>,
@@ -477,14 +488,14 @@ struct ExecuteActionsEmail {
 
 impl ExecuteActionsEmail {
     fn new(peer: &Peer) -> Self {
-        Self { realm: peer.realm.clone(), auth: format!("Authorization: Bearer {}\r\n", peer.token), users: peer.users.clone() }
+        Self { port: peer.port, realm: peer.realm.clone(), auth: format!("Authorization: Bearer {}\r\n", peer.token), users: peer.users.clone() }
     }
 }
 
 impl load::Client for ExecuteActionsEmail {
     fn request(&mut self, n: usize) -> Vec<u8> {
         let path = format!("/admin/realms/{}/users/{}/execute-actions-email", self.realm, self.users[n % self.users.len()]);
-        http::request("PUT", &path, &self.auth, br#"["webauthn-register-passwordless"]"#)
+        http::request(self.port, "PUT", &path, &self.auth, br#"["webauthn-register-passwordless"]"#)
     }
     fn ok(&self, response: &Response) -> bool {
         response.status == 204
@@ -501,7 +512,7 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
         let mut instance = Instance::start(&args.rie, &args.bootstrap, 19410 + 2 * i as u16).await;
         assert_eq!(instance.invoke(&event(ADMIN, &user("fn", i))).await, 200);
         cold.push(millis(spawned.elapsed()));
-        instance.stop();
+        drop(instance);
     }
 
     for n in 0..PEER_WARMUP_CALLS {
@@ -521,7 +532,7 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
     let mut samples: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for i in 0..args.calls {
         let t = Instant::now();
-        assert_eq!(instance.invoke(&event(ADMIN, &user("fn", i % USERS))).await, 200, "call {i}");
+        assert_eq!(instance.invoke(&event(ADMIN, &user("fn", i % users(args.calls)))).await, 200, "call {i}");
         samples.entry("function").or_default().push(millis(t.elapsed()));
         let t = Instant::now();
         let response = conn.call(&load::Client::request(&mut keycloak, i)).await;
@@ -533,7 +544,7 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
         "keycloak": (procs::tree_cpu_ms(peer.pid) - kc_cpu) / args.calls as f64,
     });
     let function_rss_kb = procs::peak_rss_kb(pid);
-    instance.stop();
+    drop(instance);
     drop(conn);
 
     let mut scale = Vec::new();
@@ -570,7 +581,7 @@ async fn main() {
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = Table::new(client.clone(), &args.table);
     table.create().await.expect("create the bench table");
-    Seed::from_json(&seed_json()).unwrap().apply(&table).await.expect("seed");
+    Seed::from_json(&seed_json(users(args.calls))).unwrap().apply(&table).await.expect("seed");
     let floor = Floor {
         table,
         mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), "Bench <no-reply@bench.example>", None),
@@ -609,12 +620,18 @@ fn value_size(value: &aws_sdk_dynamodb::types::AttributeValue) -> usize {
 /// Every item's size in the bench table, by kind (the sort key's prefix).
 async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> Value {
     let mut by_kind: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    // A user item's size grows with its rate window (one entry per recent link).
+    let mut users: Vec<(usize, usize)> = Vec::new();
     let mut start = None;
     loop {
         let page = client.scan().table_name(table).set_exclusive_start_key(start).send().await.expect("scan");
         for item in page.items() {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             let kind = sk.trim_start_matches('#').split('#').next().unwrap_or_default().to_owned();
+            if kind == "USER" {
+                let entries = item.get("recentLinks").and_then(|v| v.as_m().ok()).map_or(0, |m| m.len());
+                users.push((entries, item_size(item)));
+            }
             by_kind.entry(kind).or_default().push(item_size(item));
         }
         start = page.last_evaluated_key().cloned();
@@ -622,12 +639,20 @@ async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> Value {
             break;
         }
     }
-    by_kind
+    let base = users.iter().filter(|(n, _)| *n == 0).map(|(_, size)| *size).max().unwrap_or(0);
+    let mut per_entry: Vec<f64> =
+        users.iter().filter(|(n, _)| *n > 0).map(|(n, size)| (*size as f64 - base as f64) / *n as f64).collect();
+    per_entry.sort_by(f64::total_cmp);
+    let mut sizes: serde_json::Map<String, Value> = by_kind
         .into_iter()
         .map(|(kind, mut sizes)| {
             sizes.sort_unstable();
             (kind, json!({"items": sizes.len(), "min": sizes[0], "median": sizes[sizes.len() / 2], "max": sizes[sizes.len() - 1]}))
         })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .collect();
+    sizes.insert(
+        "user_window".into(),
+        json!({"base_bytes": base, "bytes_per_entry": per_entry.get(per_entry.len() / 2).copied().unwrap_or(0.0)}),
+    );
+    sizes.into()
 }
