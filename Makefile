@@ -7,7 +7,7 @@ STACK := scripts/stack.sh
 .PHONY: help tools tools-stack run test bench bench-size bench-peer dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 tools: ## install every pinned tool (make test's too: chromium needs root) into the per-user cache
 	@scripts/tools.sh all
@@ -27,10 +27,10 @@ test: tools lint validate ## lint, unit + integration tests on the local stack, 
 bench: tools-stack ## release function under AWS's runtime emulator vs the floor; writes docs/benchmarks.md + .png
 	@scripts/bench.sh
 
-bench-peer: tools-stack ## the function beside Keycloak 26.5.6 (JDK 25): latency, RSS, CPU, start-up, throughput
+bench-peer: tools-stack ## the function beside Keycloak 26.5.6 (JDK 25; 165 MB download once); writes docs/benchmarks-peer.md + .png
 	@scripts/bench-peer.sh
 
-bench-size: tools-stack ## each release-profile knob's effect on the arm64 bootstrap's size and on speed (slow)
+bench-size: tools-stack ## each release-profile knob's effect on size and speed (~1-1.5 h); writes docs/benchmarks-size.md
 	@scripts/bench-size.sh
 
 dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings

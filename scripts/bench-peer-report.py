@@ -26,6 +26,10 @@ def pct(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
 def row(name, values):
     return (f"| {name} | {len(values)} | {min(values):.2f} | {pct(values, 50):.2f} | {pct(values, 90):.2f} | "
             f"{pct(values, 99):.2f} | {max(values):.2f} |")
@@ -54,7 +58,7 @@ lines = [
     "",
     f"- When: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; machine: {os.cpu_count()} cores ({model}), "
     f"{platform.system()} {platform.release()}",
-    "- Us: release `send-passkey-link` under AWS's runtime interface emulator, one emulator per instance, against",
+    "- Function: release `send-passkey-link` under AWS's runtime interface emulator, one emulator per instance, against",
     "  dynoxide and aws-ses-v2-local; the call: `POST /management/v1/users/{id}/passwordless/_send_link` (3 AWS",
     "  calls, one mail)",
     f"- Peer: Keycloak {peer['version']} (`org.keycloak:keycloak-quarkus-dist` from Maven Central), "
@@ -62,7 +66,11 @@ lines = [
     "  on as in production's `start` (start-dev turns them off); SMTP to a local aiosmtpd sink; the call:",
     "  `PUT /admin/realms/bench/users/{id}/execute-actions-email` with `[\"webauthn-register-passwordless\"]`",
     "  and a client-credentials token (204, one mail)",
-    f"- Keycloak got {r.get('peer_warmup_calls', 1000)} untimed calls first (its JIT is still speeding up after 400)",
+    f"- Keycloak got {r['peer_warmup_calls']} untimed calls first (its JIT is still speeding up after 400)",
+    f"- Load average (1 min) at the start and end: {r['load_average']['start']:.2f} and {r['load_average']['end']:.2f}.",
+    "  Keycloak's JVM (JIT and GC threads) shares the 2 cores with the function throughout, so the function's",
+    "  figures here are higher than in docs/benchmarks.md, where it runs beside the emulators only",
+    "- Goals: those of issue 18, each marked met or missed",
     "",
     "## Latency, one client, calls interleaved (ms)",
     "",
@@ -71,18 +79,19 @@ lines = [
     row("function (under the runtime emulator)", s["function"]),
     row("Keycloak", s["keycloak"]),
     "",
-    f"p50 ratio us / Keycloak: **{p50_ratio:.2f}** (goal <= 0.2).",
+    f"p50 ratio function / Keycloak: **{p50_ratio:.2f}** (goal <= 0.2: {verdict(p50_ratio <= 0.2)}).",
     "",
     "## Footprint, CPU, start-up",
     "",
     "| | function | Keycloak | ratio | goal |",
     "|---|---|---|---|---|",
-    f"| peak RSS (VmHWM, MB) | {ours['peak_rss_kb'] / 1024:.1f} | {peer['peak_rss_kb'] / 1024:.1f} | **{rss_ratio:.3f}** | <= 0.1 |",
+    f"| peak RSS (VmHWM, MB) | {ours['peak_rss_kb'] / 1024:.1f} | {peer['peak_rss_kb'] / 1024:.1f} | **{rss_ratio:.3f}** | "
+    f"<= 0.1: {verdict(rss_ratio <= 0.1)} |",
     f"| CPU per call (ms, from /proc, over the {r['calls']} timed calls) | {cpu['function']:.2f} | {cpu['keycloak']:.2f} | "
-    f"**{cpu_ratio:.3f}** | <= 0.1 |",
+    f"**{cpu_ratio:.3f}** | <= 0.1: {verdict(cpu_ratio <= 0.1)} |",
     f"| start to first answer (ms) | {statistics.median(cold):.0f} (median of {len(cold)}: emulator, init, the first 200 call) | "
-    f"{peer['start_ms']:.0f} (to `GET /realms/master` 200; {augment:.0f} of it start-dev's re-augmentation) | "
-    f"{statistics.median(cold) / peer['start_ms']:.4f} | |",
+    f"{peer['start_ms']:,.0f} (to `GET /realms/master` 200), {peer['start_ms'] - augment:,.0f} without start-dev's "
+    f"re-augmentation ({augment:,.0f}) | {statistics.median(cold) / (peer['start_ms'] - augment):.4f} (without it) | |",
     "",
     "## Throughput: the same cores, the same clients",
     "",
@@ -101,9 +110,10 @@ for st in r["scale"]:
                      f"{x['failures']} | {x['cores_busy']:.2f} | {split} |")
 lines += [
     "",
-    "Throughput ratio us / Keycloak: "
+    "Throughput ratio function / Keycloak: "
     + ", ".join(f"**{st['function']['per_second'] / st['keycloak']['per_second']:.2f}** at {st['clients']}" for st in r["scale"])
-    + " clients (goal >= 5). Our side's cores also run dynoxide, aws-ses-v2-local and one emulator per",
+    + f" clients (goal >= 5: {verdict(all(st['function']['per_second'] >= 5 * st['keycloak']['per_second'] for st in r['scale']))})."
+    + " The function's side of the cores also runs dynoxide, aws-ses-v2-local and one emulator per",
     "instance (see the CPU split): on AWS those are the services', so the function's own CPU per call is the figure",
     "to set against Keycloak's.",
     "",

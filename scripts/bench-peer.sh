@@ -11,12 +11,16 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/bench-peer}"
 export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-18320}" SES_PORT="${BENCH_SES_PORT:-18325}"
 CALLS="${BENCH_CALLS:-500}"
+[[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "${0##*/}: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
 # start-dev turns theme and template caching off, which production's `start` keeps on and which
 # slows this very call (the mail is rendered from templates): the peer gets production's caching.
 export PEER_KC_ARGS="${BENCH_PEER_KC_ARGS---spi-theme--cache-themes=true --spi-theme--cache-templates=true}"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 mkdir -p "$PASSKEY_STACK_DIR"
+# The benches share the emulators' ports (19400-19531): one at a time.
+exec 8>"$ROOT/.stack/bench.lock"
+flock -n 8 || { echo "${0##*/}: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
 [[ -x "$RIE" ]] || { echo "bench-peer: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
@@ -24,7 +28,7 @@ PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 "$ROOT/scripts/tools.sh" keycloak >/dev/null
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-step "release build (the shipped profile: lto, one codegen unit)" \
+step "release build (the shipped profile: thin lto, one codegen unit)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 PEER_STATE="$PASSKEY_STACK_DIR/peer"
 trap '"$ROOT/scripts/peer.sh" stop "$PEER_STATE"' EXIT

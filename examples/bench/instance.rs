@@ -24,6 +24,12 @@ impl Instance {
     /// Starts `bootstrap` under the emulator at `rie` on `port` (and `port + 1` for the
     /// runtime API); waits until the emulator listens.
     pub async fn start(rie: &str, bootstrap: &str, port: u16) -> Self {
+        Self::start_logged(rie, bootstrap, port, None).await
+    }
+
+    /// The same, with the emulator's output (its INIT and REPORT lines, the function's logs)
+    /// written to `log`.
+    pub async fn start_logged(rie: &str, bootstrap: &str, port: u16, log: Option<&std::path::Path>) -> Self {
         // Otherwise an emulator left by a killed run would answer in place of this one, which
         // exits for want of the port.
         for p in [port, port + 1] {
@@ -33,7 +39,7 @@ impl Instance {
             .args(["--runtime-interface-emulator-address", &format!("127.0.0.1:{port}")])
             .args(["--runtime-api-address", &format!("127.0.0.1:{}", port + 1)])
             .arg(bootstrap)
-            .stdout(Stdio::null())
+            .stdout(log.map_or(Stdio::null(), |path| std::fs::File::create(path).expect("the emulator's log").into()))
             .stderr(Stdio::null())
             .spawn()
             .expect("start aws-lambda-rie");

@@ -214,6 +214,12 @@ impl Floor {
     }
 }
 
+/// The one-minute load average (/proc/loadavg).
+fn load_average() -> f64 {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -298,10 +304,12 @@ fn load_summary(clients: usize, outcome: &load::Outcome, cpu: &[(String, f64)], 
 
 async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client) -> Value {
     // Cold starts: a fresh emulator, then its first invocation (init included) and a second.
+    eprintln!("bench: {COLD_STARTS} cold starts");
     let mut cold = Vec::new();
     for i in 0..COLD_STARTS {
+        let log = std::path::Path::new(&args.out).with_extension(format!("cold-{i}.log"));
         let spawned = Instant::now();
-        let mut instance = Instance::start(&args.rie, &args.bootstrap, 19410 + 2 * i as u16).await;
+        let mut instance = Instance::start_logged(&args.rie, &args.bootstrap, 19410 + 2 * i as u16, Some(&log)).await;
         let listening = spawned.elapsed();
         let t = Instant::now();
         let status = instance.invoke(&event(NOBODY, &user("fn", 0))).await;
@@ -310,9 +318,17 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
         instance.invoke(&event(NOBODY, &user("fn", 0))).await;
         let second = t.elapsed();
         assert_eq!(status, 403);
-        cold.push(json!({"emulator_listening_ms": millis(listening), "first_invocation_ms": millis(first),
-            "second_invocation_ms": millis(second)}));
         drop(instance);
+        // The emulator times init as Lambda does: from starting the bootstrap until it asks for
+        // its first event ("INIT REPORT(durationMs: 12.3)").
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        let init_ms = output
+            .split("INIT REPORT(durationMs: ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next()?.parse::<f64>().ok());
+        let _ = std::fs::remove_file(&log);
+        cold.push(json!({"emulator_listening_ms": millis(listening), "first_invocation_ms": millis(first),
+            "second_invocation_ms": millis(second), "init_ms": init_ms}));
     }
 
     // What the function's init builds (SDK configuration and clients) and what a first call on
@@ -340,6 +356,7 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
     let mut samples: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
+        eprintln!("bench: warm round {} of {ROUNDS} ({} calls of each kind)", round + 1, args.calls);
         let mut instance = Instance::start(&args.rie, &args.bootstrap, 19400).await;
         let mut echo = Instance::start(&args.rie, &args.echo, 19402).await;
         for n in 0..5 {
@@ -395,6 +412,7 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
     }
 
     // Memory sizes: the 200 call with the CPU share Lambda gives each size.
+    eprintln!("bench: memory sizes {MEMORY_SIZES_MB:?} MB");
     let mut sizes = Vec::new();
     let mut instance = Instance::start(&args.rie, &args.bootstrap, 19404).await;
     instance.invoke(&event(NOBODY, &user("fn", 0))).await;
@@ -425,6 +443,7 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
     // Throughput: 1, 2, 4, 8 instances, each with one client, until something saturates.
     let mut scale = Vec::new();
     for n in SCALE {
+        eprintln!("bench: throughput at {n} instance(s), {LOAD_SECONDS} s");
         scale.push(function_load(args, n).await);
     }
 
@@ -515,12 +534,14 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
         drop(instance);
     }
 
+    eprintln!("bench: {PEER_WARMUP_CALLS} untimed calls to warm Keycloak's JIT");
     for n in 0..PEER_WARMUP_CALLS {
         let response = conn.call(&load::Client::request(&mut keycloak, n)).await;
         assert!(load::Client::ok(&keycloak, &response), "Keycloak answered {}", response.status);
     }
 
     // Latency, one client, calls interleaved so that drift hits both.
+    eprintln!("bench: {} interleaved calls, function and Keycloak", args.calls);
     let mut instance = Instance::start(&args.rie, &args.bootstrap, 19400).await;
     for n in 0..5 {
         instance.invoke(&event(NOBODY, &user("fn", n))).await;
@@ -549,6 +570,7 @@ async fn peer_run(args: &Args, peer_env: &str) -> Value {
 
     let mut scale = Vec::new();
     for clients in PEER_SCALE {
+        eprintln!("bench: throughput at {clients} client(s), {LOAD_SECONDS} s each side");
         let ours = function_load(args, clients).await;
         let mut groups = vec![
             Group { name: "keycloak".into(), pids: vec![peer.pid], descendants: true },
@@ -587,10 +609,13 @@ async fn main() {
         mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), "Bench <no-reply@bench.example>", None),
         renderer: MailRenderer::new().unwrap(),
     };
-    let result = match &args.peer_env {
+    let load_before = load_average();
+    let mut result = match &args.peer_env {
         Some(peer_env) => peer_run(&args, peer_env).await,
         None => main_run(&args, &floor, &client).await,
     };
+    // Other work on the machine moves every figure: the report says how busy it was.
+    result["load_average"] = json!({"start": load_before, "end": load_average()});
     std::fs::write(&args.out, serde_json::to_string_pretty(&result).unwrap()).expect("write results");
     println!("bench: results in {}", args.out);
 }
