@@ -28,7 +28,12 @@ impl Conn {
     }
 
     /// Sends head and body in two writes on a connection without TCP_NODELAY.
-    pub async fn call_in_two_writes(port: u16, head: &[u8], body: &[u8], conn: &mut Option<TcpStream>) -> Response {
+    pub async fn call_in_two_writes(
+        port: u16,
+        head: &[u8],
+        body: &[u8],
+        conn: &mut Option<TcpStream>,
+    ) -> Response {
         if conn.is_none() {
             *conn = Some(TcpStream::connect(("127.0.0.1", port)).await.expect("connect"));
         }

@@ -33,13 +33,18 @@ impl Instance {
         // Otherwise an emulator left by a killed run would answer in place of this one, which
         // exits for want of the port.
         for p in [port, port + 1] {
-            assert!(TcpStream::connect(("127.0.0.1", p)).await.is_err(), "port {p} is taken by another process");
+            assert!(
+                TcpStream::connect(("127.0.0.1", p)).await.is_err(),
+                "port {p} is taken by another process"
+            );
         }
         let child = Command::new(rie)
             .args(["--runtime-interface-emulator-address", &format!("127.0.0.1:{port}")])
             .args(["--runtime-api-address", &format!("127.0.0.1:{}", port + 1)])
             .arg(bootstrap)
-            .stdout(log.map_or(Stdio::null(), |path| std::fs::File::create(path).expect("the emulator's log").into()))
+            .stdout(log.map_or(Stdio::null(), |path| {
+                std::fs::File::create(path).expect("the emulator's log").into()
+            }))
             .stderr(Stdio::null())
             .spawn()
             .expect("start aws-lambda-rie");
@@ -78,7 +83,6 @@ impl Instance {
     pub fn function_pid(&self) -> u32 {
         procs::children(self.rie.id()).into_iter().next().expect("the function's process")
     }
-
 }
 
 /// Dropping an instance stops its emulator (and with it the function), after a failed

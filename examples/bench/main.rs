@@ -248,7 +248,11 @@ fn stack_groups(args: &Args) -> Vec<Group> {
     vec![
         Group { name: "dynoxide (DynamoDB)".into(), pids: vec![args.dynamodb_pid], descendants: true },
         Group { name: "aws-ses-v2-local (SES)".into(), pids: vec![args.ses_pid], descendants: true },
-        Group { name: "load generator (this process)".into(), pids: vec![std::process::id()], descendants: false },
+        Group {
+            name: "load generator (this process)".into(),
+            pids: vec![std::process::id()],
+            descendants: false,
+        },
     ]
 }
 
@@ -269,8 +273,16 @@ async fn warm_instances(args: &Args, bootstrap: &str, base_port: u16, n: usize) 
 async fn function_load(args: &Args, n: usize) -> Value {
     let instances = warm_instances(args, &args.bootstrap, 19500, n).await;
     let mut groups = vec![
-        Group { name: "function".into(), pids: instances.iter().map(Instance::function_pid).collect(), descendants: true },
-        Group { name: "runtime emulator".into(), pids: instances.iter().map(Instance::rie_pid).collect(), descendants: false },
+        Group {
+            name: "function".into(),
+            pids: instances.iter().map(Instance::function_pid).collect(),
+            descendants: true,
+        },
+        Group {
+            name: "runtime emulator".into(),
+            pids: instances.iter().map(Instance::rie_pid).collect(),
+            descendants: false,
+        },
     ];
     groups.extend(stack_groups(args));
     let peak_rss_kb: Vec<u64> = instances.iter().map(|i| procs::peak_rss_kb(i.function_pid())).collect();
@@ -280,7 +292,12 @@ async fn function_load(args: &Args, n: usize) -> Value {
     let cpu = meter.stop();
     let rss_after: Vec<u64> = instances.iter().map(|i| procs::peak_rss_kb(i.function_pid())).collect();
     drop(instances);
-    load_summary(n, &outcome, &cpu, json!({"function_peak_rss_kb_before": peak_rss_kb, "function_peak_rss_kb": rss_after}))
+    load_summary(
+        n,
+        &outcome,
+        &cpu,
+        json!({"function_peak_rss_kb_before": peak_rss_kb, "function_peak_rss_kb": rss_after}),
+    )
 }
 
 fn load_summary(clients: usize, outcome: &load::Outcome, cpu: &[(String, f64)], extra: Value) -> Value {
@@ -309,7 +326,8 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
     for i in 0..COLD_STARTS {
         let log = std::path::Path::new(&args.out).with_extension(format!("cold-{i}.log"));
         let spawned = Instant::now();
-        let mut instance = Instance::start_logged(&args.rie, &args.bootstrap, 19410 + 2 * i as u16, Some(&log)).await;
+        let mut instance =
+            Instance::start_logged(&args.rie, &args.bootstrap, 19410 + 2 * i as u16, Some(&log)).await;
         let listening = spawned.elapsed();
         let t = Instant::now();
         let status = instance.invoke(&event(NOBODY, &user("fn", 0))).await;
@@ -340,8 +358,11 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
         let sdk = send_passkey_link::aws::load().await;
         let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), &args.table);
         let build = t.elapsed();
-        let (caller, org, target) =
-            (UserId::parse(NOBODY).unwrap(), OrgId::parse(ORG).unwrap(), UserId::parse(&user("floor", 0)).unwrap());
+        let (caller, org, target) = (
+            UserId::parse(NOBODY).unwrap(),
+            OrgId::parse(ORG).unwrap(),
+            UserId::parse(&user("floor", 0)).unwrap(),
+        );
         let t = Instant::now();
         table.read_snapshot(&caller, &org, &target).await.expect("read");
         let first = t.elapsed();
@@ -426,7 +447,10 @@ async fn main_run(args: &Args, floor: &Floor, client: &aws_sdk_dynamodb::Client)
         let mut latencies = Vec::new();
         for i in 0..CALLS_PER_MEMORY_SIZE {
             let t = Instant::now();
-            assert_eq!(instance.invoke(&event(ADMIN, &user("load", (i + memory_mb as usize) % LOAD_USERS))).await, 200);
+            assert_eq!(
+                instance.invoke(&event(ADMIN, &user("load", (i + memory_mb as usize) % LOAD_USERS))).await,
+                200
+            );
             latencies.push(millis(t.elapsed()));
             tokio::time::sleep(AWS_WAIT).await;
         }
@@ -483,7 +507,11 @@ impl Peer {
         let get = |k: &str| vars.get(k).cloned().unwrap_or_else(|| panic!("{path} has no {k}"));
         let url = get("PEER_URL");
         Self {
-            port: url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).expect("PEER_URL's port"),
+            port: url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .expect("PEER_URL's port"),
             realm: get("PEER_REALM"),
             token: get("PEER_TOKEN"),
             users: get("PEER_USERS").split(',').map(str::to_owned).collect(),
@@ -507,13 +535,22 @@ struct ExecuteActionsEmail {
 
 impl ExecuteActionsEmail {
     fn new(peer: &Peer) -> Self {
-        Self { port: peer.port, realm: peer.realm.clone(), auth: format!("Authorization: Bearer {}\r\n", peer.token), users: peer.users.clone() }
+        Self {
+            port: peer.port,
+            realm: peer.realm.clone(),
+            auth: format!("Authorization: Bearer {}\r\n", peer.token),
+            users: peer.users.clone(),
+        }
     }
 }
 
 impl load::Client for ExecuteActionsEmail {
     fn request(&mut self, n: usize) -> Vec<u8> {
-        let path = format!("/admin/realms/{}/users/{}/execute-actions-email", self.realm, self.users[n % self.users.len()]);
+        let path = format!(
+            "/admin/realms/{}/users/{}/execute-actions-email",
+            self.realm,
+            self.users[n % self.users.len()]
+        );
         http::request(self.port, "PUT", &path, &self.auth, br#"["webauthn-register-passwordless"]"#)
     }
     fn ok(&self, response: &Response) -> bool {
@@ -665,8 +702,11 @@ async fn item_sizes(client: &aws_sdk_dynamodb::Client, table: &str) -> Value {
         }
     }
     let base = users.iter().filter(|(n, _)| *n == 0).map(|(_, size)| *size).max().unwrap_or(0);
-    let mut per_entry: Vec<f64> =
-        users.iter().filter(|(n, _)| *n > 0).map(|(n, size)| (*size as f64 - base as f64) / *n as f64).collect();
+    let mut per_entry: Vec<f64> = users
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, size)| (*size as f64 - base as f64) / *n as f64)
+        .collect();
     per_entry.sort_by(f64::total_cmp);
     let mut sizes: serde_json::Map<String, Value> = by_kind
         .into_iter()

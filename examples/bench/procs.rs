@@ -82,11 +82,25 @@ pub struct CpuMeter {
 
 impl CpuMeter {
     pub fn start(groups: Vec<Group>) -> Self {
-        Self { groups: groups.into_iter().map(|g| { let before = g.cpu_ms(); (g, before) }).collect() }
+        Self {
+            groups: groups
+                .into_iter()
+                .map(|g| {
+                    let before = g.cpu_ms();
+                    (g, before)
+                })
+                .collect(),
+        }
     }
 
     /// Each group's CPU time since `start`, in ms.
     pub fn stop(self) -> Vec<(String, f64)> {
-        self.groups.into_iter().map(|(g, before)| { let after = g.cpu_ms(); (g.name, after - before) }).collect()
+        self.groups
+            .into_iter()
+            .map(|(g, before)| {
+                let after = g.cpu_ms();
+                (g.name, after - before)
+            })
+            .collect()
     }
 }
