@@ -8,13 +8,17 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/bench-size}"
 export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-18310}" SES_PORT="${BENCH_SES_PORT:-18315}"
 CALLS="${BENCH_CALLS:-300}"
+[[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "${0##*/}: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 mkdir -p "$PASSKEY_STACK_DIR"
+# The benches share the emulators' ports (19400-19531): one at a time.
+exec 8>"$ROOT/.stack/bench.lock"
+flock -n 8 || { echo "${0##*/}: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH"
-RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)")"
-# Knob builds get a target dir of their own, so they never evict `make bench`'s release build.
+RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
+[[ -x "$RIE" ]] || { echo "bench-size: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
 # The shared target dir: cargo keeps each profile's artifacts under their own hashes, so the
 # knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -35,20 +39,16 @@ for knob in "${KNOBS[@]}"; do
   IFS='|' read -r name env what <<<"$knob"
   dir="$PASSKEY_STACK_DIR/$name"
   mkdir -p "$dir"
-  started=$SECONDS
   # shellcheck disable=SC2086 # $env is one NAME=VALUE or nothing
   step "$name: arm64 bootstrap (cargo lambda build)" \
     env $env cargo lambda build --release --arm64 --bin send-passkey-link --manifest-path "$ROOT/Cargo.toml"
-  arm_secs=$((SECONDS - started))
   cp "$CARGO_TARGET_DIR/lambda/send-passkey-link/bootstrap" "$dir/bootstrap-arm64"
-  started=$SECONDS
   # shellcheck disable=SC2086
   step "$name: x86_64 binary (cargo build)" \
     env $env cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link
-  x86_secs=$((SECONDS - started))
   cp "$CARGO_TARGET_DIR/release/send-passkey-link" "$dir/bootstrap-x86_64"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
-    "$(stat -c %s "$dir/bootstrap-x86_64")" "$arm_secs" "$x86_secs" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
+    "$(stat -c %s "$dir/bootstrap-x86_64")" >> "$RESULTS"
 done
 
 # The harness is the shipped build of examples/bench/ (only the function changes), and
@@ -60,7 +60,7 @@ export TABLE_NAME="bench-size-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.exam
 names="$(cut -f1 "$RESULTS" | tr '\n' ' ')"
 "$ROOT/scripts/stack.sh" with bash -c '
   for name in $3; do
-    "$0" --rie "$1" --bootstrap "$2/$name/bootstrap-x86_64" --echo "$(dirname "$0")/echo" \
+    TABLE_NAME="$TABLE_NAME-$name" "$0" --rie "$1" --bootstrap "$2/$name/bootstrap-x86_64" --echo "$(dirname "$0")/echo" \
       --table "$TABLE_NAME-$name" --calls "$4" --out "$2/$name/latency.json" \
       --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")"
   done
