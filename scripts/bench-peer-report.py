@@ -95,7 +95,7 @@ lines = [
     "",
     "## Throughput: the same cores, the same clients",
     "",
-    "Closed-loop clients for 3 s each. Ours: one instance (emulator + function) per client, as Lambda runs it;",
+    "Closed-loop clients for 3 s each. The function: one instance (emulator + function) per client, as Lambda runs it;",
     "Keycloak: one JVM, one connection per client. CPU per call is each process's user + system time over",
     "the step; cores busy sums them all.",
     "",

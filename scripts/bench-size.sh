@@ -27,9 +27,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # [profile.release]); "panic-abort" is what cargo-lambda builds when Cargo.toml names no panic
 # strategy (it adds panic=abort), which the handler cannot have (tests/template.rs says why).
 KNOBS=(
-  "shipped||Cargo.toml: opt-level 3, lto thin, 1 codegen unit, strip, panic unwind"
+  "shipped||Cargo.toml: opt-level 3, lto fat, 1 codegen unit, strip, panic unwind"
   "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z|opt-level = z"
-  "lto-fat|CARGO_PROFILE_RELEASE_LTO=fat|lto = fat"
+  "lto-thin|CARGO_PROFILE_RELEASE_LTO=thin|lto = thin (shipped until make bench-size chose fat)"
   "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort|panic = abort (cargo-lambda's default)"
 )
 rustup target add aarch64-unknown-linux-gnu >/dev/null

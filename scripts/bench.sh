@@ -24,7 +24,7 @@ RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-l
 PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-step "release build (the shipped profile: thin lto, one codegen unit)" \
+step "release build (the shipped profile: fat lto, one codegen unit)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 RESULTS="$PASSKEY_STACK_DIR/results.json"
 # The function's configuration, passed to it through the emulator's environment.

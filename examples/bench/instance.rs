@@ -38,14 +38,16 @@ impl Instance {
                 "port {p} is taken by another process"
             );
         }
+        // The emulator logs to stderr (INIT REPORT among it), the function to stdout.
+        let output = log.map(|path| std::fs::File::create(path).expect("the emulator's log"));
         let child = Command::new(rie)
             .args(["--runtime-interface-emulator-address", &format!("127.0.0.1:{port}")])
             .args(["--runtime-api-address", &format!("127.0.0.1:{}", port + 1)])
             .arg(bootstrap)
-            .stdout(log.map_or(Stdio::null(), |path| {
-                std::fs::File::create(path).expect("the emulator's log").into()
-            }))
-            .stderr(Stdio::null())
+            .stdout(
+                output.as_ref().map_or(Stdio::null(), |f| f.try_clone().expect("the emulator's log").into()),
+            )
+            .stderr(output.map_or(Stdio::null(), Stdio::from))
             .spawn()
             .expect("start aws-lambda-rie");
         let instance = Self { rie: child, port, conn: None, split: None };
