@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 
 import matplotlib
+from benchstats import pct, row, verdict
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,20 +20,6 @@ with open(results_path) as f:
     r = json.load(f)
 with open(env_path) as f:
     env = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def verdict(ok):
-    return "**met**" if ok else "**missed**"
-
-
-def row(name, values):
-    return (f"| {name} | {len(values)} | {min(values):.2f} | {pct(values, 50):.2f} | {pct(values, 90):.2f} | "
-            f"{pct(values, 99):.2f} | {max(values):.2f} |")
 
 
 s = r["samples_ms"]

@@ -8,22 +8,12 @@
 # download (165 MB once) and start take minutes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/bench-peer}"
-export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-18320}" SES_PORT="${BENCH_SES_PORT:-18325}"
-CALLS="${BENCH_CALLS:-500}"
-[[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "${0##*/}: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
 # start-dev turns theme and template caching off, which production's `start` keeps on and which
 # slows this very call (the mail is rendered from templates): the peer gets production's caching.
 export PEER_KC_ARGS="${BENCH_PEER_KC_ARGS---spi-theme--cache-themes=true --spi-theme--cache-templates=true}"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
-mkdir -p "$PASSKEY_STACK_DIR"
-# The benches share the emulators' ports (19400-19531): one at a time.
-exec 8>"$ROOT/.stack/bench.lock"
-flock -n 8 || { echo "${0##*/}: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
-PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
-RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
-[[ -x "$RIE" ]] || { echo "bench-peer: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
+bench_setup bench-peer 18320 18325 500
 PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 "$ROOT/scripts/tools.sh" keycloak >/dev/null
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -34,8 +24,6 @@ PEER_STATE="$PASSKEY_STACK_DIR/peer"
 trap '"$ROOT/scripts/peer.sh" stop "$PEER_STATE"' EXIT
 step "Keycloak (scripts/peer.sh start)" "$ROOT/scripts/peer.sh" start "$PEER_STATE"
 RESULTS="$PASSKEY_STACK_DIR/results.json"
-export TABLE_NAME="bench-peer-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 \
-  RUST_LOG=warn LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
 "$ROOT/scripts/stack.sh" with bash -c '
   "$0" --rie "$1" --bootstrap "$2" --echo "$(dirname "$0")/echo" --table "$TABLE_NAME" --calls "$3" --out "$4" \
     --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")" \

@@ -5,20 +5,10 @@
 # Writes docs/benchmarks-size.md. Slow (two full release builds per knob): not part of make bench.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/bench-size}"
-export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-18310}" SES_PORT="${BENCH_SES_PORT:-18315}"
-CALLS="${BENCH_CALLS:-300}"
-[[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "${0##*/}: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
-mkdir -p "$PASSKEY_STACK_DIR"
-# The benches share the emulators' ports (19400-19531): one at a time.
-exec 8>"$ROOT/.stack/bench.lock"
-flock -n 8 || { echo "${0##*/}: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
-PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
+bench_setup bench-size 18310 18315 300
 export PATH="$PYTHON_TOOLS:$PATH"
-RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
-[[ -x "$RIE" ]] || { echo "bench-size: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
 # The shared target dir: cargo keeps each profile's artifacts under their own hashes, so the
 # knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -55,8 +45,6 @@ done
 # target/release/send-passkey-link is the shipped one again afterwards.
 step "the bench harness (shipped profile)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
-export TABLE_NAME="bench-size-$(date +%s)" MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 \
-  RUST_LOG=warn LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
 names="$(cut -f1 "$RESULTS" | tr '\n' ' ')"
 "$ROOT/scripts/stack.sh" with bash -c '
   for name in $3; do

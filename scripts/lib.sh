@@ -89,3 +89,24 @@ check_stack_up() {
   if ! running gateway; then STOP_AT_EXIT+=(gateway); fi
   "$ROOT/scripts/gateway.sh" up
 }
+
+# What make bench, bench-peer and bench-size share, with ROOT set and before anything starts:
+# their own stack (state dir and ports), BENCH_CALLS checked into CALLS, the lock (they share
+# the emulators' instance ports 19400-19531), AWS's runtime emulator from the SAM CLI wheel in
+# RIE, PYTHON_TOOLS, and the function's configuration for the emulator's environment.
+bench_setup() { # NAME DYNAMODB_PORT SES_PORT DEFAULT_CALLS
+  local name="$1"
+  export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/$name}"
+  export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-$2}" SES_PORT="${BENCH_SES_PORT:-$3}"
+  CALLS="${BENCH_CALLS:-$4}"
+  [[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "$name: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
+  mkdir -p "$PASSKEY_STACK_DIR"
+  exec 8>"$ROOT/.stack/bench.lock"
+  flock -n 8 || { echo "$name: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
+  PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
+  RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
+  [[ -x "$RIE" ]] || { echo "$name: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
+  TABLE_NAME="$name-$(date +%s)"
+  export TABLE_NAME MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 RUST_LOG=warn \
+    LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
+}
