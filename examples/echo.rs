@@ -5,7 +5,8 @@
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use serde_json::{json, Value};
 
-#[tokio::main]
+// The same runtime flavour as the function (src/bin/send-passkey-link.rs).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
         Ok::<_, lambda_runtime::Error>(json!({"statusCode": 200, "headers": {}, "body": "{}"}))

@@ -13,29 +13,55 @@ export PATH="$PYTHON_TOOLS:$PATH"
 # knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-# name|environment|what it is. Each knob changes one thing against "shipped" (Cargo.toml's
-# [profile.release]); "panic-abort" is what cargo-lambda builds when Cargo.toml names no panic
-# strategy (it adds panic=abort), which the handler cannot have (tests/template.rs says why).
+# name|environment|source patches (scripts/bench-size/)|what it is. Each knob changes one thing
+# against "shipped" (Cargo.toml's [profile.release]); "panic-abort" is what cargo-lambda builds
+# when Cargo.toml names no panic strategy (it adds panic=abort), which the handler cannot have
+# (tests/template.rs says why). A knob with patches builds a copy of the working tree with them
+# applied, resolving its own Cargo.lock (a patch that changes dependencies cannot build --locked).
 KNOBS=(
-  "shipped||Cargo.toml: opt-level 3, lto fat, 1 codegen unit, strip, panic unwind"
-  "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z|opt-level = z"
-  "lto-thin|CARGO_PROFILE_RELEASE_LTO=thin|lto = thin (shipped until make bench-size chose fat)"
-  "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort|panic = abort (cargo-lambda's default)"
+  "shipped|||Cargo.toml: opt-level 3, lto fat, 1 codegen unit, strip, panic unwind"
+  "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z||opt-level = z"
+  "opt-s|CARGO_PROFILE_RELEASE_OPT_LEVEL=s||opt-level = s"
+  "sdk-opt-z||sdk-opt-z.patch|opt-level = z for aws-config and the SDK crates only"
+  "lto-thin|CARGO_PROFILE_RELEASE_LTO=thin||lto = thin (shipped until make bench-size chose fat)"
+  "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort||panic = abort (cargo-lambda's default)"
+  "no-sso||no-sso.patch|aws-config without its sso and credentials-process features"
+  "ring||ring.patch|rustls on ring instead of aws-lc-rs (no post-quantum key exchange)"
 )
+# BENCH_SIZE_KNOBS picks knobs by name (shipped always runs: the table compares against it).
+WANTED=" shipped ${BENCH_SIZE_KNOBS:-$(for knob in "${KNOBS[@]}"; do printf '%s ' "${knob%%|*}"; done)} "
+for name in $WANTED; do
+  printf '%s\n' "${KNOBS[@]}" | cut -d'|' -f1 | grep -qx -- "$name" \
+    || { echo "bench-size: BENCH_SIZE_KNOBS names no knob '$name' (knobs: ${KNOBS[*]%%|*})" >&2; exit 2; }
+done
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 RESULTS="$PASSKEY_STACK_DIR/results.tsv"
 : > "$RESULTS"
 for knob in "${KNOBS[@]}"; do
-  IFS='|' read -r name env what <<<"$knob"
+  IFS='|' read -r name env patches what <<<"$knob"
+  [[ "$WANTED" == *" $name "* ]] || continue
   dir="$PASSKEY_STACK_DIR/$name"
+  rm -rf "$dir"
   mkdir -p "$dir"
+  manifest="$ROOT/Cargo.toml"
+  locked=--locked
+  if [ -n "$patches" ]; then
+    mkdir "$dir/src"
+    git -C "$ROOT" ls-files -z | (cd "$ROOT" && tar --null -T - -cf -) | tar -xf - -C "$dir/src"
+    for patch in $patches; do
+      git -C "$dir/src" apply "$ROOT/scripts/bench-size/$patch" \
+        || { echo "bench-size: scripts/bench-size/$patch no longer applies to the working tree; regenerate it" >&2; exit 1; }
+    done
+    manifest="$dir/src/Cargo.toml"
+    locked=
+  fi
   # shellcheck disable=SC2086 # $env is one NAME=VALUE or nothing
   step "$name: arm64 bootstrap (cargo lambda build)" \
-    env $env cargo lambda build --release --arm64 --bin send-passkey-link --manifest-path "$ROOT/Cargo.toml"
+    env $env cargo lambda build --release --arm64 --bin send-passkey-link --manifest-path "$manifest"
   cp "$CARGO_TARGET_DIR/lambda/send-passkey-link/bootstrap" "$dir/bootstrap-arm64"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086 # $locked is one flag or nothing
   step "$name: x86_64 binary (cargo build)" \
-    env $env cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link
+    env $env cargo build $locked --release --manifest-path "$manifest" --bin send-passkey-link
   cp "$CARGO_TARGET_DIR/release/send-passkey-link" "$dir/bootstrap-x86_64"
   printf '%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
     "$(stat -c %s "$dir/bootstrap-x86_64")" >> "$RESULTS"

@@ -42,7 +42,9 @@ fn main() -> ExitCode {
     }
 }
 
-#[tokio::main]
+// One thread: Lambda gives an instance one event at a time, and a second worker only adds
+// cross-thread wake-ups (make bench: about a quarter less CPU per call than the default runtime).
+#[tokio::main(flavor = "current_thread")]
 async fn serve() -> Result<(), Error> {
     // Bad log settings still need a logger to report them.
     let (logs, log_error) = match LogSettings::from_env() {
