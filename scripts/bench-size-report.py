@@ -1,6 +1,6 @@
 """docs/benchmarks-size.md from scripts/bench-size.sh's results (standard library only).
 
-  bench-size-report.py RESULTS.tsv STATE_DIR CALLS OUT.md
+  bench-size-report.py RESULTS.tsv STATE_DIR CALLS OUT.md [KNOBS NOT RUN]
 """
 import json
 import platform
@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 results, state, calls, out = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+skipped = sys.argv[5].split() if len(sys.argv) > 5 else []
 MB = 1_000_000
 
 
@@ -77,5 +78,11 @@ lines += [
     f"{'**met**' if min(r['arm'] for r in rows if r['panic'] == 'unwind') <= 8 * MB else '**missed**'}; the smallest "
     f"here is {smallest['name']} at {smallest['arm'] / MB:.2f} MB.",
 ]
+if skipped:
+    lines += [
+        "",
+        f"Not run this time (`BENCH_SIZE_KNOBS` left them out): {', '.join(skipped)}; their last figures are in",
+        "this file's git history.",
+    ]
 out.write_text("\n".join(lines) + "\n")
 print(f"bench-size: wrote {out}")
