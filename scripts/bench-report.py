@@ -1,9 +1,12 @@
 """Writes docs/benchmarks.md and docs/benchmarks.png from examples/bench/'s results.
 
-  bench-report.py RESULTS.json BOOTSTRAP BENCHMARKS.md BENCHMARKS.png
+  bench-report.py RESULTS.json BOOTSTRAP BENCHMARKS.md BENCHMARKS.png [RUNS_DIR]
 
-Every figure comes from the run that produced RESULTS.json (make bench regenerates both files).
+Every figure comes from the run that produced RESULTS.json (make bench regenerates both files),
+except the last section's: the headline figures of the latest runs kept in RUNS_DIR (this one
+among them), named TIME-COMMIT.json by scripts/bench.sh.
 """
+import glob
 import json
 import os
 import platform
@@ -20,6 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 results_path, bootstrap, md_path, png_path = sys.argv[1:5]
+runs_dir = sys.argv[5] if len(sys.argv) > 5 else None
+RUNS_SHOWN = 5
 # The memory size the template deploys, and an assumed wait for DynamoDB and SES on AWS per call.
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "infra", "template.yaml")) as f:
     TEMPLATE_MEMORY_MB = int(re.search(r"^\s+MemorySize: (\d+)", f.read(), re.M).group(1))
@@ -195,7 +200,7 @@ else:
         "emulators that answer in a few milliseconds. The estimate for AWS replaces the local waits (the floor's",
         f"mean, {floor_mean:.1f} ms) with {AWS_WAIT_MS} ms; GB-s per call is memory x that estimate. CPU per call is higher",
         "here than with calls back to back (Throughput below): between spaced calls the process goes idle, and",
-        "each call then wakes its threads again with cold caches (not measured apart).",
+        "each call then wakes the process again with cold caches (not measured apart).",
         "",
         "| memory (MB) | mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) | CPU per call (ms) | estimated mean on AWS (ms) | GB-s per call on AWS |",
         "|---|---|---|---|---|---|---|---|",
@@ -327,6 +332,49 @@ lines += [
     "The comparison with Keycloak: docs/benchmarks-peer.md (`make bench-peer`).",
     "",
 ]
+
+
+def headline(run):
+    """The figures a reader compares from run to run, from one run's results."""
+    t = run["samples_ms"]
+    echo = pct(t["echo"], 50)
+    return [
+        pct(t["function_200"], 50) / pct(t["floor_200"], 50),
+        pct(t["function_403"], 50) / pct(t["floor_403"], 50),
+        (pct(t["function_200"], 50) - echo) / pct(t["floor_200"], 50),
+        pct(t["function_200"], 50),
+        statistics.median(c["init_ms"] for c in run["cold_starts"]),
+        statistics.median(rd["function_cpu_ms_per_call"] for rd in run["rounds"]),
+        max(rd["function_peak_rss_kb"] for rd in run["rounds"]) / 1024,
+        run["scale"][-1]["per_second"],
+    ]
+
+
+if runs_dir:
+    runs = sorted(glob.glob(os.path.join(runs_dir, "*.json")))[-RUNS_SHOWN:]
+    figures = []
+    lines += [
+        "## Across runs",
+        "",
+        f"The headline figures of the latest {len(runs)} `make bench` runs on this machine (kept in "
+        "`.stack/bench/runs/`, named by time and commit; this run is the last), then min / median / max over them.",
+        "Each run has its own load average; compare ratios first.",
+        "",
+        "| run (UTC, commit) | load at start | ratio 200 | ratio 403 | ratio 200 net of echo | function p50 200 (ms) | "
+        "init (ms) | CPU per call (ms) | peak RSS (MB) | calls/s at the most instances |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in runs:
+        with open(path) as f:
+            run = json.load(f)
+        values = headline(run)
+        figures.append(values)
+        stamp, _, commit = os.path.basename(path)[:-len(".json")].partition("-")
+        cells = " | ".join(f"{v:.2f}" for v in values[:-1]) + f" | {values[-1]:.0f}"
+        lines.append(f"| {stamp} {commit} | {run['load_average']['start']:.2f} | {cells} |")
+    formats = ["{:.2f}"] * (len(figures[0]) - 1) + ["{:.0f}"]
+    lines.append("| min / median / max | | " + " | ".join(spread(column, fmt) for column, fmt in zip(zip(*figures), formats)) + " |")
+    lines.append("")
 with open(md_path, "w") as f:
     f.write("\n".join(lines))
 

@@ -21,5 +21,10 @@ RESULTS="$PASSKEY_STACK_DIR/results.json"
     --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")"
 ' "$TARGET/release/examples/bench" "$RIE" "$TARGET/release/send-passkey-link" "$CALLS" "$RESULTS"
 
+# Kept per run for the document's "Across runs" table: TIME-COMMIT, "+" when the tree had changes.
+mkdir -p "$PASSKEY_STACK_DIR/runs"
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+"
+cp "$RESULTS" "$PASSKEY_STACK_DIR/runs/$(date -u +%Y%m%dT%H%M%S)-$commit.json"
 "$PLOT_PYTHON" -B "$ROOT/scripts/bench-report.py" "$RESULTS" "$TARGET/release/send-passkey-link" \
-  "$ROOT/docs/benchmarks.md" "$ROOT/docs/benchmarks.png"
+  "$ROOT/docs/benchmarks.md" "$ROOT/docs/benchmarks.png" "$PASSKEY_STACK_DIR/runs"
