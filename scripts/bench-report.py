@@ -81,7 +81,7 @@ lines = [
     f"- Machine: {cpu_count} cores ({model}), {platform.system()} {platform.release()}, {platform.machine()}",
     f"- Function: release `send-passkey-link` ({os.path.getsize(bootstrap) / 1e6:.1f} MB stripped, "
     f"{platform.machine()}), `{command('rustc', '--version')}`, under AWS's runtime interface emulator "
-    "(`aws-lambda-rie` from the pinned aws-sam-cli wheel), one emulator per instance, `RUST_LOG=warn`",
+    "(`aws-lambda-rie` from the pinned aws-sam-cli wheel), one emulator per instance, `RUST_LOG=info` as the template deploys it (a JSON log line per request)",
     "- Emulators: dynoxide (DynamoDB) and aws-ses-v2-local (SES v2), on 127.0.0.1, as in `make test`",
     "- Floor: the same AWS calls with the same payloads (BatchGetItem; TransactWriteItems; SendEmail) made",
     "  directly with the Rust SDK through the crate's store and mailer adapters, interleaved call by call",

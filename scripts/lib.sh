@@ -107,6 +107,6 @@ bench_setup() { # NAME DYNAMODB_PORT SES_PORT DEFAULT_CALLS
   RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
   [[ -x "$RIE" ]] || { echo "$name: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
   TABLE_NAME="$name-$(date +%s)"
-  export TABLE_NAME MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 RUST_LOG=warn \
+  export TABLE_NAME MAIL_FROM="Bench <no-reply@bench.example>" RATE_LIMIT_LINKS=100 RUST_LOG=info \
     LINK_URL_TEMPLATE='https://bench.example/ui/login/login/passwordless/init?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
 }
