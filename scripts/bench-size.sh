@@ -19,9 +19,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # (tests/template.rs says why). A knob with patches builds a copy of the working tree with them
 # applied, resolving its own Cargo.lock (a patch that changes dependencies cannot build --locked).
 KNOBS=(
-  "shipped|||Cargo.toml: opt-level 3, lto fat, 1 codegen unit, strip, panic unwind"
+  "shipped|||Cargo.toml: opt-level s, lto fat, 1 codegen unit, strip, panic unwind"
+  "opt-3|CARGO_PROFILE_RELEASE_OPT_LEVEL=3||opt-level = 3 (shipped until make bench-size chose s)"
   "opt-z|CARGO_PROFILE_RELEASE_OPT_LEVEL=z||opt-level = z"
-  "opt-s|CARGO_PROFILE_RELEASE_OPT_LEVEL=s||opt-level = s"
   "sdk-opt-z||sdk-opt-z.patch|opt-level = z for aws-config and the SDK crates only"
   "lto-thin|CARGO_PROFILE_RELEASE_LTO=thin||lto = thin (shipped until make bench-size chose fat)"
   "panic-abort|CARGO_PROFILE_RELEASE_PANIC=abort||panic = abort (cargo-lambda's default)"
@@ -35,8 +35,10 @@ for name in $WANTED; do
     || { echo "bench-size: BENCH_SIZE_KNOBS names no knob '$name' (knobs: ${KNOBS[*]%%|*})" >&2; exit 2; }
 done
 rustup target add aarch64-unknown-linux-gnu >/dev/null
-RESULTS="$PASSKEY_STACK_DIR/results.tsv"
-: > "$RESULTS"
+# Each knob's results stay in its directory until the knob runs again, stamped with the run's
+# time, commit and shipped arm64 size, so a run of some knobs keeps the others' last figures.
+stamp="$(date -u +%Y-%m-%dT%H:%MZ) $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || stamp="$stamp+"
 for knob in "${KNOBS[@]}"; do
   IFS='|' read -r name env patches what <<<"$knob"
   [[ "$WANTED" == *" $name "* ]] || continue
@@ -49,7 +51,9 @@ for knob in "${KNOBS[@]}"; do
     mkdir "$dir/src"
     git -C "$ROOT" ls-files -z | (cd "$ROOT" && tar --null -T - -cf -) | tar -xf - -C "$dir/src"
     for patch in $patches; do
-      git -C "$dir/src" apply "$ROOT/scripts/bench-size/$patch" \
+      # patch(1), not git apply: inside this repository's tree git apply skips paths outside the
+      # directory it runs in, which here is all of them.
+      patch --batch --forward --silent -p1 -d "$dir/src" -i "$ROOT/scripts/bench-size/$patch" \
         || { echo "bench-size: scripts/bench-size/$patch no longer applies to the working tree; regenerate it" >&2; exit 1; }
     done
     manifest="$dir/src/Cargo.toml"
@@ -63,22 +67,22 @@ for knob in "${KNOBS[@]}"; do
   step "$name: x86_64 binary (cargo build)" \
     env $env cargo build $locked --release --manifest-path "$manifest" --bin send-passkey-link
   cp "$CARGO_TARGET_DIR/release/send-passkey-link" "$dir/bootstrap-x86_64"
-  printf '%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
-    "$(stat -c %s "$dir/bootstrap-x86_64")" >> "$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$what" "$(stat -c %s "$dir/bootstrap-arm64")" \
+    "$(stat -c %s "$dir/bootstrap-x86_64")" "$(stat -c %s "$PASSKEY_STACK_DIR/shipped/bootstrap-arm64")" \
+    "$stamp" > "$dir/knob.tsv"
 done
 
 # The harness is the shipped build of examples/bench/ (only the function changes), and
 # target/release/send-passkey-link is the shipped one again afterwards.
 step "the bench harness (shipped profile)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
-names="$(cut -f1 "$RESULTS" | tr '\n' ' ')"
 "$ROOT/scripts/stack.sh" with bash -c '
   for name in $3; do
     TABLE_NAME="$TABLE_NAME-$name" "$0" --rie "$1" --bootstrap "$2/$name/bootstrap-x86_64" --echo "$(dirname "$0")/echo" \
       --table "$TABLE_NAME-$name" --calls "$4" --out "$2/$name/latency.json" \
       --dynamodb-pid "$(cat "$PASSKEY_STACK_DIR/dynamodb.pid")" --ses-pid "$(cat "$PASSKEY_STACK_DIR/ses.pid")"
   done
-' "$CARGO_TARGET_DIR/release/examples/bench" "$RIE" "$PASSKEY_STACK_DIR" "$names" "$CALLS"
+' "$CARGO_TARGET_DIR/release/examples/bench" "$RIE" "$PASSKEY_STACK_DIR" "$WANTED" "$CALLS"
 
-skipped="$(for knob in "${KNOBS[@]}"; do [[ "$WANTED" == *" ${knob%%|*} "* ]] || printf '%s ' "${knob%%|*}"; done)"
-python3 -B "$ROOT/scripts/bench-size-report.py" "$RESULTS" "$PASSKEY_STACK_DIR" "$CALLS" "$ROOT/docs/benchmarks-size.md" "$skipped"
+python3 -B "$ROOT/scripts/bench-size-report.py" "$PASSKEY_STACK_DIR" "$CALLS" "$ROOT/docs/benchmarks-size.md" \
+  "${KNOBS[@]%%|*}"
