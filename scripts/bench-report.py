@@ -350,19 +350,19 @@ def headline(run):
     ]
 
 
-if runs_dir:
-    runs = sorted(glob.glob(os.path.join(runs_dir, "*.json")))[-RUNS_SHOWN:]
+runs = sorted(glob.glob(os.path.join(runs_dir, "*.json")))[-RUNS_SHOWN:] if runs_dir else []
+if runs:
     figures = []
     lines += [
         "## Across runs",
         "",
         f"The headline figures of the latest {len(runs)} `make bench` runs on this machine (kept in "
         "`.stack/bench/runs/`, named by time and commit; this run is the last), then min / median / max over them.",
-        "Each run has its own load average; compare ratios first.",
+        "Each run has its own load average and call count (`BENCH_CALLS`); compare ratios first.",
         "",
-        "| run (UTC, commit) | load at start | ratio 200 | ratio 403 | ratio 200 net of echo | function p50 200 (ms) | "
+        "| run (UTC, commit) | calls per kind and round | load at start | ratio 200 | ratio 403 | ratio 200 net of echo | function p50 200 (ms) | "
         "init (ms) | CPU per call (ms) | peak RSS (MB) | calls/s at the most instances |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in runs:
         with open(path) as f:
@@ -371,9 +371,9 @@ if runs_dir:
         figures.append(values)
         stamp, _, commit = os.path.basename(path)[:-len(".json")].partition("-")
         cells = " | ".join(f"{v:.2f}" for v in values[:-1]) + f" | {values[-1]:.0f}"
-        lines.append(f"| {stamp} {commit} | {run['load_average']['start']:.2f} | {cells} |")
+        lines.append(f"| {stamp} {commit} | {run['calls']} | {run['load_average']['start']:.2f} | {cells} |")
     formats = ["{:.2f}"] * (len(figures[0]) - 1) + ["{:.0f}"]
-    lines.append("| min / median / max | | " + " | ".join(spread(column, fmt) for column, fmt in zip(zip(*figures), formats)) + " |")
+    lines.append("| min / median / max | | | " + " | ".join(spread(column, fmt) for column, fmt in zip(zip(*figures), formats)) + " |")
     lines.append("")
 with open(md_path, "w") as f:
     f.write("\n".join(lines))
