@@ -29,10 +29,16 @@ KNOBS=(
   "ring||ring.patch|rustls on ring instead of aws-lc-rs (no post-quantum key exchange)"
 )
 # BENCH_SIZE_KNOBS picks knobs by name (shipped always runs: the table compares against it).
-WANTED=" shipped ${BENCH_SIZE_KNOBS:-$(for knob in "${KNOBS[@]}"; do printf '%s ' "${knob%%|*}"; done)} "
-for name in $WANTED; do
-  printf '%s\n' "${KNOBS[@]}" | cut -d'|' -f1 | grep -qx -- "$name" \
+# WANTED is " name name ... ", each knob once, in KNOBS' order.
+read -r -a asked <<<"${BENCH_SIZE_KNOBS:-${KNOBS[*]%%|*}}"
+for name in "${asked[@]}"; do
+  printf '%s\n' "${KNOBS[@]%%|*}" | grep -qxF -- "$name" \
     || { echo "bench-size: BENCH_SIZE_KNOBS names no knob '$name' (knobs: ${KNOBS[*]%%|*})" >&2; exit 2; }
+done
+WANTED=" "
+for knob in "${KNOBS[@]}"; do
+  name="${knob%%|*}"
+  if [[ "$name" == shipped || " ${asked[*]} " == *" $name "* ]]; then WANTED="$WANTED$name "; fi
 done
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 # Each knob's results stay in its directory until the knob runs again, stamped with the run's
@@ -53,7 +59,7 @@ for knob in "${KNOBS[@]}"; do
     for patch in $patches; do
       # patch(1), not git apply: inside this repository's tree git apply skips paths outside the
       # directory it runs in, which here is all of them.
-      patch --batch --forward --silent -p1 -d "$dir/src" -i "$ROOT/scripts/bench-size/$patch" \
+      patch --batch --forward --silent --fuzz=0 -p1 -d "$dir/src" -i "$ROOT/scripts/bench-size/$patch" \
         || { echo "bench-size: scripts/bench-size/$patch no longer applies to the working tree; regenerate it" >&2; exit 1; }
     done
     manifest="$dir/src/Cargo.toml"
@@ -77,6 +83,7 @@ done
 step "the bench harness (shipped profile)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 "$ROOT/scripts/stack.sh" with bash -c '
+  set -e
   for name in $3; do
     TABLE_NAME="$TABLE_NAME-$name" "$0" --rie "$1" --bootstrap "$2/$name/bootstrap-x86_64" --echo "$(dirname "$0")/echo" \
       --table "$TABLE_NAME-$name" --calls "$4" --out "$2/$name/latency.json" \
