@@ -44,7 +44,7 @@ rustup target add aarch64-unknown-linux-gnu >/dev/null
 # Each knob's results stay in its directory until the knob runs again, stamped with the run's
 # time, commit and shipped arm64 size, so a run of some knobs keeps the others' last figures.
 stamp="$(date -u +%Y-%m-%dT%H:%MZ) $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || stamp="$stamp+"
+git -C "$ROOT" diff --quiet HEAD -- . ':!docs' 2>/dev/null || stamp="$stamp+"
 for knob in "${KNOBS[@]}"; do
   IFS='|' read -r name env patches what <<<"$knob"
   [[ "$WANTED" == *" $name "* ]] || continue

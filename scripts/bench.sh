@@ -14,9 +14,9 @@ PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 # Each run's results are kept for the document's "Across runs" table as TIME-COMMIT.json, the
-# commit read before the build ("+" when the tree had changes).
+# commit read before the build ("+" when the tree had changes outside docs/, which benches write).
 commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+"
+git -C "$ROOT" diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit+"
 step "release build (the shipped profile: opt-level s, fat lto, one codegen unit)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 RESULTS="$PASSKEY_STACK_DIR/results.json"
