@@ -30,7 +30,7 @@ bench: tools-stack ## release function under AWS's runtime emulator vs the floor
 bench-peer: tools-stack ## the function beside Keycloak 26.5.6 (JDK 25; 165 MB download once); writes docs/benchmarks-peer.md + .png
 	@scripts/bench-peer.sh
 
-bench-size: tools-stack ## each release-profile knob's effect on size and speed (~1-1.5 h); writes docs/benchmarks-size.md
+bench-size: tools-stack ## each knob's effect on size and speed (~10-15 min a knob, all: ~1.5-2 h; BENCH_SIZE_KNOBS picks); writes docs/benchmarks-size.md
 	@scripts/bench-size.sh
 
 dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings

@@ -18,7 +18,7 @@ PLOT_PYTHON="$("$ROOT/scripts/tools.sh" matplotlib)"
 "$ROOT/scripts/tools.sh" keycloak >/dev/null
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-step "release build (the shipped profile: fat lto, one codegen unit)" \
+step "release build (the shipped profile: opt-level s, fat lto, one codegen unit)" \
   cargo build --locked --release --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --example bench --example echo
 PEER_STATE="$PASSKEY_STACK_DIR/peer"
 trap '"$ROOT/scripts/peer.sh" stop "$PEER_STATE"' EXIT

@@ -356,9 +356,10 @@ if runs:
     lines += [
         "## Across runs",
         "",
-        f"The headline figures of the latest {len(runs)} `make bench` runs on this machine (kept in "
+        f"The headline figures of the latest {len(runs)} `make bench` run{'s' if len(runs) > 1 else ''} on this machine (kept in "
         "`.stack/bench/runs/`, named by time and commit; this run is the last), then min / median / max over them.",
-        "Each run has its own load average and call count (`BENCH_CALLS`); compare ratios first.",
+        "Each run has its own load average (a run right after its own release build starts with the build's)",
+        "and call count (`BENCH_CALLS`); compare ratios first.",
         "",
         "| run (UTC, commit) | calls per kind and round | load at start | ratio 200 | ratio 403 | ratio 200 net of echo | function p50 200 (ms) | "
         "init (ms) | CPU per call (ms) | peak RSS (MB) | calls/s at the most instances |",
@@ -373,7 +374,8 @@ if runs:
         cells = " | ".join(f"{v:.2f}" for v in values[:-1]) + f" | {values[-1]:.0f}"
         lines.append(f"| {stamp} {commit} | {run['calls']} | {run['load_average']['start']:.2f} | {cells} |")
     formats = ["{:.2f}"] * (len(figures[0]) - 1) + ["{:.0f}"]
-    lines.append("| min / median / max | | | " + " | ".join(spread(column, fmt) for column, fmt in zip(zip(*figures), formats)) + " |")
+    if len(runs) > 1:
+        lines.append("| min / median / max | | | " + " | ".join(spread(column, fmt) for column, fmt in zip(zip(*figures), formats)) + " |")
     lines.append("")
 with open(md_path, "w") as f:
     f.write("\n".join(lines))

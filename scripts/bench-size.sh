@@ -7,11 +7,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
-bench_setup bench-size 18310 18315 300
-export PATH="$PYTHON_TOOLS:$PATH"
-# The shared target dir: cargo keeps each profile's artifacts under their own hashes, so the
-# knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 # name|environment|source patches (scripts/bench-size/)|what it is. Each knob changes one thing
 # against "shipped" (Cargo.toml's [profile.release]); "panic-abort" is what cargo-lambda builds
@@ -40,6 +35,11 @@ for knob in "${KNOBS[@]}"; do
   name="${knob%%|*}"
   if [[ "$name" == shipped || " ${asked[*]} " == *" $name "* ]]; then WANTED="$WANTED$name "; fi
 done
+bench_setup bench-size 18310 18315 300
+export PATH="$PYTHON_TOOLS:$PATH"
+# The shared target dir: cargo keeps each profile's artifacts under their own hashes, so the
+# knobs do not evict `make bench`'s build, and the shipped profile costs nothing when it is there.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 # Each knob's results stay in its directory until the knob runs again, stamped with the run's
 # time, commit and shipped arm64 size, so a run of some knobs keeps the others' last figures.
