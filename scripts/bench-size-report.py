@@ -83,13 +83,14 @@ for r in rows:
         f"| {r['name']}: {r['what']} | {r['stamp']} | {r['arm'] / MB:.2f} | "
         f"{100 * (r['arm'] / r['shipped_arm'] - 1):+.1f}% | {r['x86'] / MB:.2f} | {r['panic']} | {speed} |"
     )
-unwinding = [r for r in rows if r["panic"] == "unwind"]
-smallest = min(unwinding, key=lambda r: r["arm"])
+shipped = next(r for r in rows if r["name"] == "shipped")
+smallest = min((r for r in rows if r["panic"] == "unwind"), key=lambda r: r["arm"])
 lines += [
     "",
     f"Goal (issue 18): an arm64 bootstrap of at most 8 MB, without giving up unwinding: "
-    f"{'**met**' if smallest['arm'] <= 8 * MB else '**missed**'}; the smallest that unwinds here is "
-    f"{smallest['name']} at {smallest['arm'] / MB:.2f} MB.",
+    f"{'**met**' if shipped['arm'] <= 8 * MB and shipped['panic'] == 'unwind' else '**missed**'} by the shipped "
+    f"build ({shipped['arm'] / MB:.2f} MB); the smallest knob that unwinds is {smallest['name']} at "
+    f"{smallest['arm'] / MB:.2f} MB.",
 ]
 if missing:
     lines += ["", f"No results yet (run them with `BENCH_SIZE_KNOBS`): {', '.join(missing)}."]
