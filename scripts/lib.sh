@@ -101,11 +101,12 @@ bench_setup() { # NAME DYNAMODB_PORT SES_PORT DEFAULT_CALLS
   CALLS="${BENCH_CALLS:-$4}"
   [[ "$CALLS" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "$name: BENCH_CALLS must be a whole number from 1 to 999999, not '$CALLS'" >&2; exit 2; }
   mkdir -p "$PASSKEY_STACK_DIR"
-  # The harness's CPU-quota cgroups (examples/bench/cpu_limit.rs) outlive it when it is
-  # interrupted; once their processes are gone they are empty and rmdir removes them.
-  trap 'rmdir /sys/fs/cgroup/passkey-bench-* /sys/fs/cgroup/cpu/passkey-bench-* 2>/dev/null || true' EXIT
   exec 8>"$ROOT/.stack/bench.lock"
   flock -n 8 || { echo "$name: another make bench, bench-peer or bench-size is running (.stack/bench.lock)" >&2; exit 1; }
+  # The harness's CPU-quota cgroups (examples/bench/cpu_limit.rs) outlive it when it is
+  # interrupted; once their processes are gone they are empty and rmdir removes them. Set only
+  # with the lock held, so a bench the lock refuses cannot touch a running one's.
+  trap 'rmdir /sys/fs/cgroup/passkey-bench-* /sys/fs/cgroup/cpu/passkey-bench-* 2>/dev/null || true' EXIT
   PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
   RIE="$(ls "$PYTHON_TOOLS"/../lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-"$(uname -m)" 2>/dev/null || true)"
   [[ -x "$RIE" ]] || { echo "$name: no aws-lambda-rie for $(uname -m) in the SAM CLI wheel" >&2; exit 1; }
