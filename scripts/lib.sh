@@ -3,7 +3,8 @@
 # that PID, never by name. Its port is recorded beside the PID file, so a new terminal (or
 # any script) finds the running stack without being told its ports again.
 
-port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# STACK_HOST: the address the stack's processes listen on (make sam-local: the Docker bridge's).
+port_answers() { (exec 3<>"/dev/tcp/${STACK_HOST:-127.0.0.1}/$1") 2>/dev/null; }
 
 running() { # NAME: its PID file names a live process
   local pid_file="$STATE/$1.pid" pid
@@ -34,7 +35,7 @@ start() { # NAME PORT SECONDS COMMAND...: start, wait until PORT answers; 1 when
   echo "$port" > "$STATE/$name.port"
   local tries=$((seconds * 20))
   for _ in $(seq 1 "$tries"); do
-    if port_answers "$port"; then echo "$name: up on 127.0.0.1:$port (pid $(cat "$STATE/$name.pid"))" >&2; return 0; fi
+    if port_answers "$port"; then echo "$name: up on ${STACK_HOST:-127.0.0.1}:$port (pid $(cat "$STATE/$name.pid"))" >&2; return 0; fi
     if ! running "$name"; then echo "$name: exited; its log:" >&2; cat "$STATE/$name.log" >&2; exit 1; fi
     sleep 0.05
   done

@@ -4,6 +4,8 @@ under `cargo lambda watch` (what `sam local start-api` does, without Docker).
 
   local-gateway.py serve  [--port 18080] [--lambda-url http://127.0.0.1:19000]
   local-gateway.py token  --sub USER --org ORG [--ttl 3600]   prints a bearer token
+  local-gateway.py public-key   prints the key's public half (base64 of the DER PKCS #1 form),
+                                for the local Lambda authorizer of `make sam-local`
 
 Every request outside ANONYMOUS_PATHS (the registration page and its calls, which the SAM
 template routes without an authorizer, matched exactly as API Gateway routes) must carry `Authorization: Bearer <JWT>` signed (RS256) by the local test key
@@ -401,7 +403,14 @@ def main():
     token.add_argument("--sub", required=True)
     token.add_argument("--org", required=True)
     token.add_argument("--ttl", type=int, default=3600)
+    commands.add_parser("public-key")
     args = parser.parse_args()
+
+    if args.command == "public-key":
+        public = load_key().public_key().public_bytes(serialization.Encoding.DER,
+                                                      serialization.PublicFormat.PKCS1)
+        print(base64.b64encode(public).decode())
+        return
 
     if args.command == "token":
         now = int(time.time())

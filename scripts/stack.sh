@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: dynoxide (DynamoDB) and aws-ses-v2-local (SES v2) on 127.0.0.1.
+# The local stack: dynoxide (DynamoDB) and aws-ses-v2-local (SES v2) on 127.0.0.1 (or on
+# $STACK_HOST: make sam-local puts them on the Docker bridge, where containers reach them).
 #
 #   stack.sh up            start what is not running and not configured elsewhere
 #   stack.sh down          stop what stack.sh started (by PID, never by name)
@@ -21,6 +22,7 @@ mkdir -p "$STATE"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
+HOST="${STACK_HOST:-127.0.0.1}"
 DYNAMODB_PORT="$(port_of dynamodb 18000)"
 SES_PORT="$(port_of ses 18005)"
 
@@ -33,23 +35,23 @@ elsewhere() { # VARIABLE OWN_URL
 }
 
 up() {
-  if ! elsewhere AWS_ENDPOINT_URL_DYNAMODB "http://127.0.0.1:$DYNAMODB_PORT"; then
+  if ! elsewhere AWS_ENDPOINT_URL_DYNAMODB "http://$HOST:$DYNAMODB_PORT"; then
     local dynoxide; dynoxide="$("$ROOT/scripts/tools.sh" dynoxide)"
-    if start dynamodb "$DYNAMODB_PORT" 10 "$dynoxide" --host 127.0.0.1 --port "$DYNAMODB_PORT" --log quiet; then
+    if start dynamodb "$DYNAMODB_PORT" 10 "$dynoxide" --host "$HOST" --port "$DYNAMODB_PORT" --log quiet; then
       STARTED+=(dynamodb)
     fi
   fi
-  if ! elsewhere AWS_ENDPOINT_URL_SESV2 "http://127.0.0.1:$SES_PORT"; then
+  if ! elsewhere AWS_ENDPOINT_URL_SESV2 "http://$HOST:$SES_PORT"; then
     local ses; ses="$("$ROOT/scripts/tools.sh" ses)"
-    if start ses "$SES_PORT" 10 "$ses" --host 127.0.0.1 --port "$SES_PORT"; then
+    if start ses "$SES_PORT" 10 "$ses" --host "$HOST" --port "$SES_PORT"; then
       STARTED+=(ses)
     fi
   fi
 }
 
 print_env() {
-  local dynamodb="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$DYNAMODB_PORT}"
-  local ses="${AWS_ENDPOINT_URL_SESV2:-http://127.0.0.1:$SES_PORT}"
+  local dynamodb="${AWS_ENDPOINT_URL_DYNAMODB:-http://$HOST:$DYNAMODB_PORT}"
+  local ses="${AWS_ENDPOINT_URL_SESV2:-http://$HOST:$SES_PORT}"
   cat <<ENV
 export AWS_ENDPOINT_URL_DYNAMODB='$dynamodb'
 export AWS_ENDPOINT_URL_SESV2='$ses'

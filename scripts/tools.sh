@@ -24,6 +24,15 @@ ZITADEL_CLIENT_EXTRAS=(soft-webauthn==0.1.4 fido2==1.2.0 cryptography==44.0.3 au
 # Debian 12's chromium (bookworm-security). Debian keeps only the newest security build in its
 # archive: when this version is gone, `apt-cache policy chromium` names the one to pin.
 CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
+# make sam-local: Debian 12's Docker engine (its dockerd runs as root), and qemu for arm64
+# functions on another architecture; installed with apt like chromium.
+DOCKER_IO_VERSION=20.10.24+dfsg1-1+deb12u1+b6
+QEMU_USER_STATIC_VERSION=1:7.2+dfsg-7+deb12u18+b3
+# The packages the local Lambda base image is made of (scripts/sam-local.sh): a shell and the
+# tools SAM's image build runs (mv, chmod), glibc and libgcc for the bootstrap, CA certificates.
+# Fetched for each architecture by a private apt (no change to the machine's apt set-up).
+SAM_BASE_PACKAGES=(libc6=2.36-9+deb12u14 libgcc-s1=12.2.0-14+deb12u1 busybox-static=1:1.35.0-4+deb12u1+b1
+  ca-certificates=20250419~deb12u2)
 # The benchmark peer (scripts/peer.sh): Keycloak's Quarkus distribution from Maven Central, and
 # an SMTP sink for the mail it sends.
 KEYCLOAK_VERSION=26.5.6
@@ -138,35 +147,97 @@ install_zitadel_client_node() {
   touch "$dir/.done"
 }
 
-# Headless Chromium for tests/browser: Debian's package (system-wide, so outside the tool cache),
-# installed as root without questions; skipped when the pinned version is installed.
-install_chromium() {
-  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' chromium 2>/dev/null)" == "ii $CHROMIUM_VERSION" ]] && return 0
+# A Debian 12 package at its pinned version (NAME VERSION WHAT-FOR), system-wide (outside the
+# tool cache), installed as root without questions; skipped when that version is installed.
+install_deb() {
+  local name="$1" version="$2" what="$3"
+  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null)" == "ii $version" ]] && return 0
   if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
-    echo "tools: chromium $CHROMIUM_VERSION is Debian 12's package and this machine has no apt-get/dpkg;" \
-      "install that chromium yourself or use a Debian 12 machine" >&2
+    echo "tools: $name $version ($what) is Debian 12's package and this machine has no apt-get/dpkg;" \
+      "install that $name yourself or use a Debian 12 machine" >&2
     exit 1
   fi
   if [[ "$(id -u)" != 0 ]]; then
-    echo "tools: installing chromium $CHROMIUM_VERSION (Debian package) needs root: run" \
-      "'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium=$CHROMIUM_VERSION'" \
+    echo "tools: installing $name $version (Debian package, for $what) needs root: run" \
+      "'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $name=$version'" \
       "or this command as root" >&2
     exit 1
   fi
-  echo "tools: installing chromium $CHROMIUM_VERSION (Debian package, apt-get)" >&2
+  echo "tools: installing $name $version (Debian package, apt-get, for $what)" >&2
   # The package lists are read only when they lack the pinned version (a fresh machine has none).
   # (apt-cache show NAME=VERSION exits 0 for a version it does not know: madison lists what is.)
-  offered() { apt-cache madison chromium 2>/dev/null | awk -F' *[|] *' '{print $2}' | grep -qxF "$CHROMIUM_VERSION"; }
+  offered() { apt-cache madison "$name" 2>/dev/null | awk -F' *[|] *' '{print $2}' | grep -qxF "$version"; }
   if ! offered; then
     apt-get update -q >&2
     if ! offered; then
-      echo "tools: Debian's archive no longer offers chromium $CHROMIUM_VERSION (a newer security" \
-        "build replaced it?): pin the candidate 'apt-cache policy chromium' shows in scripts/tools.sh" >&2
+      echo "tools: Debian's archive no longer offers $name $version (a newer security" \
+        "build replaced it?): pin the candidate 'apt-cache policy $name' shows in scripts/tools.sh" >&2
       exit 1
     fi
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    -o DPkg::Lock::Timeout=300 "chromium=$CHROMIUM_VERSION" >&2
+    -o DPkg::Lock::Timeout=300 "$name=$version" >&2
+}
+
+# Headless Chromium for tests/browser.
+install_chromium() { install_deb chromium "$CHROMIUM_VERSION" "tests/browser"; }
+install_docker() { install_deb docker.io "$DOCKER_IO_VERSION" "make sam-local"; }
+install_qemu() { install_deb qemu-user-static "$QEMU_USER_STATIC_VERSION" "make sam-local's arm64 functions"; }
+
+# The root file system of the local Lambda base image for ARCH (arm64|x86_64): SAM_BASE_PACKAGES
+# for that architecture, unpacked, with busybox's applets linked into /bin and the CA bundle
+# made as update-ca-certificates makes it. The folder's name holds a hash of the pins and of this
+# function, so a change builds afresh.
+sam_base_dir() {
+  local arch="$1" key
+  key="$( { printf '%s\n' "${SAM_BASE_PACKAGES[@]}"; declare -f install_sam_base; } | sha256sum | cut -c1-12)"
+  echo "$TOOLS_DIR/sam-base-$arch-$key"
+}
+install_sam_base() {
+  local arch="$1" deb_arch dir work
+  case "$arch" in arm64) deb_arch=arm64 ;; x86_64) deb_arch=amd64 ;; *) echo "tools: no base image for '$arch'" >&2; exit 2 ;; esac
+  dir="$(sam_base_dir "$arch")"
+  [[ -f "$dir/.done" ]] && return 0
+  echo "tools: fetching the Lambda base image's Debian packages ($deb_arch) into $dir" >&2
+  rm -rf "$dir"
+  work="$dir/apt"
+  mkdir -p "$work/lists/partial" "$work/archives/partial" "$dir/debs" "$dir/rootfs"
+  cat > "$work/sources.list" <<SOURCES
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+SOURCES
+  # apt with its own lists, cache and architecture: the machine's apt set-up is not touched.
+  local apt=(-q -o "Dir::State=$work" -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work"
+    -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "APT::Architecture=$deb_arch" -o "APT::Architectures=$deb_arch" -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  apt-get "${apt[@]}" update >&2
+  if ! (cd "$dir/debs" && apt-get "${apt[@]}" download "${SAM_BASE_PACKAGES[@]}" >&2); then
+    echo "tools: Debian's archive no longer offers one of ${SAM_BASE_PACKAGES[*]} for $deb_arch" \
+      "(a newer security build replaced it?): pin what 'apt-cache policy NAME' shows in scripts/tools.sh" >&2
+    exit 1
+  fi
+  local deb applet
+  for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/rootfs"; done
+  cd "$dir/rootfs"
+  mkdir -p etc/ssl/certs tmp var/task var/runtime opt
+  chmod 1777 tmp
+  cat usr/share/ca-certificates/mozilla/*.crt > etc/ssl/certs/ca-certificates.crt
+  rm -rf usr/share
+  # SAM's image build runs sh, mv and chmod; the rest are for a look inside (docker exec).
+  for applet in sh ash mv cp chmod chown ln ls mkdir rm cat echo env printf sleep test true false \
+    sed grep head tail wc tr id uname find xargs tar gzip wget ps kill; do
+    [[ -e "bin/$applet" ]] || ln -s busybox "bin/$applet"
+  done
+  cat > "$dir/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
+CMD ["/bin/sh"]
+DOCKERFILE
+  rm -rf "$work" "$dir/debs"
+  touch "$dir/.done"
 }
 
 # playwright-core for tests/browser (no browser of its own: it drives Debian's chromium through
@@ -199,6 +270,9 @@ case "${1:-all}" in
     echo "$TOOLS_DIR/zitadel-client-node-$(sha256sum "$ROOT/tests/sdk/node/package-lock.json" | cut -c1-12)"
     ;;
   chromium) install_chromium; echo /usr/bin/chromium ;;
+  docker) install_docker; echo /usr/sbin/dockerd ;;
+  qemu) install_qemu; echo /usr/bin/qemu-aarch64-static ;;
+  sam-base) install_sam_base "${2:?sam-base needs an architecture: arm64 or x86_64}"; sam_base_dir "$2" ;;
   matplotlib) install_matplotlib; echo "$(venv_dir matplotlib "$MATPLOTLIB_VERSION")/bin/python" ;;
   playwright) install_playwright; playwright_dir ;;
   keycloak) install_keycloak; echo "$TOOLS_DIR/keycloak-$KEYCLOAK_VERSION" ;;
@@ -212,5 +286,5 @@ case "${1:-all}" in
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
     install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
     ;;
-  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|playwright|matplotlib|keycloak|aiosmtpd|stack|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|docker|qemu|sam-base ARCH|playwright|matplotlib|keycloak|aiosmtpd|stack|all]" >&2; exit 2 ;;
 esac

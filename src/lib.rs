@@ -15,6 +15,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod link;
+pub mod local_authorizer;
 pub mod mail;
 pub mod mailer;
 pub mod metrics;

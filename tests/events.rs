@@ -17,6 +17,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("send-link-unknown-user.json", 404),
     ("rest-v1-cognito.json", 200),
     ("rest-v1-lambda-authorizer.json", 200),
+    ("http-v2-lambda-authorizer.json", 200),
     ("add-link.json", 200),
     ("auth-send-my-link.json", 200),
     ("auth-add-my-link.json", 200),

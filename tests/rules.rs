@@ -52,6 +52,24 @@ async fn rest_api_lambda_authorizer_context_identifies_the_caller() {
 }
 
 #[tokio::test]
+async fn http_api_lambda_authorizer_context_identifies_the_caller() {
+    let h = Harness::new().await;
+    let (status, body) = h.call(&events_file("http-v2-lambda-authorizer.json")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
+    assert_eq!(h.items(ALICE, "EVENT#").await[0]["editorUserId"].as_s().unwrap(), DEMO_ADMIN);
+    // Context values that are not strings name nobody; a JWT authorizer's claims win over
+    // context keys beside them.
+    let mut e = events_file("http-v2-lambda-authorizer.json");
+    e["requestContext"]["authorizer"]["lambda"]["sub"] = json!(100000000000000010u64);
+    expect(&h, &e, 401, "AUTH-7kZq2").await;
+    let mut e = events_file("http-v2-lambda-authorizer.json");
+    e["requestContext"]["authorizer"]["jwt"] = json!({"claims": {"sub": HELPDESK,
+        "urn:zitadel:iam:user:resourceowner:id": DEMO_ORG}, "scopes": null});
+    expect(&h, &e, 403, "AUTH-5mWD2").await;
+}
+
+#[tokio::test]
 async fn rest_api_without_authorizer_is_unauthenticated() {
     let h = Harness::new().await;
     let mut e = events_file("rest-v1-cognito.json");

@@ -243,7 +243,12 @@ fn caller(req: &Request, names: &ClaimNames) -> Option<Caller> {
     let claim = |name: &str| -> Option<String> {
         match req.request_context_ref()? {
             RequestContext::ApiGatewayV2(ctx) => {
-                ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get(name).cloned()
+                let authorizer = ctx.authorizer.as_ref()?;
+                match &authorizer.jwt {
+                    Some(jwt) => jwt.claims.get(name).cloned(),
+                    // A Lambda authorizer's context (simple or IAM-policy responses alike).
+                    None => authorizer.fields.get(name)?.as_str().map(str::to_owned),
+                }
             }
             RequestContext::ApiGatewayV1(ctx) => {
                 let fields = &ctx.authorizer.fields;

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes the local template `sam local invoke` / `start-api` run (make sam-local), derived from
+infra/template.yaml so that its routes, variables and settings cannot drift from what is
+deployed. What it changes, and why:
+
+- the function's code is a folder holding a prebuilt `bootstrap` (no `sam build`), for ARCH;
+- the variables the local stack needs are declared (SAM's --env-vars sets only declared ones):
+  the emulators' endpoints, the table, and demo limits as `make dev` has them;
+- the required parameters get demo defaults, so no --parameter-overrides is needed;
+- the HTTP API's JWT authorizer, which SAM CLI does not run, becomes a Lambda authorizer
+  (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py).
+
+  sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --authorizer-code DIR \\
+      --dynamodb URL --ses URL --table NAME --public-key B64 --link-url-template URL
+"""
+import argparse
+import os
+import sys
+
+from samcli.yamlhelper import yaml_dump, yaml_parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# scripts/local-gateway.py's token issuer and audience.
+ISSUER = "http://127.0.0.1/local-gateway"
+AUDIENCE = "passkey-api"
+
+
+def local_template(template: dict, args) -> dict:
+    defaults = {
+        "SenderEmail": "no-reply@demo.example",
+        "SenderName": "Passkeys",
+        "SenderIdentity": "demo.example",
+        "LinkUrlTemplate": args.link_url_template,
+        "JwtIssuer": "https://unused.invalid",
+        "JwtAudience": AUDIENCE,
+    }
+    for name, value in defaults.items():
+        template["Parameters"][name]["Default"] = value
+    # The local page is http://localhost (browsers allow WebAuthn on http only there).
+    template["Parameters"]["LinkUrlTemplate"].pop("AllowedPattern", None)
+
+    resources = template["Resources"]
+    function = resources["Function"]
+    function.pop("Metadata", None)
+    props = function["Properties"]
+    props["CodeUri"] = args.function_code
+    props["Architectures"] = [args.arch]
+    variables = props["Environment"]["Variables"]
+    variables.update({
+        "TABLE_NAME": args.table,
+        "AWS_ENDPOINT_URL_DYNAMODB": args.dynamodb,
+        "AWS_ENDPOINT_URL_SESV2": args.ses,
+        # As `make dev` has them: the demo sends to the same few users again and again, all
+        # from one address.
+        "RATE_LIMIT_LINKS": "100",
+        "PAGE_RATE_LIMIT_PER_SOURCE": "1000",
+    })
+
+    resources["LocalAuthorizer"] = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "CodeUri": args.authorizer_code,
+            "Handler": "bootstrap",
+            "Runtime": "provided.al2023",
+            # The host's own architecture: it only guards the local API.
+            "Architectures": [args.authorizer_arch],
+            "MemorySize": 128,
+            "Timeout": 5,
+            "Environment": {"Variables": {
+                "LOCAL_JWT_PUBLIC_KEY": args.public_key,
+                "LOCAL_JWT_ISSUER": ISSUER,
+                "LOCAL_JWT_AUDIENCE": AUDIENCE,
+                "RUST_LOG": "info",
+            }},
+        },
+    }
+    auth = resources["HttpApi"]["Properties"]["Auth"]
+    auth["DefaultAuthorizer"] = "LocalToken"
+    auth["Authorizers"] = {"LocalToken": {
+        "FunctionArn": {"Fn::GetAtt": ["LocalAuthorizer", "Arn"]},
+        "AuthorizerPayloadFormatVersion": "2.0",
+        "EnableSimpleResponses": True,
+        "Identity": {"Headers": ["Authorization"]},
+    }}
+    return template
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--arch", choices=["arm64", "x86_64"], required=True)
+    parser.add_argument("--authorizer-arch", choices=["arm64", "x86_64"], required=True)
+    for name in ["function-code", "authorizer-code", "dynamodb", "ses", "table", "public-key",
+                 "link-url-template"]:
+        parser.add_argument(f"--{name}", required=True)
+    args = parser.parse_args()
+    with open(os.path.join(ROOT, "infra", "template.yaml")) as f:
+        template = yaml_parse(f.read())
+    text = ("# Written by scripts/sam-local-template.py from infra/template.yaml (make sam-local);\n"
+            "# not for deploying.\n" + yaml_dump(local_template(template, args)))
+    tmp = f"{args.out}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

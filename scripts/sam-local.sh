@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# `sam local invoke` and `sam local start-api` on this machine with no image pulled (README,
+# "sam local"). Needs root: it starts its own Docker engine.
+#
+#   sam-local.sh check   every events/ file through `sam local invoke`, then `start-api` with a
+#                        token (scripts/sam-local-check.py); make sam-local, part of make test
+#   sam-local.sh api     `sam local start-api` on 127.0.0.1:$SAM_API_PORT (default 3000), with
+#                        the stack and the demo table, until Ctrl-C
+#
+# SAM_LOCAL_ARCH=arm64|x86_64 (default: the host's): the function's architecture; arm64 on an
+# x86_64 host runs under qemu-user-static through binfmt_misc.
+#
+# What it does, and undoes on exit (also after a failure or Ctrl-C), so the machine is left as
+# it was found:
+# - installs Debian's docker.io (and qemu-user-static for a foreign architecture), pinned;
+# - starts dockerd by PID (its data in the tool cache, so built images are kept; its socket in
+#   $SAM_LOCAL_RUN_DIR) with --userland-proxy=false (with the proxy SAM sometimes gets no answer
+#   from a container that is still starting), and stops it; removes the docker0 bridge if it made
+#   it, restores the iptables rules and net.ipv4.ip_forward as they were;
+# - builds the base image SAM layers its runtime emulator onto,
+#   public.ecr.aws/lambda/provided:al2023-ARCH, from Debian packages (scripts/tools.sh sam-base),
+#   since no registry is reachable: hence always --skip-pull-image;
+# - for arm64: mounts binfmt_misc and registers qemu-aarch64 if they are not, and undoes that;
+# - runs the local stack on the Docker bridge's gateway address (containers cannot reach the
+#   host's 127.0.0.1; SAM's --docker-network host does not change that), in its own state folder
+#   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), and stops it.
+# With DOCKER_HOST set, that engine is used as it is: nothing is started or stopped there, and a
+# base image it already has (AWS's own, say) is not replaced.
+# One make sam-local at a time per machine: the engine's bridge and firewall rules are the
+# machine's.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MODE="${1:-}"
+case "$MODE" in
+  check | api | __inner-check | __inner-api) ;;
+  *) echo "usage: $0 check|api" >&2; exit 2 ;;
+esac
+
+TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
+# The local gateway's signing key stays make dev's (.stack/jwt-key.pem): its tokens work here too.
+export PASSKEY_KEY_DIR="${PASSKEY_KEY_DIR:-${PASSKEY_STACK_DIR:-$ROOT/.stack}}"
+RUN_DIR="${SAM_LOCAL_RUN_DIR:-/run/passkey-sam-local}"
+export PASSKEY_STACK_DIR="${PASSKEY_SAM_LOCAL_DIR:-$ROOT/.stack/sam-local}"
+export DYNAMODB_PORT="${SAM_DYNAMODB_PORT:-18100}" SES_PORT="${SAM_SES_PORT:-18105}"
+case "$(uname -m)" in
+  x86_64) HOST_ARCH=x86_64 ;;
+  aarch64 | arm64) HOST_ARCH=arm64 ;;
+  *) echo "sam-local: no Lambda architecture for this host's $(uname -m)" >&2; exit 1 ;;
+esac
+ARCH="${SAM_LOCAL_ARCH:-$HOST_ARCH}"
+case "$ARCH" in
+  "$HOST_ARCH") ;;
+  arm64) ;; # under qemu
+  *) echo "sam-local: SAM_LOCAL_ARCH must be arm64 or $HOST_ARCH, not '$ARCH'" >&2; exit 2 ;;
+esac
+PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
+export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
+# SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
+# retries. A closed local port refuses at once (SAM then uses its default account id).
+export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+# ---- the engine, binfmt and their undoing (outer modes) ----
+
+OWN_ENGINE=0 MOUNTED_BINFMT=0 REGISTERED_QEMU=0 MADE_DOCKER0=0
+
+restore_machine() {
+  local status=$?
+  if [[ "$OWN_ENGINE" == 1 ]]; then
+    local pid
+    pid="$(cat "$RUN_DIR/dockerd.pid" 2>/dev/null || true)"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      echo "sam-local: dockerd stopped (pid $pid)" >&2
+    fi
+    # Its containerd and shims are in its session.
+    [[ -n "$pid" ]] && kill -KILL -- "-$pid" 2>/dev/null || true
+    if [[ "$MADE_DOCKER0" == 1 ]] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 || true; fi
+    restore_iptables
+    cat "$RUN_DIR/ip_forward.before" > /proc/sys/net/ipv4/ip_forward 2>/dev/null || true
+    echo "sam-local: docker0, iptables and ip_forward are as before" >&2
+  fi
+  if [[ "$REGISTERED_QEMU" == 1 ]]; then echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 || true; fi
+  if [[ "$MOUNTED_BINFMT" == 1 ]]; then umount /proc/sys/fs/binfmt_misc || true; fi
+  if [[ "$REGISTERED_QEMU$MOUNTED_BINFMT" != 00 ]]; then echo "sam-local: binfmt_misc is as before" >&2; fi
+  exit "$status"
+}
+
+# dockerd adds chains, rules and a FORWARD policy to the filter and nat tables; each table is
+# put back as iptables-save printed it before, and one that did not exist is emptied.
+restore_iptables() {
+  local table
+  for table in filter nat; do
+    if grep -qx "\*$table" "$RUN_DIR/iptables.before"; then
+      # iptables-restore replaces the tables its input holds, and only those.
+      awk -v t="*$table" '$0 == t {on = 1} on {print} on && $0 == "COMMIT" {exit}' "$RUN_DIR/iptables.before" \
+        | iptables-restore || true
+    else
+      iptables -t "$table" -F 2>/dev/null || true
+      iptables -t "$table" -X 2>/dev/null || true
+      if [[ "$table" == filter ]]; then iptables -P FORWARD ACCEPT 2>/dev/null || true; fi
+    fi
+  done
+}
+
+engine_up() {
+  if [[ -n "${DOCKER_HOST:-}" ]]; then
+    docker info >/dev/null 2>&1 || { echo "sam-local: no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2; exit 1; }
+    echo "sam-local: using the engine at DOCKER_HOST=$DOCKER_HOST" >&2
+    return
+  fi
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "sam-local: starting a Docker engine needs root (or set DOCKER_HOST to one that runs)" >&2
+    exit 1
+  fi
+  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
+    echo "sam-local: a Docker engine already runs at /var/run/docker.sock: a second one would fight" \
+      "it over the bridge and the firewall; use it with DOCKER_HOST=unix:///var/run/docker.sock" >&2
+    exit 1
+  fi
+  "$ROOT/scripts/tools.sh" docker >/dev/null
+  mkdir -p "$RUN_DIR"
+  exec 7>"$RUN_DIR/lock"
+  flock -n 7 || { echo "sam-local: another make sam-local is running ($RUN_DIR/lock)" >&2; exit 1; }
+  iptables-save > "$RUN_DIR/iptables.before"
+  cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.before"
+  ip link show docker0 >/dev/null 2>&1 || MADE_DOCKER0=1
+  OWN_ENGINE=1
+  rm -f "$RUN_DIR/dockerd.pid"
+  setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
+    --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
+    >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+  echo $! > "$RUN_DIR/dockerd.pid"
+  export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
+  for _ in $(seq 1 300); do
+    if docker info >/dev/null 2>&1; then
+      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/dockerd.pid"), log $RUN_DIR/dockerd.log)" >&2
+      return
+    fi
+    kill -0 "$(cat "$RUN_DIR/dockerd.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "sam-local: dockerd did not come up; the end of $RUN_DIR/dockerd.log:" >&2
+  tail -n 20 "$RUN_DIR/dockerd.log" >&2
+  exit 1
+}
+
+binfmt_up() {
+  [[ "$ARCH" == "$HOST_ARCH" ]] && return
+  "$ROOT/scripts/tools.sh" qemu >/dev/null
+  if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    MOUNTED_BINFMT=1
+  fi
+  local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+  if [[ -e "$entry" ]]; then
+    # Containers see the host's interpreter only when the kernel holds it open (flag F).
+    grep -q '^flags:.*F' "$entry" || { echo "sam-local: $entry is registered without the F flag, so" \
+      "containers cannot use it; remove it (echo -1 > $entry) and run again" >&2; exit 1; }
+    return
+  fi
+  # Debian's qemu-aarch64 magic and mask (/usr/share/binfmts/qemu-aarch64).
+  printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
+    > /proc/sys/fs/binfmt_misc/register
+  REGISTERED_QEMU=1
+}
+
+# public.ecr.aws/lambda/provided:al2023-ARCH, built from scripts/tools.sh sam-base's root file
+# system; labelled with that folder's name, so a changed pin rebuilds it.
+base_image() { # ARCH
+  local arch="$1" dir tag platform have
+  tag="public.ecr.aws/lambda/provided:al2023-$arch"
+  platform="linux/$([[ "$arch" == arm64 ]] && echo arm64 || echo amd64)"
+  dir="$("$ROOT/scripts/tools.sh" sam-base "$arch")"
+  if have="$(docker image inspect "$tag" --format '{{index .Config.Labels "passkey.base"}}' 2>/dev/null)"; then
+    [[ "$have" == "$(basename "$dir")" ]] && return
+    if [[ "$OWN_ENGINE" == 0 && -z "$have" ]]; then
+      echo "sam-local: using the engine's own $tag" >&2
+      return
+    fi
+  fi
+  step "building $tag from Debian packages" \
+    docker build --quiet --platform "$platform" --label "passkey.base=$(basename "$dir")" -t "$tag" "$dir" >/dev/null
+}
+
+outer() {
+  trap restore_machine EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  engine_up
+  binfmt_up
+  base_image "$ARCH"
+  [[ "$ARCH" == "$HOST_ARCH" ]] || base_image "$HOST_ARCH"
+  local gateway
+  gateway="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')"
+  [[ -n "$gateway" ]] || { echo "sam-local: the engine's bridge network has no gateway address" >&2; exit 1; }
+  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE"
+}
+
+# ---- inside the stack (its endpoints in the environment) ----
+
+# The bootstraps: the function for ARCH (a debug build, as make dev runs; the host's own
+# target shares make test's build), the authorizer for the host.
+bootstraps() {
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}" code="$PASSKEY_STACK_DIR/code" function_bin
+  step "building send-passkey-link, local-authorizer and passkey-admin" \
+    cargo build --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --bin local-authorizer --bin passkey-admin
+  function_bin="$target/debug/send-passkey-link"
+  if [[ "$ARCH" != "$HOST_ARCH" ]]; then
+    rustup target add aarch64-unknown-linux-gnu >/dev/null
+    step "building send-passkey-link for arm64 (cargo lambda, zig)" \
+      cargo lambda build --manifest-path "$ROOT/Cargo.toml" --arm64 --bin send-passkey-link
+    function_bin="$target/aarch64-unknown-linux-gnu/debug/send-passkey-link"
+  fi
+  mkdir -p "$code/function" "$code/authorizer"
+  # Copies, not links: the folders are mounted into the containers.
+  cp "$function_bin" "$code/function/bootstrap"
+  cp "$target/debug/local-authorizer" "$code/authorizer/bootstrap"
+  PASSKEY_ADMIN="$target/debug/passkey-admin"
+}
+
+local_template() { # TABLE
+  local page="http://localhost:${SAM_API_PORT}/ui/login/login/passwordless/init"
+  page+='?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
+  TEMPLATE="$PASSKEY_STACK_DIR/template.yaml"
+  "$PYTHON_TOOLS/python" "$ROOT/scripts/sam-local-template.py" "$TEMPLATE" --arch "$ARCH" \
+    --authorizer-arch "$HOST_ARCH" --function-code "$PASSKEY_STACK_DIR/code/function" \
+    --authorizer-code "$PASSKEY_STACK_DIR/code/authorizer" --dynamodb "$AWS_ENDPOINT_URL_DYNAMODB" \
+    --ses "$AWS_ENDPOINT_URL_SESV2" --table "$1" \
+    --public-key "$(PASSKEY_STACK_DIR="$PASSKEY_KEY_DIR" "$PYTHON_TOOLS/python" "$ROOT/scripts/local-gateway.py" public-key)" \
+    --link-url-template "$page"
+}
+
+inner_check() {
+  export SAM_API_PORT="${SAM_API_PORT:-18300}"
+  bootstraps
+  local_template unused
+  export PASSKEY_ADMIN TABLE_PREFIX="sam-local-$(date +%s)" SAM_API_LOG="$PASSKEY_STACK_DIR/start-api.log"
+  echo "sam-local: $ARCH function, template $TEMPLATE, stack on ${STACK_HOST}" >&2
+  "$PYTHON_TOOLS/python" "$ROOT/scripts/sam-local-check.py" "$TEMPLATE"
+}
+
+inner_api() {
+  export SAM_API_PORT="${SAM_API_PORT:-3000}" TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
+  bootstraps
+  "$PASSKEY_ADMIN" create-table >/dev/null 2>&1 || true
+  "$PASSKEY_ADMIN" seed "$ROOT/seed/demo.json" >/dev/null
+  local_template "$TABLE_NAME"
+  cat >&2 <<EOF
+sam-local: $ARCH function; template $TEMPLATE; table $TABLE_NAME; mailbox $MAILBOX_URL/
+  token:  TOKEN=\$(scripts/gateway.sh token 100000000000000010 100000000000000001)   (as for make dev)
+  call:   curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{}' \\
+            http://127.0.0.1:$SAM_API_PORT/management/v1/users/100000000000000011/passwordless/_send_link
+Ctrl-C stops start-api, the stack and the engine.
+EOF
+  sam local start-api --template-file "$TEMPLATE" --skip-pull-image --host 127.0.0.1 --port "$SAM_API_PORT"
+}
+
+case "$MODE" in
+  check | api) outer ;;
+  __inner-check) inner_check ;;
+  __inner-api) inner_api ;;
+esac
