@@ -70,7 +70,7 @@ restore_machine() {
   local status=$?
   if [[ "$OWN_ENGINE" == 1 ]]; then
     local pid
-    pid="$(cat "$RUN_DIR/dockerd.pid" 2>/dev/null || true)"
+    pid="$(cat "$RUN_DIR/engine.pid" 2>/dev/null || true)"
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -130,18 +130,19 @@ engine_up() {
   cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.before"
   ip link show docker0 >/dev/null 2>&1 || MADE_DOCKER0=1
   OWN_ENGINE=1
-  rm -f "$RUN_DIR/dockerd.pid"
+  rm -f "$RUN_DIR/dockerd.pid" "$RUN_DIR/engine.pid"
   setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
     --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
     >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
-  echo $! > "$RUN_DIR/dockerd.pid"
+  # setsid execs dockerd: $! is its PID, and its session holds containerd and the shims.
+  echo $! > "$RUN_DIR/engine.pid"
   export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
   for _ in $(seq 1 300); do
     if docker info >/dev/null 2>&1; then
-      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/dockerd.pid"), log $RUN_DIR/dockerd.log)" >&2
+      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/engine.pid"), log $RUN_DIR/dockerd.log)" >&2
       return
     fi
-    kill -0 "$(cat "$RUN_DIR/dockerd.pid")" 2>/dev/null || break
+    kill -0 "$(cat "$RUN_DIR/engine.pid")" 2>/dev/null || break
     sleep 0.1
   done
   echo "sam-local: dockerd did not come up; the end of $RUN_DIR/dockerd.log:" >&2
@@ -183,8 +184,13 @@ base_image() { # ARCH
       return
     fi
   fi
-  step "building $tag from Debian packages" \
-    docker build --quiet --platform "$platform" --label "passkey.base=$(basename "$dir")" -t "$tag" "$dir" >/dev/null
+  step "building $tag from Debian packages" quietly \
+    docker build --quiet --platform "$platform" --label "passkey.base=$(basename "$dir")" -t "$tag" "$dir"
+}
+
+quietly() { # COMMAND...: its output only when it fails (docker build warns that it is legacy)
+  local out
+  out="$("$@" 2>&1)" || { echo "$out" >&2; return 1; }
 }
 
 outer() {
@@ -196,7 +202,9 @@ outer() {
   base_image "$ARCH"
   [[ "$ARCH" == "$HOST_ARCH" ]] || base_image "$HOST_ARCH"
   local gateway
-  gateway="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')"
+  gateway="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
+  # dockerd 20.10 leaves the default bridge's gateway out of IPAM: it is docker0's address.
+  [[ -n "$gateway" ]] || gateway="$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')"
   [[ -n "$gateway" ]] || { echo "sam-local: the engine's bridge network has no gateway address" >&2; exit 1; }
   STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE"
 }
