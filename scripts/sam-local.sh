@@ -40,9 +40,11 @@ esac
 TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
 # The local gateway's signing key stays make dev's (.stack/jwt-key.pem): its tokens work here too.
 export PASSKEY_KEY_DIR="${PASSKEY_KEY_DIR:-${PASSKEY_STACK_DIR:-$ROOT/.stack}}"
+# The engine's socket, PID and runtime state (a short path: socket paths are limited).
 RUN_DIR="${SAM_LOCAL_RUN_DIR:-/run/passkey-sam-local}"
 export PASSKEY_STACK_DIR="${PASSKEY_SAM_LOCAL_DIR:-$ROOT/.stack/sam-local}"
 export DYNAMODB_PORT="${SAM_DYNAMODB_PORT:-18100}" SES_PORT="${SAM_SES_PORT:-18105}"
+ENGINE_LOG="$PASSKEY_STACK_DIR/dockerd.log"
 case "$(uname -m)" in
   x86_64) HOST_ARCH=x86_64 ;;
   aarch64 | arm64) HOST_ARCH=arm64 ;;
@@ -82,6 +84,7 @@ restore_machine() {
     if [[ "$MADE_DOCKER0" == 1 ]] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 || true; fi
     restore_iptables
     cat "$RUN_DIR/ip_forward.before" > /proc/sys/net/ipv4/ip_forward 2>/dev/null || true
+    rm -rf --one-file-system "$RUN_DIR"
     echo "sam-local: docker0, iptables and ip_forward are as before" >&2
   fi
   if [[ "$REGISTERED_QEMU" == 1 ]]; then echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 || true; fi
@@ -123,7 +126,7 @@ engine_up() {
     exit 1
   fi
   "$ROOT/scripts/tools.sh" docker >/dev/null
-  mkdir -p "$RUN_DIR"
+  mkdir -p "$RUN_DIR" "$PASSKEY_STACK_DIR"
   exec 7>"$RUN_DIR/lock"
   flock -n 7 || { echo "sam-local: another make sam-local is running ($RUN_DIR/lock)" >&2; exit 1; }
   iptables-save > "$RUN_DIR/iptables.before"
@@ -133,20 +136,20 @@ engine_up() {
   rm -f "$RUN_DIR/dockerd.pid" "$RUN_DIR/engine.pid"
   setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
     --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
-    >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+    >"$ENGINE_LOG" 2>&1 </dev/null &
   # setsid execs dockerd: $! is its PID, and its session holds containerd and the shims.
   echo $! > "$RUN_DIR/engine.pid"
   export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
   for _ in $(seq 1 300); do
     if docker info >/dev/null 2>&1; then
-      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/engine.pid"), log $RUN_DIR/dockerd.log)" >&2
+      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/engine.pid"), log $ENGINE_LOG)" >&2
       return
     fi
     kill -0 "$(cat "$RUN_DIR/engine.pid")" 2>/dev/null || break
     sleep 0.1
   done
-  echo "sam-local: dockerd did not come up; the end of $RUN_DIR/dockerd.log:" >&2
-  tail -n 20 "$RUN_DIR/dockerd.log" >&2
+  echo "sam-local: dockerd did not come up; the end of $ENGINE_LOG:" >&2
+  tail -n 20 "$ENGINE_LOG" >&2
   exit 1
 }
 
@@ -214,20 +217,19 @@ outer() {
 # The bootstraps: the function for ARCH (a debug build, as make dev runs; the host's own
 # target shares make test's build), the authorizer for the host.
 bootstraps() {
-  local target="${CARGO_TARGET_DIR:-$ROOT/target}" code="$PASSKEY_STACK_DIR/code" function_bin
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}" code="$PASSKEY_STACK_DIR/code"
   step "building send-passkey-link, local-authorizer and passkey-admin" \
     cargo build --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --bin local-authorizer --bin passkey-admin
-  function_bin="$target/debug/send-passkey-link"
-  if [[ "$ARCH" != "$HOST_ARCH" ]]; then
+  mkdir -p "$code/send-passkey-link" "$code/local-authorizer"
+  # Copies, not links: the folders are mounted into the containers.
+  if [[ "$ARCH" == "$HOST_ARCH" ]]; then
+    cp "$target/debug/send-passkey-link" "$code/send-passkey-link/bootstrap"
+  else
     rustup target add aarch64-unknown-linux-gnu >/dev/null
     step "building send-passkey-link for arm64 (cargo lambda, zig)" \
-      cargo lambda build --manifest-path "$ROOT/Cargo.toml" --arm64 --bin send-passkey-link
-    function_bin="$target/aarch64-unknown-linux-gnu/debug/send-passkey-link"
+      cargo lambda build --manifest-path "$ROOT/Cargo.toml" --arm64 --bin send-passkey-link --lambda-dir "$code"
   fi
-  mkdir -p "$code/function" "$code/authorizer"
-  # Copies, not links: the folders are mounted into the containers.
-  cp "$function_bin" "$code/function/bootstrap"
-  cp "$target/debug/local-authorizer" "$code/authorizer/bootstrap"
+  cp "$target/debug/local-authorizer" "$code/local-authorizer/bootstrap"
   PASSKEY_ADMIN="$target/debug/passkey-admin"
 }
 
@@ -236,8 +238,8 @@ local_template() { # TABLE
   page+='?userID={userID}&orgID={orgID}&codeID={codeID}&code={code}'
   TEMPLATE="$PASSKEY_STACK_DIR/template.yaml"
   "$PYTHON_TOOLS/python" "$ROOT/scripts/sam-local-template.py" "$TEMPLATE" --arch "$ARCH" \
-    --authorizer-arch "$HOST_ARCH" --function-code "$PASSKEY_STACK_DIR/code/function" \
-    --authorizer-code "$PASSKEY_STACK_DIR/code/authorizer" --dynamodb "$AWS_ENDPOINT_URL_DYNAMODB" \
+    --authorizer-arch "$HOST_ARCH" --function-code "$PASSKEY_STACK_DIR/code/send-passkey-link" \
+    --authorizer-code "$PASSKEY_STACK_DIR/code/local-authorizer" --dynamodb "$AWS_ENDPOINT_URL_DYNAMODB" \
     --ses "$AWS_ENDPOINT_URL_SESV2" --table "$1" \
     --public-key "$(PASSKEY_STACK_DIR="$PASSKEY_KEY_DIR" "$PYTHON_TOOLS/python" "$ROOT/scripts/local-gateway.py" public-key)" \
     --link-url-template "$page"
