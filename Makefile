@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools tools-stack run test bench bench-size bench-peer dev status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test sam-local sam-api bench bench-size bench-peer dev status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -18,11 +18,18 @@ tools-stack: ## install what the local stack needs (no browser, no root)
 run: tools-stack ## the main job end to end: stack, table, seed, function under cargo-lambda, one real call
 	@$(STACK) with scripts/run.sh
 
-test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis
+test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis, sam local
 	@"$$(scripts/tools.sh python)/python" -B -m unittest discover -s scripts -p 'test_*.py'
 	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh && scripts/browser-check.sh'
 	@scripts/check-first-hour.sh
+	@scripts/sam-local.sh check
 	@echo "make test: all passed"
+
+sam-local: tools-stack ## every events/ file through `sam local invoke`, then start-api with a token (root: own dockerd; SAM_LOCAL_ARCH=arm64 for qemu)
+	@scripts/sam-local.sh check
+
+sam-api: tools-stack ## `sam local start-api` on 127.0.0.1:3000 with the stack and a local authorizer, until Ctrl-C
+	@scripts/sam-local.sh api
 
 bench: tools-stack ## release function under AWS's runtime emulator vs the floor; writes docs/benchmarks.md + .png
 	@scripts/bench.sh

@@ -6,6 +6,7 @@
 #                        token (scripts/sam-local-check.py); make sam-local, part of make test
 #   sam-local.sh api     `sam local start-api` on 127.0.0.1:$SAM_API_PORT (default 3000), with
 #                        the stack and the demo table, until Ctrl-C
+#   sam-local.sh invoke EVENT_FILE...   `sam local invoke` with each file, on the demo table
 #
 # SAM_LOCAL_ARCH=arm64|x86_64 (default: the host's): the function's architecture; arm64 on an
 # x86_64 host runs under qemu-user-static through binfmt_misc.
@@ -33,8 +34,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODE="${1:-}"
 case "$MODE" in
-  check | api | __inner-check | __inner-api) ;;
-  *) echo "usage: $0 check|api" >&2; exit 2 ;;
+  check | api | __inner-check | __inner-api | __inner-invoke) ;;
+  invoke)
+    [[ $# -ge 2 ]] || { echo "usage: $0 invoke EVENT_FILE..." >&2; exit 2; }
+    for file in "${@:2}"; do [[ -f "$file" ]] || { echo "sam-local: no event file $file" >&2; exit 2; }; done
+    ;;
+  *) echo "usage: $0 check | api | invoke EVENT_FILE..." >&2; exit 2 ;;
 esac
 
 TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
@@ -143,6 +148,8 @@ engine_up() {
   for _ in $(seq 1 300); do
     if docker info >/dev/null 2>&1; then
       echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/engine.pid"), log $ENGINE_LOG)" >&2
+      # Containers an interrupted run left behind (the images stay).
+      docker container prune --force >/dev/null
       return
     fi
     kill -0 "$(cat "$RUN_DIR/engine.pid")" 2>/dev/null || break
@@ -209,7 +216,9 @@ outer() {
   # dockerd 20.10 leaves the default bridge's gateway out of IPAM: it is docker0's address.
   [[ -n "$gateway" ]] || gateway="$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')"
   [[ -n "$gateway" ]] || { echo "sam-local: the engine's bridge network has no gateway address" >&2; exit 1; }
-  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE"
+  local files=() file
+  for file in "${@:2}"; do files+=("$(realpath "$file")"); done
+  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}"
 }
 
 # ---- inside the stack (its endpoints in the environment) ----
@@ -254,12 +263,28 @@ inner_check() {
   "$PYTHON_TOOLS/python" "$ROOT/scripts/sam-local-check.py" "$TEMPLATE"
 }
 
-inner_api() {
+# The demo table (make dev's name), the bootstraps and the template for it.
+demo_ready() {
   export SAM_API_PORT="${SAM_API_PORT:-3000}" TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
   bootstraps
-  "$PASSKEY_ADMIN" create-table >/dev/null 2>&1 || true
+  "$PASSKEY_ADMIN" create-table >/dev/null
   "$PASSKEY_ADMIN" seed "$ROOT/seed/demo.json" >/dev/null
   local_template "$TABLE_NAME"
+}
+
+inner_invoke() {
+  demo_ready
+  local file
+  for file in "$@"; do
+    echo "== sam local invoke Function --event $file" >&2
+    sam local invoke Function --template-file "$TEMPLATE" --skip-pull-image --event "$file"
+    echo
+  done
+  echo "The mails: $MAILBOX_URL/store (the stack stops now; make sam-api keeps one up)" >&2
+}
+
+inner_api() {
+  demo_ready
   cat >&2 <<EOF
 sam-local: $ARCH function; template $TEMPLATE; table $TABLE_NAME; mailbox $MAILBOX_URL/
   token:  TOKEN=\$(scripts/gateway.sh token 100000000000000010 100000000000000001)   (as for make dev)
@@ -271,7 +296,8 @@ EOF
 }
 
 case "$MODE" in
-  check | api) outer ;;
+  check | api | invoke) outer "$@" ;;
   __inner-check) inner_check ;;
   __inner-api) inner_api ;;
+  __inner-invoke) inner_invoke "${@:2}" ;;
 esac

@@ -284,7 +284,7 @@ case "${1:-all}" in
     ;;
   all)
     install_dynoxide; install_ses_local; install_python_tools; install_schemathesis; install_checkov
-    install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright
+    install_zitadel_client; install_zitadel_client_node; install_chromium; install_playwright; install_docker
     ;;
   *) echo "usage: $0 [dynoxide|ses|python|schemathesis|checkov|zitadel-client|zitadel-client-node|chromium|docker|qemu|sam-base ARCH|playwright|matplotlib|keycloak|aiosmtpd|stack|all]" >&2; exit 2 ;;
 esac
