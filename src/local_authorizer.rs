@@ -67,7 +67,11 @@ impl TokenVerifier {
             variable: "LOCAL_JWT_PUBLIC_KEY",
             reason: "is not base64 (of a DER PKCS #1 RSA public key)".into(),
         })?;
-        Ok(Self { public_key, issuer: required("LOCAL_JWT_ISSUER")?, audience: required("LOCAL_JWT_AUDIENCE")? })
+        Ok(Self {
+            public_key,
+            issuer: required("LOCAL_JWT_ISSUER")?,
+            audience: required("LOCAL_JWT_AUDIENCE")?,
+        })
     }
 
     /// The token's claims when `authorization` is `Bearer <valid token>` at `now` (Unix seconds).
@@ -210,8 +214,10 @@ mod tests {
     fn everything_else_is_refused_with_its_reason() {
         let v = verifier();
         let header = TOKEN.split('.').next().unwrap();
-        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), TOKEN.split('.').nth(1).unwrap());
-        let hs256 = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), TOKEN.split_once('.').unwrap().1);
+        let none_alg =
+            format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), TOKEN.split('.').nth(1).unwrap());
+        let hs256 =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), TOKEN.split_once('.').unwrap().1);
         // A character inside the signature: the last one also carries padding bits.
         let mut flipped = TOKEN.trim().as_bytes().to_vec();
         let at = flipped.len() - 10;
@@ -225,7 +231,10 @@ mod tests {
             (Some(format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES))), Refusal::TooLong),
             (Some("Bearer a.b".into()), Refusal::Malformed),
             (Some("Bearer a.b.c.d".into()), Refusal::Malformed),
-            (Some(format!("Bearer {header}.%%%.{}", TOKEN.trim().rsplit('.').next().unwrap())), Refusal::Signature),
+            (
+                Some(format!("Bearer {header}.%%%.{}", TOKEN.trim().rsplit('.').next().unwrap())),
+                Refusal::Signature,
+            ),
             (Some(bearer(&none_alg)), Refusal::Algorithm),
             (Some(bearer(&hs256)), Refusal::Algorithm),
             (Some(bearer(&flipped)), Refusal::Signature),
@@ -239,10 +248,15 @@ mod tests {
 
     #[test]
     fn issuer_and_audience_must_match() {
-        let other = |issuer: &str, audience: &str| {
-            TokenVerifier { public_key: verifier().public_key, issuer: issuer.into(), audience: audience.into() }
+        let other = |issuer: &str, audience: &str| TokenVerifier {
+            public_key: verifier().public_key,
+            issuer: issuer.into(),
+            audience: audience.into(),
         };
-        assert_eq!(other("https://other", "passkey-api").verify(Some(&bearer(TOKEN)), NOW), Err(Refusal::Issuer));
+        assert_eq!(
+            other("https://other", "passkey-api").verify(Some(&bearer(TOKEN)), NOW),
+            Err(Refusal::Issuer)
+        );
         assert_eq!(
             other("http://127.0.0.1/local-gateway", "other").verify(Some(&bearer(TOKEN)), NOW),
             Err(Refusal::Audience)
