@@ -33,6 +33,8 @@ def local_template(template: dict, args) -> dict:
         "LinkUrlTemplate": args.link_url_template,
         "JwtIssuer": "https://unused.invalid",
         "JwtAudience": AUDIENCE,
+        # As `make dev` has it: the demo's calls all come from one address.
+        "PageRateLimitPerSource": 1000,
     }
     for name, value in defaults.items():
         template["Parameters"][name]["Default"] = value
@@ -50,10 +52,8 @@ def local_template(template: dict, args) -> dict:
         "TABLE_NAME": args.table,
         "AWS_ENDPOINT_URL_DYNAMODB": args.dynamodb,
         "AWS_ENDPOINT_URL_SESV2": args.ses,
-        # As `make dev` has them: the demo sends to the same few users again and again, all
-        # from one address.
+        # As `make dev` has it: the demo sends to the same few users again and again.
         "RATE_LIMIT_LINKS": "100",
-        "PAGE_RATE_LIMIT_PER_SOURCE": "1000",
     })
 
     resources["LocalAuthorizer"] = {
