@@ -25,8 +25,9 @@
 # - runs the local stack on the Docker bridge's gateway address (containers cannot reach the
 #   host's 127.0.0.1; SAM's --docker-network host does not change that), in its own state folder
 #   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), and stops it.
-# With DOCKER_HOST set, that engine is used as it is: nothing is started or stopped there, and a
-# base image it already has (AWS's own, say) is not replaced.
+# With DOCKER_HOST set, or an engine answering at /var/run/docker.sock, that engine is used as it
+# is: nothing is started or stopped there, and a base image it already has (AWS's own, say) is not
+# replaced (one built here stays in its image store).
 # One make sam-local at a time per machine: the engine's bridge and firewall rules are the
 # machine's.
 set -euo pipefail
@@ -121,13 +122,15 @@ engine_up() {
     echo "sam-local: using the engine at DOCKER_HOST=$DOCKER_HOST" >&2
     return
   fi
+  # The machine's own engine (docker.io's service where systemd starts it on install): a second
+  # one would fight it over the bridge and the firewall, so it is used as it is.
+  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
+    export DOCKER_HOST=unix:///var/run/docker.sock
+    echo "sam-local: using the engine already running at $DOCKER_HOST (nothing is started or stopped)" >&2
+    return
+  fi
   if [[ "$(id -u)" != 0 ]]; then
     echo "sam-local: starting a Docker engine needs root (or set DOCKER_HOST to one that runs)" >&2
-    exit 1
-  fi
-  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
-    echo "sam-local: a Docker engine already runs at /var/run/docker.sock: a second one would fight" \
-      "it over the bridge and the firewall; use it with DOCKER_HOST=unix:///var/run/docker.sock" >&2
     exit 1
   fi
   "$ROOT/scripts/tools.sh" docker >/dev/null
