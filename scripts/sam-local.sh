@@ -28,8 +28,8 @@
 # With DOCKER_HOST set, or an engine answering at /var/run/docker.sock, that engine is used as it
 # is: nothing is started or stopped there, and a base image it already has (AWS's own, say) is not
 # replaced (one built here stays in its image store).
-# One make sam-local at a time per machine: the engine's bridge and firewall rules are the
-# machine's.
+# One make sam-local at a time per machine (the engine's bridge and firewall rules are the
+# machine's): a second waits for the first, up to 15 minutes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,6 +48,8 @@ TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-lin
 export PASSKEY_KEY_DIR="${PASSKEY_KEY_DIR:-${PASSKEY_STACK_DIR:-$ROOT/.stack}}"
 # The engine's socket, PID and runtime state (a short path: socket paths are limited).
 RUN_DIR="${SAM_LOCAL_RUN_DIR:-/run/passkey-sam-local}"
+# The lock outlives RUN_DIR, which is removed at the end.
+LOCK_DIR="${SAM_LOCAL_LOCK_DIR:-/tmp}"
 export PASSKEY_STACK_DIR="${PASSKEY_SAM_LOCAL_DIR:-$ROOT/.stack/sam-local}"
 export DYNAMODB_PORT="${SAM_DYNAMODB_PORT:-18100}" SES_PORT="${SAM_SES_PORT:-18105}"
 ENGINE_LOG="$PASSKEY_STACK_DIR/dockerd.log"
@@ -134,9 +136,7 @@ engine_up() {
     exit 1
   fi
   "$ROOT/scripts/tools.sh" docker >/dev/null
-  mkdir -p "$RUN_DIR" "$PASSKEY_STACK_DIR"
-  exec 7>"$RUN_DIR/lock"
-  flock -n 7 || { echo "sam-local: another make sam-local is running ($RUN_DIR/lock)" >&2; exit 1; }
+  mkdir -p "$RUN_DIR"
   iptables-save > "$RUN_DIR/iptables.before"
   cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.before"
   ip link show docker0 >/dev/null 2>&1 || MADE_DOCKER0=1
@@ -144,7 +144,7 @@ engine_up() {
   rm -f "$RUN_DIR/dockerd.pid" "$RUN_DIR/engine.pid"
   setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
     --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
-    >"$ENGINE_LOG" 2>&1 </dev/null &
+    >"$ENGINE_LOG" 2>&1 </dev/null 7>&- &
   # setsid execs dockerd: $! is its PID, and its session holds containerd and the shims.
   echo $! > "$RUN_DIR/engine.pid"
   export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
@@ -207,6 +207,13 @@ quietly() { # COMMAND...: its output only when it fails (docker build warns that
 }
 
 outer() {
+  # One run at a time (the engine, its bridge and the stack's ports); a second waits its turn.
+  mkdir -p "$LOCK_DIR" "$PASSKEY_STACK_DIR"
+  exec 7>"$LOCK_DIR/passkey-sam-local.lock"
+  if ! flock -n 7; then
+    echo "sam-local: another make sam-local is running; waiting for it (at most 15 minutes)" >&2
+    flock -w 900 7 || { echo "sam-local: another make sam-local still runs after 15 minutes" >&2; exit 1; }
+  fi
   trap restore_machine EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -221,7 +228,8 @@ outer() {
   [[ -n "$gateway" ]] || { echo "sam-local: the engine's bridge network has no gateway address" >&2; exit 1; }
   local files=() file
   for file in "${@:2}"; do files+=("$(realpath "$file")"); done
-  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}"
+  # Without the lock's descriptor: nothing started from here may hold the lock after this exits.
+  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}" 7>&-
 }
 
 # ---- inside the stack (its endpoints in the environment) ----
