@@ -64,6 +64,11 @@ case "$ARCH" in
   arm64) ;; # under qemu
   *) echo "sam-local: SAM_LOCAL_ARCH must be arm64 or $HOST_ARCH, not '$ARCH'" >&2; exit 2 ;;
 esac
+# Containers cannot reach the host's loopback: endpoints there (a terminal that ran
+# `eval "$(scripts/stack.sh env)"`, say) give way to this script's own stack on the bridge.
+for name in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL; do
+  if [[ "${!name:-}" =~ ^https?://(127\.[0-9.]+|localhost|\[::1\])(:|/|$) ]]; then unset "$name"; fi
+done
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
 # SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
