@@ -722,12 +722,18 @@ fn cases() -> Vec<Case> {
         NO_IDENTITY,
     );
 
-    // -- authorizers that are not an HTTP API JWT authorizer, or empty
+    // -- authorizers that are not an HTTP API JWT or Lambda authorizer, or empty
     for (what, value) in [
         ("empty authorizer", json!({})),
         ("JWT authorizer without claims", json!({"jwt": {"claims": {}, "scopes": null}})),
         ("null JWT", json!({"jwt": null})),
-        ("HTTP API Lambda authorizer context", json!({"lambda": {"sub": DEMO_ADMIN, ORG_CLAIM: DEMO_ORG}})),
+        // A Lambda authorizer's context identifies the caller (tests/rules.rs), but only with
+        // string values, as API Gateway passes them.
+        (
+            "HTTP API Lambda authorizer context with numbers",
+            json!({"lambda": {"sub": 100000000000000010u64, ORG_CLAIM: 100000000000000001u64}}),
+        ),
+        ("HTTP API Lambda authorizer context, null", json!({"lambda": null})),
         (
             "IAM authorizer",
             json!({"iam": {"accountId": "123456789012", "userId": DEMO_ADMIN,
