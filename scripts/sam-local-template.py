@@ -6,9 +6,13 @@ deployed. What it changes, and why:
 - the function's code is a folder holding a prebuilt `bootstrap` (no `sam build`), for ARCH;
 - the variables the local stack needs are declared (SAM's --env-vars sets only declared ones):
   the emulators' endpoints, the table, and demo limits as `make dev` has them;
-- the required parameters get demo defaults, so no --parameter-overrides is needed;
+- the required parameters get demo defaults, so no --parameter-overrides is needed, and so do
+  SenderName (`Passkeys`, as `make dev`'s sender) and PageRateLimitPerSource (1000, as `make dev`:
+  every call comes from one address); LinkUrlTemplate loses its https-only pattern (the local
+  page is http://localhost, where browsers allow WebAuthn on plain http);
 - the HTTP API's JWT authorizer, which SAM CLI does not run, becomes a Lambda authorizer
-  (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py).
+  (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py),
+  with the gateway's rules: no scope is required (JwtScopes does not apply).
 
   sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --authorizer-code DIR \\
       --dynamodb URL --ses URL --table NAME --public-key B64 --link-url-template URL
@@ -33,12 +37,10 @@ def local_template(template: dict, args) -> dict:
         "LinkUrlTemplate": args.link_url_template,
         "JwtIssuer": "https://unused.invalid",
         "JwtAudience": AUDIENCE,
-        # As `make dev` has it: the demo's calls all come from one address.
         "PageRateLimitPerSource": 1000,
     }
     for name, value in defaults.items():
         template["Parameters"][name]["Default"] = value
-    # The local page is http://localhost (browsers allow WebAuthn on http only there).
     template["Parameters"]["LinkUrlTemplate"].pop("AllowedPattern", None)
 
     resources = template["Resources"]

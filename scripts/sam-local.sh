@@ -17,19 +17,22 @@
 # - starts dockerd by PID (its data in the tool cache, so built images are kept; its socket in
 #   $SAM_LOCAL_RUN_DIR) with --userland-proxy=false (with the proxy SAM sometimes gets no answer
 #   from a container that is still starting), and stops it; removes the docker0 bridge if it made
-#   it, restores the iptables rules and net.ipv4.ip_forward as they were;
+#   it, and the iptables rules and chains dockerd added, puts the FORWARD policy and
+#   net.ipv4.ip_forward back; what it changed is recorded in $SAM_LOCAL_RUN_DIR, so a run that
+#   was killed outright is undone by the next;
 # - builds the base image SAM layers its runtime emulator onto,
 #   public.ecr.aws/lambda/provided:al2023-ARCH, from Debian packages (scripts/tools.sh sam-base),
 #   since no registry is reachable: hence always --skip-pull-image;
 # - for arm64: mounts binfmt_misc and registers qemu-aarch64 if they are not, and undoes that;
 # - runs the local stack on the Docker bridge's gateway address (containers cannot reach the
 #   host's 127.0.0.1; SAM's --docker-network host does not change that), in its own state folder
-#   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), and stops it.
+#   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), reachable only from docker0 and the host itself
+#   (an iptables rule while it runs), and stops it.
 # With DOCKER_HOST set, or an engine answering at /var/run/docker.sock, that engine is used as it
 # is: nothing is started or stopped there, and a base image it already has (AWS's own, say) is not
 # replaced (one built here stays in its image store).
 # One make sam-local at a time per machine (the engine's bridge and firewall rules are the
-# machine's): a second waits for the first, up to 15 minutes.
+# machine's): a second waits for the first, up to 15 minutes ($SAM_LOCAL_LOCK_FILE).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,10 +49,16 @@ esac
 TOOLS_DIR="${PASSKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/send-passkey-link}"
 # The local gateway's signing key stays make dev's (.stack/jwt-key.pem): its tokens work here too.
 export PASSKEY_KEY_DIR="${PASSKEY_KEY_DIR:-${PASSKEY_STACK_DIR:-$ROOT/.stack}}"
-# The engine's socket, PID and runtime state (a short path: socket paths are limited).
+# The engine's socket, PID and state, and the record of what this script changed on the machine
+# (so that the next run undoes what an interrupted one left): a short absolute path (socket paths
+# are limited to 108 bytes), holding only this script's files.
 RUN_DIR="${SAM_LOCAL_RUN_DIR:-/run/passkey-sam-local}"
-# The lock outlives RUN_DIR, which is removed at the end.
-LOCK_DIR="${SAM_LOCAL_LOCK_DIR:-/tmp}"
+if [[ "$RUN_DIR" != /?* || "$RUN_DIR" == *//* || "$RUN_DIR" == */ || "/$RUN_DIR/" == */../* || ${#RUN_DIR} -gt 60 ]]; then
+  echo "sam-local: SAM_LOCAL_RUN_DIR must be an absolute path of at most 60 characters, not '$RUN_DIR'" >&2
+  exit 2
+fi
+MARK="$RUN_DIR/.passkey-sam-local"
+LOCK_FILE="${SAM_LOCAL_LOCK_FILE:-/run/lock/passkey-sam-local.lock}"
 export PASSKEY_STACK_DIR="${PASSKEY_SAM_LOCAL_DIR:-$ROOT/.stack/sam-local}"
 export DYNAMODB_PORT="${SAM_DYNAMODB_PORT:-18100}" SES_PORT="${SAM_SES_PORT:-18105}"
 ENGINE_LOG="$PASSKEY_STACK_DIR/dockerd.log"
@@ -64,11 +73,10 @@ case "$ARCH" in
   arm64) ;; # under qemu
   *) echo "sam-local: SAM_LOCAL_ARCH must be arm64 or $HOST_ARCH, not '$ARCH'" >&2; exit 2 ;;
 esac
-# Containers cannot reach the host's loopback: endpoints there (a terminal that ran
-# `eval "$(scripts/stack.sh env)"`, say) give way to this script's own stack on the bridge.
-for name in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL; do
-  if [[ "${!name:-}" =~ ^https?://(127\.[0-9.]+|localhost|\[::1\])(:|/|$) ]]; then unset "$name"; fi
-done
+# Always this script's own stack on the bridge: containers cannot reach endpoints on the host's
+# loopback (a terminal that ran `eval "$(scripts/stack.sh env)"`, say), and a check must not
+# create its tables in whatever AWS account the environment names.
+unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
 # SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
@@ -77,50 +85,83 @@ export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-# ---- the engine, binfmt and their undoing (outer modes) ----
+# ---- the engine, binfmt, the firewall, and their undoing (outer modes) ----
 
-OWN_ENGINE=0 MOUNTED_BINFMT=0 REGISTERED_QEMU=0 MADE_DOCKER0=0
+INNER=""
 
+# Undoes what the record in RUN_DIR says this script (this run or an interrupted one) changed:
+# the engine and everything started from its run folder, the docker0 bridge it made, the rules
+# dockerd and this script added (each rule and chain that names Docker's chains or docker0 and
+# was not there before; other changes made meanwhile stay), the FORWARD policy and ip_forward,
+# binfmt_misc. Runs without set -e, so one failing step does not skip the rest.
+undo_machine() {
+  [[ -f "$MARK" ]] || return 0
+  local pid before="$RUN_DIR/iptables.before" table line chain chains policy
+  pid="$(cat "$RUN_DIR/engine.pid" 2>/dev/null)"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "sam-local: dockerd stopped (pid $pid)" >&2
+  fi
+  # containerd and the shims have sessions of their own; they name the run folder.
+  for pid in $(grep -lzF -- "$RUN_DIR/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+    [[ "$pid" != "$$" ]] && kill -KILL "$pid" 2>/dev/null
+  done
+  awk -v dir="$RUN_DIR/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
+  if [[ -f "$RUN_DIR/made-docker0" ]] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0; fi
+  if [[ -f "$before" ]]; then
+    for table in filter nat; do
+      iptables-save -t "$table" | grep -E '^-A .*(DOCKER|docker0)' | grep -vxF -f <(grep '^-A ' "$before") |
+        while read -r line; do
+          read -ra rule <<<"${line#-A }"
+          iptables -t "$table" -D "${rule[@]}"
+        done
+      chains="$(iptables-save -t "$table" | sed -n 's/^:\(DOCKER[A-Za-z0-9_-]*\) .*/\1/p' | grep -vxF -f <(sed -n 's/^:\([^ ]*\) .*/\1/p' "$before"))"
+      for chain in $chains; do iptables -t "$table" -F "$chain"; done
+      for chain in $chains; do iptables -t "$table" -X "$chain"; done
+    done
+    policy="$(awk '$0 == "*filter" {on = 1} on && /^:FORWARD / {print $2; exit}' "$before")"
+    iptables -P FORWARD "${policy:-ACCEPT}"
+    echo "sam-local: docker0, Docker's iptables rules and the FORWARD policy are as before" >&2
+  fi
+  if [[ -f "$RUN_DIR/ip_forward.before" ]]; then cat "$RUN_DIR/ip_forward.before" > /proc/sys/net/ipv4/ip_forward; fi
+  if [[ -f "$RUN_DIR/registered-qemu" ]]; then echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64; fi
+  if [[ -f "$RUN_DIR/mounted-binfmt" ]]; then umount /proc/sys/fs/binfmt_misc; fi
+  if [[ -f "$RUN_DIR/registered-qemu" || -f "$RUN_DIR/mounted-binfmt" ]]; then echo "sam-local: binfmt_misc is as before" >&2; fi
+  rm -rf --one-file-system "$RUN_DIR/exec"
+  rm -f "$RUN_DIR"/{engine.pid,dockerd.pid,docker.sock,made-docker0,iptables.before,ip_forward.before,registered-qemu,mounted-binfmt}
+  rm -f "$MARK"
+  rmdir "$RUN_DIR"
+}
+
+# The EXIT trap: the inner run (its own session, so that TERM reaches it at once) and its stack
+# first, then the machine.
 restore_machine() {
   local status=$?
-  if [[ "$OWN_ENGINE" == 1 ]]; then
-    local pid
-    pid="$(cat "$RUN_DIR/engine.pid" 2>/dev/null || true)"
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL -- "-$pid" 2>/dev/null || true
-      echo "sam-local: dockerd stopped (pid $pid)" >&2
-    fi
-    # Its containerd and shims are in its session.
-    [[ -n "$pid" ]] && kill -KILL -- "-$pid" 2>/dev/null || true
-    if [[ "$MADE_DOCKER0" == 1 ]] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0 || true; fi
-    restore_iptables
-    cat "$RUN_DIR/ip_forward.before" > /proc/sys/net/ipv4/ip_forward 2>/dev/null || true
-    rm -rf --one-file-system "$RUN_DIR"
-    echo "sam-local: docker0, iptables and ip_forward are as before" >&2
+  set +e
+  if [[ -n "$INNER" ]] && kill -0 "$INNER" 2>/dev/null; then
+    kill -TERM -- "-$INNER" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$INNER" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$INNER" 2>/dev/null
   fi
-  if [[ "$REGISTERED_QEMU" == 1 ]]; then echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64 || true; fi
-  if [[ "$MOUNTED_BINFMT" == 1 ]]; then umount /proc/sys/fs/binfmt_misc || true; fi
-  if [[ "$REGISTERED_QEMU$MOUNTED_BINFMT" != 00 ]]; then echo "sam-local: binfmt_misc is as before" >&2; fi
+  "$ROOT/scripts/stack.sh" down 7>&-
+  undo_machine
   exit "$status"
 }
 
-# dockerd adds chains, rules and a FORWARD policy to the filter and nat tables; each table is
-# put back as iptables-save printed it before, and one that did not exist is emptied.
-restore_iptables() {
-  local table
-  for table in filter nat; do
-    if grep -qx "\*$table" "$RUN_DIR/iptables.before"; then
-      # iptables-restore replaces the tables its input holds, and only those.
-      awk -v t="*$table" '$0 == t {on = 1} on {print} on && $0 == "COMMIT" {exit}' "$RUN_DIR/iptables.before" \
-        | iptables-restore || true
-    else
-      iptables -t "$table" -F 2>/dev/null || true
-      iptables -t "$table" -X 2>/dev/null || true
-      if [[ "$table" == filter ]]; then iptables -P FORWARD ACCEPT 2>/dev/null || true; fi
-    fi
-  done
+# RUN_DIR made and marked as this script's; what an interrupted run left there undone first.
+run_dir_up() {
+  if [[ -f "$MARK" ]]; then
+    echo "sam-local: undoing what an interrupted run left ($RUN_DIR)" >&2
+    "$ROOT/scripts/stack.sh" down 7>&-
+    undo_machine
+  fi
+  mkdir -p "$RUN_DIR"
+  if [[ -n "$(ls -A "$RUN_DIR")" ]]; then
+    echo "sam-local: $RUN_DIR holds files that are not this script's: set SAM_LOCAL_RUN_DIR to another folder" >&2
+    exit 1
+  fi
+  touch "$MARK"
 }
 
 engine_up() {
@@ -129,28 +170,26 @@ engine_up() {
     echo "sam-local: using the engine at DOCKER_HOST=$DOCKER_HOST" >&2
     return
   fi
-  # The machine's own engine (docker.io's service where systemd starts it on install): a second
-  # one would fight it over the bridge and the firewall, so it is used as it is.
-  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
-    export DOCKER_HOST=unix:///var/run/docker.sock
-    echo "sam-local: using the engine already running at $DOCKER_HOST (nothing is started or stopped)" >&2
-    return
-  fi
   if [[ "$(id -u)" != 0 ]]; then
     echo "sam-local: starting a Docker engine needs root (or set DOCKER_HOST to one that runs)" >&2
     exit 1
   fi
   "$ROOT/scripts/tools.sh" docker >/dev/null
-  mkdir -p "$RUN_DIR"
+  # The machine's own engine (where systemd starts docker.io's service, also on install): a
+  # second one would fight it over the bridge and the firewall, so it is used as it is.
+  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
+    export DOCKER_HOST=unix:///var/run/docker.sock
+    echo "sam-local: using the engine already running at $DOCKER_HOST (nothing is started or stopped)" >&2
+    return
+  fi
   iptables-save > "$RUN_DIR/iptables.before"
   cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.before"
-  ip link show docker0 >/dev/null 2>&1 || MADE_DOCKER0=1
-  OWN_ENGINE=1
-  rm -f "$RUN_DIR/dockerd.pid" "$RUN_DIR/engine.pid"
+  ip link show docker0 >/dev/null 2>&1 || touch "$RUN_DIR/made-docker0"
+  mkdir -p "$PASSKEY_STACK_DIR"
   setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
     --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
     >"$ENGINE_LOG" 2>&1 </dev/null 7>&- &
-  # setsid execs dockerd: $! is its PID, and its session holds containerd and the shims.
+  # setsid execs dockerd: $! is its PID.
   echo $! > "$RUN_DIR/engine.pid"
   export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
   for _ in $(seq 1 300); do
@@ -168,12 +207,20 @@ engine_up() {
   exit 1
 }
 
+# The stack listens on the bridge's address, which any interface could reach: only containers
+# on docker0 and the host itself may (a rule naming docker0, so undo_machine removes it).
+guard_stack() { # GATEWAY
+  [[ -f "$RUN_DIR/iptables.before" ]] || return 0
+  iptables -I INPUT -d "$1" -p tcp -m multiport --dports "$DYNAMODB_PORT,$SES_PORT" \
+    ! -i docker0 -m addrtype ! --src-type LOCAL -j DROP
+}
+
 binfmt_up() {
   [[ "$ARCH" == "$HOST_ARCH" ]] && return
   "$ROOT/scripts/tools.sh" qemu >/dev/null
   if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+    touch "$RUN_DIR/mounted-binfmt"
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-    MOUNTED_BINFMT=1
   fi
   local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
   if [[ -e "$entry" ]]; then
@@ -182,10 +229,10 @@ binfmt_up() {
       "containers cannot use it; remove it (echo -1 > $entry) and run again" >&2; exit 1; }
     return
   fi
+  touch "$RUN_DIR/registered-qemu"
   # Debian's qemu-aarch64 magic and mask (/usr/share/binfmts/qemu-aarch64).
   printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
     > /proc/sys/fs/binfmt_misc/register
-  REGISTERED_QEMU=1
 }
 
 # public.ecr.aws/lambda/provided:al2023-ARCH, built from scripts/tools.sh sam-base's root file
@@ -197,7 +244,7 @@ base_image() { # ARCH
   dir="$("$ROOT/scripts/tools.sh" sam-base "$arch")"
   if have="$(docker image inspect "$tag" --format '{{index .Config.Labels "passkey.base"}}' 2>/dev/null)"; then
     [[ "$have" == "$(basename "$dir")" ]] && return
-    if [[ "$OWN_ENGINE" == 0 && -z "$have" ]]; then
+    if [[ ! -f "$RUN_DIR/engine.pid" && -z "$have" ]]; then
       echo "sam-local: using the engine's own $tag" >&2
       return
     fi
@@ -213,8 +260,10 @@ quietly() { # COMMAND...: its output only when it fails (docker build warns that
 
 outer() {
   # One run at a time (the engine, its bridge and the stack's ports); a second waits its turn.
-  mkdir -p "$LOCK_DIR" "$PASSKEY_STACK_DIR"
-  exec 7>"$LOCK_DIR/passkey-sam-local.lock"
+  # Appended to, never truncated, and never through a link (root opens it in a shared folder).
+  [[ ! -L "$LOCK_FILE" ]] || { echo "sam-local: $LOCK_FILE is a symbolic link; remove it" >&2; exit 1; }
+  mkdir -p "$(dirname "$LOCK_FILE")"
+  exec 7>>"$LOCK_FILE"
   if ! flock -n 7; then
     echo "sam-local: another make sam-local is running; waiting for it (at most 15 minutes)" >&2
     flock -w 900 7 || { echo "sam-local: another make sam-local still runs after 15 minutes" >&2; exit 1; }
@@ -222,6 +271,7 @@ outer() {
   trap restore_machine EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  run_dir_up
   engine_up
   binfmt_up
   base_image "$ARCH"
@@ -231,10 +281,14 @@ outer() {
   # dockerd 20.10 leaves the default bridge's gateway out of IPAM: it is docker0's address.
   [[ -n "$gateway" ]] || gateway="$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')"
   [[ -n "$gateway" ]] || { echo "sam-local: the engine's bridge network has no gateway address" >&2; exit 1; }
+  guard_stack "$gateway"
   local files=() file
   for file in "${@:2}"; do files+=("$(realpath "$file")"); done
-  # Without the lock's descriptor: nothing started from here may hold the lock after this exits.
-  STACK_HOST="$gateway" "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}" 7>&-
+  # In a session of its own, so that Ctrl-C or TERM here undoes everything at once (a shell
+  # runs its traps only after its foreground command ends), and without the lock's descriptor.
+  STACK_HOST="$gateway" setsid "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}" 7>&- &
+  INNER=$!
+  wait "$INNER"
 }
 
 # ---- inside the stack (its endpoints in the environment) ----

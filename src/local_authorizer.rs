@@ -1,8 +1,8 @@
 //! The Lambda authorizer `sam local start-api` runs in place of the HTTP API's JWT authorizer,
 //! which SAM CLI does not emulate: it accepts the tokens `scripts/local-gateway.py token` signs
-//! (RS256, the local test key) under the same rules as the local gateway and API Gateway's JWT
-//! authorizer: signature, issuer, audience, `exp` in the future, `nbf` (when present) in the
-//! past. Its simple response puts the token's claims into the request's authorizer context,
+//! (RS256, the local test key) under the local gateway's rules: signature, issuer, audience,
+//! `exp` in the future, `nbf` (when present) in the past. Like the local gateway, and unlike the
+//! deployed JWT authorizer, it requires no scope (the local tokens carry none). Its simple response puts the token's claims into the request's authorizer context,
 //! where the function reads the caller (`requestContext.authorizer.lambda`). Only the local
 //! template (scripts/sam-local-template.py) deploys it.
 

@@ -728,7 +728,7 @@ fn cases() -> Vec<Case> {
         ("JWT authorizer without claims", json!({"jwt": {"claims": {}, "scopes": null}})),
         ("null JWT", json!({"jwt": null})),
         // A Lambda authorizer's context identifies the caller (tests/rules.rs), but only with
-        // string values, as API Gateway passes them.
+        // string values: ZITADEL's ids are strings, and a number is refused, not converted.
         (
             "HTTP API Lambda authorizer context with numbers",
             json!({"lambda": {"sub": 100000000000000010u64, ORG_CLAIM: 100000000000000001u64}}),
