@@ -54,7 +54,8 @@ export PASSKEY_KEY_DIR="${PASSKEY_KEY_DIR:-${PASSKEY_STACK_DIR:-$ROOT/.stack}}"
 # are limited to 108 bytes), holding only this script's files.
 RUN_DIR="${SAM_LOCAL_RUN_DIR:-/run/passkey-sam-local}"
 if [[ "$RUN_DIR" != /?* || "$RUN_DIR" == *//* || "$RUN_DIR" == */ || "/$RUN_DIR/" == */../* || ${#RUN_DIR} -gt 60 ]]; then
-  echo "sam-local: SAM_LOCAL_RUN_DIR must be an absolute path of at most 60 characters, not '$RUN_DIR'" >&2
+  echo "sam-local: SAM_LOCAL_RUN_DIR must be an absolute path of at most 60 characters, without" \
+    "'..', '//' or a trailing '/', not '$RUN_DIR'" >&2
   exit 2
 fi
 MARK="$RUN_DIR/.passkey-sam-local"
@@ -76,7 +77,7 @@ esac
 # Always this script's own stack on the bridge: containers cannot reach endpoints on the host's
 # loopback (a terminal that ran `eval "$(scripts/stack.sh env)"`, say), and a check must not
 # create its tables in whatever AWS account the environment names.
-unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL
+if [[ "$MODE" != __inner-* ]]; then unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL; fi
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
 # SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
@@ -93,10 +94,19 @@ INNER=""
 # the engine and everything started from its run folder, the docker0 bridge it made, the rules
 # dockerd and this script added (each rule and chain that names Docker's chains or docker0 and
 # was not there before; other changes made meanwhile stay), the FORWARD policy and ip_forward,
-# binfmt_misc. Runs without set -e, so one failing step does not skip the rest.
-undo_machine() {
-  [[ -f "$MARK" ]] || return 0
+# binfmt_misc. In a subshell without set -e, so one failing step does not skip the rest, nor end
+# the caller.
+undo_machine() (
+  set +e
+  [[ -f "$MARK" ]] || exit 0
   local pid before="$RUN_DIR/iptables.before" table line chain chains policy
+  # The inner session (its start-api too) and the stack, should a kill have left them.
+  pid="$(cat "$RUN_DIR/inner.pid" 2>/dev/null)"
+  if [[ -n "$pid" ]]; then
+    kill -KILL -- "-$pid" 2>/dev/null
+    for pid in $(ps -e -o pid=,sid= | awk -v sid="$pid" '$2 == sid {print $1}'); do kill -KILL "$pid" 2>/dev/null; done
+  fi
+  "$ROOT/scripts/stack.sh" down 7>&-
   pid="$(cat "$RUN_DIR/engine.pid" 2>/dev/null)"
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
@@ -129,22 +139,22 @@ undo_machine() {
   if [[ -f "$RUN_DIR/mounted-binfmt" ]]; then umount /proc/sys/fs/binfmt_misc; fi
   if [[ -f "$RUN_DIR/registered-qemu" || -f "$RUN_DIR/mounted-binfmt" ]]; then echo "sam-local: binfmt_misc is as before" >&2; fi
   rm -rf --one-file-system "$RUN_DIR/exec"
-  rm -f "$RUN_DIR"/{engine.pid,dockerd.pid,docker.sock,made-docker0,iptables.before,ip_forward.before,registered-qemu,mounted-binfmt}
+  rm -f "$RUN_DIR"/{inner.pid,engine.pid,dockerd.pid,docker.sock,made-docker0,iptables.before,ip_forward.before,registered-qemu,mounted-binfmt}
   rm -f "$MARK"
   rmdir "$RUN_DIR"
-}
+)
 
 # The EXIT trap: the inner run (its own session, so that TERM reaches it at once) and its stack
 # first, then the machine.
 restore_machine() {
   local status=$?
+  # make passes its TERM on, so a second one arrives while this runs: it must not cut it short.
+  trap '' INT TERM
   set +e
   if [[ -n "$INNER" ]] && kill -0 "$INNER" 2>/dev/null; then
     kill -TERM -- "-$INNER" 2>/dev/null
     for _ in $(seq 1 100); do kill -0 "$INNER" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$INNER" 2>/dev/null
   fi
-  "$ROOT/scripts/stack.sh" down 7>&-
   undo_machine
   exit "$status"
 }
@@ -153,7 +163,6 @@ restore_machine() {
 run_dir_up() {
   if [[ -f "$MARK" ]]; then
     echo "sam-local: undoing what an interrupted run left ($RUN_DIR)" >&2
-    "$ROOT/scripts/stack.sh" down 7>&-
     undo_machine
   fi
   mkdir -p "$RUN_DIR"
@@ -288,6 +297,7 @@ outer() {
   # runs its traps only after its foreground command ends), and without the lock's descriptor.
   STACK_HOST="$gateway" setsid "$ROOT/scripts/stack.sh" with "$0" "__inner-$MODE" "${files[@]}" 7>&- &
   INNER=$!
+  echo "$INNER" > "$RUN_DIR/inner.pid"
   wait "$INNER"
 }
 
@@ -350,7 +360,7 @@ inner_invoke() {
     sam local invoke Function --template-file "$TEMPLATE" --skip-pull-image --event "$file"
     echo
   done
-  echo "The mails: $MAILBOX_URL/store (the stack stops now; make sam-api keeps one up)" >&2
+  echo "(the stack, its mailbox included, stops now; make sam-api keeps them up)" >&2
 }
 
 inner_api() {
