@@ -34,7 +34,6 @@ MAILING = {
     "v2-send-link-template.json",
 }
 DEMO_ADMIN, DEMO_ORG, ALICE = "100000000000000010", "100000000000000001", "100000000000000011"
-SAM = ["sam"]
 
 
 def fail(message: str):
@@ -90,7 +89,7 @@ def invoke_every_event(template: str) -> list:
         began = time.monotonic()
         try:
             done = subprocess.run(
-                [*SAM, "local", "invoke", "Function", "--template-file", template, "--skip-pull-image",
+                ["sam", "local", "invoke", "Function", "--template-file", template, "--skip-pull-image",
                  "--env-vars", env_file, "--event", os.path.join(EVENTS, name)],
                 capture_output=True, text=True, timeout=300)
         finally:
@@ -151,7 +150,7 @@ def start_api(template: str, log) -> dict:
     env_file = env_vars_file(table)
     try:
         process = subprocess.Popen(
-            [*SAM, "local", "start-api", "--template-file", template, "--skip-pull-image",
+            ["sam", "local", "start-api", "--template-file", template, "--skip-pull-image",
              "--env-vars", env_file, "--host", "127.0.0.1", "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     except BaseException:

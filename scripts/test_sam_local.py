@@ -112,12 +112,8 @@ class PublicKeyTest(unittest.TestCase):
         run = lambda *args: subprocess.run([sys.executable, gateway, *args], env=env, check=True,
                                            capture_output=True, text=True).stdout.strip()
         token = run("token", "--sub", "1", "--org", "2")
-        key = serialization.load_der_public_key(
-            # PKCS #1 in, as the authorizer takes it; wrapped here for cryptography's loader.
-            serialization.load_pem_public_key(
-                b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(base64.b64decode(run("public-key")))
-                + b"-----END RSA PUBLIC KEY-----\n").public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+        # The DER PKCS #1 form the authorizer takes.
+        key = serialization.load_der_public_key(base64.b64decode(run("public-key")))
         signed, signature = token.rsplit(".", 1)
         key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), signed.encode(),
                    padding.PKCS1v15(), hashes.SHA256())

@@ -2,9 +2,10 @@
 //! which SAM CLI does not emulate: it accepts the tokens `scripts/local-gateway.py token` signs
 //! (RS256, the local test key) under the local gateway's rules: signature, issuer, audience,
 //! `exp` in the future, `nbf` (when present) in the past. Like the local gateway, and unlike the
-//! deployed JWT authorizer, it requires no scope (the local tokens carry none). Its simple response puts the token's claims into the request's authorizer context,
-//! where the function reads the caller (`requestContext.authorizer.lambda`). Only the local
-//! template (scripts/sam-local-template.py) deploys it.
+//! deployed JWT authorizer, it requires no scope (the local tokens carry none). Its simple
+//! response puts the token's claims into the request's authorizer context, where the function
+//! reads the caller (`requestContext.authorizer.lambda`). Only the local template
+//! (scripts/sam-local-template.py) deploys it.
 
 use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -111,16 +112,13 @@ impl TokenVerifier {
         if !audience_matches {
             return Err(Refusal::Audience);
         }
-        match claims.get("exp").and_then(Value::as_f64) {
-            Some(exp) if exp > now as f64 => {}
-            _ => return Err(Refusal::Expired),
+        if !claims.get("exp").and_then(Value::as_f64).is_some_and(|exp| exp > now as f64) {
+            return Err(Refusal::Expired);
         }
-        match claims.get("nbf") {
-            None => {}
-            Some(nbf) => match nbf.as_f64() {
-                Some(nbf) if nbf <= now as f64 => {}
-                _ => return Err(Refusal::NotYetValid),
-            },
+        if let Some(nbf) = claims.get("nbf") {
+            if !nbf.as_f64().is_some_and(|nbf| nbf <= now as f64) {
+                return Err(Refusal::NotYetValid);
+            }
         }
         Ok(claims)
     }
@@ -161,8 +159,9 @@ pub fn response(verdict: &Result<Map<String, Value>, Refusal>) -> Value {
 mod tests {
     use super::*;
 
-    // The public half of a 2048-bit key made for these tests only, and a token it signed: {"alg":"RS256","typ":"JWT"}.{"iss":"http://127.0.0.1/local-gateway",
-    // "aud":"passkey-api","sub":"100000000000000010","exp":2000000000,"nbf":1700000000,
+    // The public half of a 2048-bit key made for these tests only, and a token it signed:
+    // {"alg":"RS256","typ":"JWT"}.{"iss":"http://127.0.0.1/local-gateway","aud":"passkey-api",
+    // "sub":"100000000000000010","exp":2000000000,"nbf":1700000000,
     // "urn:zitadel:iam:user:resourceowner:id":"100000000000000001","roles":["x"]}
     const PUBLIC_KEY: &str = include_str!("../tests/fixtures/local-authorizer/public-key.b64");
     const TOKEN: &str = include_str!("../tests/fixtures/local-authorizer/token.jwt");
