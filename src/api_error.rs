@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::error::{Error, FieldProblem};
 use crate::request_body::BodyProblem;
+use crate::store::TextLevel;
 
 /// gRPC status codes used by this API, with grpc-gateway's HTTP mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +69,25 @@ pub struct ApiError {
     pub message: &'static str,
     /// The HTTP status where it differs from grpc-gateway's mapping of `code`.
     pub status: Option<u16>,
+    /// What exactly in the caller's own input was refused (which field, which variable).
+    pub detail: Option<String>,
 }
 
 impl ApiError {
     pub const fn new(code: Code, id: &'static str, message: &'static str) -> Self {
-        Self { code, id, message, status: None }
+        Self { code, id, message, status: None, detail: None }
+    }
+
+    fn with_detail(self, detail: &str) -> Self {
+        Self { detail: Some(detail.to_owned()), ..self }
+    }
+
+    /// The message callers read: the catalogue's, then the detail.
+    fn text(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.message),
+            None => self.message.to_owned(),
+        }
     }
 
     pub fn http_status(&self) -> u16 {
@@ -84,11 +99,11 @@ impl ApiError {
     pub fn connect_body(&self) -> serde_json::Value {
         json!({
             "code": self.code.connect_name(),
-            "message": format!("{} ({})", self.message, self.id),
+            "message": format!("{} ({})", self.text(), self.id),
             "details": [{
                 "type": "zitadel.v1.ErrorDetail",
                 "value": base64::engine::general_purpose::STANDARD_NO_PAD
-                    .encode(error_detail_proto(self.id, self.message)),
+                    .encode(error_detail_proto(self.id, &self.text())),
             }],
         })
     }
@@ -96,11 +111,11 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         json!({
             "code": self.code as i32,
-            "message": format!("{} ({})", self.message, self.id),
+            "message": format!("{} ({})", self.text(), self.id),
             "details": [{
                 "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
                 "id": self.id,
-                "message": self.message,
+                "message": self.text(),
             }],
         })
     }
@@ -125,12 +140,11 @@ fn error_detail_proto(id: &str, message: &str) -> Vec<u8> {
 pub const ROUTE_NOT_FOUND: ApiError = ApiError::new(Code::NotFound, "HTTP-9vR3k", "Route not found");
 /// HTTP's own 405 (with `Allow`), which clients and API tooling expect for a wrong method.
 pub const METHOD_NOT_ALLOWED: ApiError = ApiError {
+    code: Code::Unimplemented,
+    id: "HTTP-Mt7Qa",
+    message: "Method not allowed on this route; the Allow header names the allowed ones",
     status: Some(405),
-    ..ApiError::new(
-        Code::Unimplemented,
-        "HTTP-Mt7Qa",
-        "Method not allowed on this route; the Allow header names the allowed ones",
-    )
+    detail: None,
 };
 
 impl From<&Error> for ApiError {
@@ -315,6 +329,23 @@ impl From<&Error> for ApiError {
                 "domain is not one of the allowed relying party ids",
             ),
             Error::PasskeyNotFound => ApiError::new(NotFound, "PASSKEY-Nf2Rm", "Passkey not found"),
+            Error::InvalidLanguage(reason) => {
+                ApiError::new(InvalidArgument, "LANG-3M9f2", "Language is not valid").with_detail(reason)
+            }
+            Error::InvalidText(reason) => {
+                ApiError::new(InvalidArgument, "TEXT-Vf4Qm", "Message text is not valid").with_detail(reason)
+            }
+            Error::TextNotFound(TextLevel::Org(_)) => {
+                ApiError::new(NotFound, "Org-3b8Jf", "Custom message text not found for this language")
+            }
+            Error::TextNotFound(TextLevel::Instance) => {
+                ApiError::new(NotFound, "INSTANCE-fju90", "Custom message text not found for this language")
+            }
+            Error::TooManyLanguages => ApiError::new(
+                FailedPrecondition,
+                "TEXT-Ln7Xw",
+                "Custom texts are stored for 20 languages, the most allowed; reset one first",
+            ),
             Error::PageRateLimited { .. } => ApiError::new(
                 ResourceExhausted,
                 "PAGE-Rl3Sl",
@@ -358,6 +389,14 @@ mod tests {
         // Lengths of 128 and more take two varint bytes.
         let long = error_detail_proto("x", &"m".repeat(200));
         assert_eq!(&long[3..6], &[0x12, 0xc8, 0x01]);
+    }
+
+    #[test]
+    fn a_refused_text_names_what_was_refused() {
+        let e = ApiError::from(&Error::InvalidText("greeting: unknown variable {{.X}}".into()));
+        assert_eq!(e.http_status(), 400);
+        assert_eq!(e.body()["message"], "Message text is not valid: greeting: unknown variable {{.X}} (TEXT-Vf4Qm)");
+        assert_eq!(e.body()["details"][0]["message"], "Message text is not valid: greeting: unknown variable {{.X}}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use crate::config::RateLimit;
 use crate::error::{Error, MailError};
 use crate::link::{LinkSecret, UrlTemplate};
-use crate::mail::{LinkMail, MailRenderer, OrgTexts};
+use crate::mail::{LinkMail, MailRenderer};
 use crate::mailer::Mailer;
 use crate::metrics;
 use crate::model::{
@@ -18,7 +18,7 @@ use crate::model::{
 };
 use crate::permissions::RolePermissions;
 use crate::registration::RegistrationPolicy;
-use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, WindowChange};
+use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, TextsRecord, WindowChange};
 
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
@@ -83,7 +83,8 @@ pub struct CreateLink {
 pub(crate) struct Resolved {
     pub(crate) org: Org,
     pub(crate) user: User,
-    org_texts: Option<OrgTexts>,
+    org_texts: Option<TextsRecord>,
+    instance_texts: Option<TextsRecord>,
 }
 
 /// A stored (and, for [`Delivery::Mail`], mailed) link.
@@ -224,11 +225,11 @@ where
             return Err(Error::OrgInactive);
         }
         let user = snap.user.filter(|u| u.org_id == target_org).ok_or(Error::UserNotFound)?;
-        Ok(Resolved { org, user, org_texts: snap.org_texts })
+        Ok(Resolved { org, user, org_texts: snap.org_texts, instance_texts: snap.instance_texts })
     }
 
     async fn try_create_link(&self, cmd: &CreateLink) -> Result<CreatedLink, Error> {
-        let Resolved { org, user, org_texts } = self.resolve(&cmd.target).await?;
+        let Resolved { org, user, org_texts, instance_texts } = self.resolve(&cmd.target).await?;
         if user.kind == UserKind::Machine {
             return Err(Error::MachineUser);
         }
@@ -313,9 +314,11 @@ where
             .render(&LinkMail {
                 to: email,
                 display_name: user.display_name.as_deref(),
+                user_name: user.user_name.as_deref(),
                 preferred_language: user.preferred_language.as_deref(),
                 org_name: &org.name,
-                org_texts: org_texts.as_ref(),
+                org_texts: org_texts.as_ref().map(|r| &r.texts),
+                instance_texts: instance_texts.as_ref().map(|r| &r.texts),
                 link: &url,
                 lifetime: self.policy.lifetime,
             })

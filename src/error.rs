@@ -1,7 +1,8 @@
 //! The one error type of the request path. [`crate::api_error`] maps it to the API's catalogue.
 
 /// Why a call failed. The `String`s carry diagnostics for logs only; what a caller sees comes
-/// from the catalogue, never from these.
+/// from the catalogue, never from these, except the reasons of [`Error::InvalidLanguage`] and
+/// [`Error::InvalidText`], which name the caller's own input.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no caller identity from the authorizer")]
@@ -72,6 +73,14 @@ pub enum Error {
     DomainNotAllowed,
     #[error("no such passkey")]
     PasskeyNotFound,
+    #[error("language refused: {0}")]
+    InvalidLanguage(String),
+    #[error("message text refused: {0}")]
+    InvalidText(String),
+    #[error("no custom message text for this language ({0:?} level)")]
+    TextNotFound(crate::store::TextLevel),
+    #[error("custom texts for the most languages allowed are stored")]
+    TooManyLanguages,
     #[error("page rate limit reached; retry in {retry_after_secs} s")]
     PageRateLimited { retry_after_secs: u64 },
     #[error("internal: {0}")]

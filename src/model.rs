@@ -90,6 +90,7 @@ pub struct User {
     pub state: UserState,
     pub email: Option<String>,
     pub display_name: Option<String>,
+    pub user_name: Option<String>,
     pub preferred_language: Option<String>,
     /// Sequence of the last event in this user's history; 0 for a user with none.
     pub sequence: u64,

@@ -17,8 +17,30 @@ pub const USER_CREDENTIAL_WRITE: &str = "user.credential.write";
 /// ZITADEL's permission for the v2 passkey calls (CreatePasskeyRegistrationLink).
 pub const USER_PASSKEY_WRITE: &str = "user.passkey.write";
 
+/// ZITADEL's permissions for an organisation's message texts (management text API); reset
+/// needs `policy.delete`, as in ZITADEL.
+pub const POLICY_READ: &str = "policy.read";
+pub const POLICY_WRITE: &str = "policy.write";
+pub const POLICY_DELETE: &str = "policy.delete";
+/// ZITADEL's permissions for the instance's message texts (admin text API); only instance
+/// roles hold them.
+pub const IAM_POLICY_READ: &str = "iam.policy.read";
+pub const IAM_POLICY_WRITE: &str = "iam.policy.write";
+pub const IAM_POLICY_DELETE: &str = "iam.policy.delete";
+
 /// The permission names a mapping may grant: a misspelt one would silently grant nothing.
-const KNOWN_PERMISSIONS: [&str; 4] = [USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE];
+const KNOWN_PERMISSIONS: [&str; 10] = [
+    USER_WRITE,
+    USER_READ,
+    USER_CREDENTIAL_WRITE,
+    USER_PASSKEY_WRITE,
+    POLICY_READ,
+    POLICY_WRITE,
+    POLICY_DELETE,
+    IAM_POLICY_READ,
+    IAM_POLICY_WRITE,
+    IAM_POLICY_DELETE,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,21 +57,24 @@ impl Default for RolePermissions {
                 .map(|(role, perms)| (role.to_string(), perms.iter().map(|p| p.to_string()).collect()))
                 .collect()
         };
+        const POLICY: [&str; 3] = [POLICY_READ, POLICY_WRITE, POLICY_DELETE];
+        const USERS: [&str; 4] = [USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE];
         Self {
             instance: grant(&[
-                ("IAM_OWNER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
-                ("IAM_ORG_MANAGER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
-                ("IAM_LOGIN_CLIENT", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
+                ("IAM_OWNER", &[&USERS[..], &POLICY, &[IAM_POLICY_READ, IAM_POLICY_WRITE, IAM_POLICY_DELETE]].concat()),
+                ("IAM_ORG_MANAGER", &[&USERS[..], &POLICY].concat()),
+                ("IAM_LOGIN_CLIENT", &[&USERS[..], &[POLICY_READ, IAM_POLICY_READ]].concat()),
                 ("IAM_USER_MANAGER", &[USER_WRITE, USER_READ, USER_PASSKEY_WRITE]),
-                ("IAM_OWNER_VIEWER", &[USER_READ]),
+                ("IAM_OWNER_VIEWER", &[USER_READ, POLICY_READ, IAM_POLICY_READ]),
             ]),
             org: grant(&[
-                ("ORG_OWNER", &[USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE]),
-                ("ORG_USER_MANAGER", &[USER_WRITE, USER_READ]),
-                ("ORG_OWNER_VIEWER", &[USER_READ]),
-                ("ORG_USER_PERMISSION_EDITOR", &[USER_READ]),
-                ("ORG_PROJECT_PERMISSION_EDITOR", &[]),
-                ("ORG_PROJECT_CREATOR", &[]),
+                ("ORG_OWNER", &[&USERS[..], &POLICY].concat()),
+                ("ORG_USER_MANAGER", &[USER_WRITE, USER_READ, POLICY_READ]),
+                ("ORG_OWNER_VIEWER", &[USER_READ, POLICY_READ]),
+                ("ORG_USER_PERMISSION_EDITOR", &[USER_READ, POLICY_READ]),
+                ("ORG_PROJECT_PERMISSION_EDITOR", &[POLICY_READ]),
+                ("ORG_PROJECT_CREATOR", &[POLICY_READ]),
+                ("ORG_SETTINGS_MANAGER", &POLICY),
             ]),
         }
     }

@@ -3,22 +3,29 @@
 //! a file that contradicts itself, names unknown roles or moves an existing user to another
 //! organisation (unless allowed) is refused before anything is written.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
 use crate::error::StoreError;
-use crate::mail::OrgTexts;
+use crate::message_text::{canonical_language, CustomTexts, MessageText};
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
 use crate::store::dynamodb::admin::{UserProfile, Written};
 use crate::store::dynamodb::Table;
+use crate::store::{TextChange, TextCommit, TextLevel};
+use crate::texts::set_change;
+use crate::domain::MAX_COMMIT_ATTEMPTS;
+use chrono::Utc;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Seed {
     #[serde(default)]
     pub instance_members: Vec<SeedMember>,
+    /// The instance's texts, what every organisation without its own falls back to.
+    #[serde(default)]
+    pub instance_mail_texts: Option<SeedTexts>,
     #[serde(default)]
     pub orgs: Vec<SeedOrg>,
 }
@@ -34,9 +41,41 @@ pub struct SeedOrg {
     pub users: Vec<SeedUser>,
     #[serde(default)]
     pub members: Vec<SeedMember>,
-    /// The organisation's sender name and per-language text overrides for the mail.
+    /// The organisation's sender name and per-language texts for the mail.
     #[serde(default)]
-    pub mail_texts: Option<OrgTexts>,
+    pub mail_texts: Option<SeedTexts>,
+}
+
+/// Texts as the text API sets them, per language tag; a language the file leaves out keeps
+/// whatever the API set for it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedTexts {
+    #[serde(default)]
+    pub sender_name: Option<String>,
+    #[serde(default)]
+    pub languages: BTreeMap<String, MessageText>,
+}
+
+impl SeedTexts {
+    /// The languages under their canonical tags, older field names and `{name}` upgraded,
+    /// each checked as the text API checks it.
+    pub fn languages(&self) -> Result<Vec<(String, MessageText)>, String> {
+        let mut out: Vec<(String, MessageText)> = Vec::new();
+        for (tag, text) in &self.languages {
+            let language = canonical_language(tag).map_err(|e| format!("languages.{tag}: {e}"))?;
+            if out.iter().any(|(l, _)| *l == language) {
+                return Err(format!("languages.{tag}: {language} is listed twice"));
+            }
+            let mut text = text.clone().without_empty();
+            text.upgrade_legacy();
+            text.check().map_err(|e| format!("languages.{tag}.{e}"))?;
+            out.push((language, text));
+        }
+        let sender = CustomTexts { sender_name: self.sender_name.clone(), ..Default::default() };
+        sender.check()?;
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +156,67 @@ impl Applied {
     }
 }
 
+/// Writes a level's texts as the text API would, one language at a time (each with its own
+/// events, editor `passkey-admin`), then the sender name; languages the seed leaves out stay.
+async fn apply_texts(table: &Table, level: TextLevel, seed: &SeedTexts) -> Result<Written, SeedError> {
+    let languages = seed.languages().map_err(SeedError::Invalid)?;
+    let resource_owner = match &level {
+        TextLevel::Org(org) => Some(org.to_string()),
+        TextLevel::Instance => None,
+    };
+    let mut written = Written::Unchanged;
+    for (language, text) in languages {
+        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
+            let record = table.texts_record(&level).await?;
+            let created = record.is_none();
+            let (change, _) = set_change(
+                &level,
+                record.as_ref(),
+                resource_owner.clone(),
+                &language,
+                &text,
+                SEED_EDITOR.into(),
+                Utc::now(),
+            )
+            .map_err(|e| SeedError::Invalid(format!("texts for {language}: {e}")))?;
+            let Some(change) = change else { break };
+            match table.commit_texts(&change).await {
+                Ok(()) => {
+                    written = written.and(if created { Written::Created } else { Written::Changed });
+                    break;
+                }
+                Err(StoreError::Conflict) if attempt < MAX_COMMIT_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if let TextLevel::Org(_) = level {
+        let record = table.texts_record(&level).await?;
+        if record.as_ref().map(|r| &r.texts.sender_name) != Some(&seed.sender_name)
+            && (record.is_some() || seed.sender_name.is_some())
+        {
+            let previous_sequence = record.as_ref().map(|r| r.sequence);
+            let mut texts = record.map(|r| r.texts).unwrap_or_default();
+            texts.sender_name = seed.sender_name.clone();
+            let change = TextChange {
+                level,
+                texts,
+                previous_sequence,
+                events: Vec::new(),
+                language: String::new(),
+                editor: SEED_EDITOR.into(),
+                at: Utc::now(),
+            };
+            table.commit_texts(&change).await?;
+            written = written.and(if previous_sequence.is_none() { Written::Created } else { Written::Changed });
+        }
+    }
+    Ok(written)
+}
+
+/// The editor the seed's text events name.
+pub const SEED_EDITOR: &str = "passkey-admin";
+
 fn user_id(raw: &str) -> Result<UserId, SeedError> {
     UserId::parse(raw).ok_or_else(|| SeedError::Invalid(format!("user id {raw:?}")))
 }
@@ -161,6 +261,14 @@ impl Seed {
             once(&mut instance_members, &m.user_id, "instance member")?;
             check_roles(m, |r| roles.knows_instance_role(r), "instanceMembers")?;
         }
+        if let Some(texts) = &self.instance_mail_texts {
+            if texts.sender_name.is_some() {
+                return Err(SeedError::Invalid(
+                    "instanceMailTexts: senderName is per organisation (mailTexts)".into(),
+                ));
+            }
+            texts.languages().map_err(|reason| SeedError::Invalid(format!("instanceMailTexts: {reason}")))?;
+        }
         let (mut orgs, mut users) = (HashSet::new(), HashSet::new());
         for org in &self.orgs {
             OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
@@ -176,7 +284,7 @@ impl Seed {
             }
             if let Some(texts) = &org.mail_texts {
                 texts
-                    .check()
+                    .languages()
                     .map_err(|reason| SeedError::Invalid(format!("mailTexts of org {}: {reason}", org.id)))?;
             }
             let mut members = HashSet::new();
@@ -214,12 +322,16 @@ impl Seed {
             applied.record(written, format!("instance membership of user {}", m.user_id));
             applied.members += 1;
         }
+        if let Some(texts) = &self.instance_mail_texts {
+            let written = apply_texts(table, TextLevel::Instance, texts).await?;
+            applied.record(written, "instance mail texts".into());
+        }
         for org in &self.orgs {
             let org_id =
                 OrgId::parse(&org.id).ok_or_else(|| SeedError::Invalid(format!("org id {:?}", org.id)))?;
             let mut written = table.upsert_org(&org_id, &org.name, org.state).await?;
             if let Some(texts) = &org.mail_texts {
-                written = written.and(table.put_org_texts(&org_id, texts).await?);
+                written = written.and(apply_texts(table, TextLevel::Org(org_id.clone()), texts).await?);
             }
             applied.record(written, format!("org {}", org.id));
             applied.orgs += 1;

@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -23,7 +22,8 @@ use base64::Engine;
 use common::*;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
-use send_passkey_link::mail::{OrgTexts, TextOverrides};
+use send_passkey_link::message_text::{CustomTexts, MessageText, StoredText};
+use send_passkey_link::store::TextLevel;
 use send_passkey_link::model::{OrgId, UserId, UserKind, UserState};
 use send_passkey_link::store::dynamodb::admin::UserProfile;
 use serde_json::{json, Value};
@@ -1310,17 +1310,20 @@ async fn hostile_display_name_is_escaped_in_html_and_kept_out_of_headers() {
 async fn org_texts_with_line_breaks_never_reach_the_headers() {
     let h = Harness::new().await;
     let bcc = h.email_of("bcc", "evil.example");
-    let texts = OrgTexts {
+    let texts = CustomTexts {
         sender_name: Some(format!("Demo IT\r\nBcc: {bcc}")),
-        languages: HashMap::from([(
+        languages: std::collections::BTreeMap::from([(
             "en".to_owned(),
-            TextOverrides {
-                subject: Some(format!("New passkey\r\nBcc: {bcc}\nX-Evil: 1")),
-                ..TextOverrides::default()
+            StoredText {
+                text: MessageText {
+                    subject: Some(format!("New passkey\r\nBcc: {bcc}\nX-Evil: 1")),
+                    ..MessageText::default()
+                },
+                ..StoredText::default()
             },
         )]),
     };
-    h.table.put_org_texts(&OrgId::parse(DEMO_ORG).unwrap(), &texts).await.unwrap();
+    h.store_texts_unchecked(TextLevel::Org(OrgId::parse(DEMO_ORG).unwrap()), texts).await;
     let (status, body) = h.call(&event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None)).await;
     assert_eq!(status, 200, "{body}");
     let mails = mails_to(&h.email_of("alice", "demo.example"));

@@ -44,9 +44,11 @@ fn every_language_matches_its_golden_file() {
             .render(&LinkMail {
                 to: "alice@demo.example",
                 display_name: Some("Alice Example"),
+                user_name: Some("alice@demo.example"),
                 preferred_language: Some(lang),
                 org_name: "Demo Corp",
                 org_texts: None,
+                instance_texts: None,
                 link: LINK,
                 lifetime: Duration::from_secs(3600),
             })
@@ -82,9 +84,11 @@ fn hostile_names_are_escaped_in_every_language() {
             .render(&LinkMail {
                 to: "eve@demo.example",
                 display_name: Some("<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example"),
+                user_name: None,
                 preferred_language: Some(lang),
                 org_name: "<b>Org</b>",
                 org_texts: None,
+                instance_texts: None,
                 link: LINK,
                 lifetime: Duration::from_secs(900),
             })
@@ -183,21 +187,23 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
 
 #[tokio::test]
 async fn a_stored_spoofing_sender_name_and_subject_are_neutralised() {
-    use send_passkey_link::mail::{OrgTexts, TextOverrides};
+    use send_passkey_link::message_text::{CustomTexts, MessageText, StoredText};
     let h = Harness::new().await;
-    // Written around the seed's check, as any other writer of the table could.
-    let texts = OrgTexts {
+    let texts = CustomTexts {
         sender_name: Some("=?UTF-8?B?c2VjdXJpdHlAYmFuay5leGFtcGxl?=\u{202E}".into()),
-        languages: std::collections::HashMap::from([(
+        languages: std::collections::BTreeMap::from([(
             "en".to_owned(),
-            TextOverrides {
-                subject: Some("Add\u{2028}a passkey\u{2066}\u{200B} =?UTF-8?Q?now?=".into()),
-                ..TextOverrides::default()
+            StoredText {
+                text: MessageText {
+                    subject: Some("Add\u{2028}a passkey\u{2066}\u{200B} =?UTF-8?Q?now?=".into()),
+                    ..MessageText::default()
+                },
+                ..StoredText::default()
             },
         )]),
     };
     let demo = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
-    h.table.put_org_texts(&demo, &texts).await.unwrap();
+    h.store_texts_unchecked(send_passkey_link::store::TextLevel::Org(demo), texts).await;
     let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];

@@ -10,6 +10,7 @@ mod management;
 mod page;
 mod passkeys;
 pub mod routes;
+mod text;
 mod user_v2;
 
 use std::collections::HashMap;

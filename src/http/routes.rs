@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{auth, management, passkeys, user_v2, Call};
+use super::text::TextCall;
+use super::{auth, management, passkeys, text, user_v2, Call};
 use crate::domain::{Delivery, PasskeyLinks};
 use crate::error::Error;
 use crate::mailer::Mailer;
@@ -41,6 +42,22 @@ pub enum Operation {
     ListHumanPasswordless,
     /// ManagementService.RemoveHumanPasswordless
     RemoveHumanPasswordless,
+    /// ManagementService.GetDefaultPasswordlessRegistrationMessageText
+    GetDefaultPasswordlessRegistrationMessageText,
+    /// ManagementService.GetCustomPasswordlessRegistrationMessageText
+    GetCustomPasswordlessRegistrationMessageText,
+    /// ManagementService.SetCustomPasswordlessRegistrationMessageCustomText
+    SetCustomPasswordlessRegistrationMessageCustomText,
+    /// ManagementService.ResetCustomPasswordlessRegistrationMessageTextToDefault
+    ResetCustomPasswordlessRegistrationMessageTextToDefault,
+    /// AdminService.GetDefaultPasswordlessRegistrationMessageText (the built-in text)
+    AdminGetDefaultPasswordlessRegistrationMessageText,
+    /// AdminService.GetCustomPasswordlessRegistrationMessageText (the instance's)
+    AdminGetCustomPasswordlessRegistrationMessageText,
+    /// AdminService.SetDefaultPasswordlessRegistrationMessageText
+    SetDefaultPasswordlessRegistrationMessageText,
+    /// AdminService.ResetCustomPasswordlessRegistrationMessageTextToDefault
+    AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
     /// The page a link opens (anonymous, the code is the proof), its script and style.
     RegistrationPage,
     PageScript,
@@ -76,6 +93,14 @@ const fn post(path: &'static str, operation: Operation) -> Route {
 
 const fn delete(path: &'static str, operation: Operation) -> Route {
     Route { method: "DELETE", path, operation, family: Family::Rest }
+}
+
+const fn get(path: &'static str, operation: Operation) -> Route {
+    Route { method: "GET", path, operation, family: Family::Rest }
+}
+
+const fn put(path: &'static str, operation: Operation) -> Route {
+    Route { method: "PUT", path, operation, family: Family::Rest }
 }
 
 const fn connect(path: &'static str, operation: Operation) -> Route {
@@ -116,6 +141,38 @@ pub const ROUTES: &[Route] = &[
     connect("/zitadel.user.v2.UserService/RemovePasskey", Operation::RemovePasskey),
     post("/management/v1/users/{userId}/passwordless/_search", Operation::ListHumanPasswordless),
     delete("/management/v1/users/{userId}/passwordless/{tokenId}", Operation::RemoveHumanPasswordless),
+    get(
+        "/management/v1/text/default/message/passwordless_registration/{language}",
+        Operation::GetDefaultPasswordlessRegistrationMessageText,
+    ),
+    get(
+        "/management/v1/text/message/passwordless_registration/{language}",
+        Operation::GetCustomPasswordlessRegistrationMessageText,
+    ),
+    put(
+        "/management/v1/text/message/passwordless_registration/{language}",
+        Operation::SetCustomPasswordlessRegistrationMessageCustomText,
+    ),
+    delete(
+        "/management/v1/text/message/passwordless_registration/{language}",
+        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault,
+    ),
+    get(
+        "/admin/v1/text/default/message/passwordless_registration/{language}",
+        Operation::AdminGetDefaultPasswordlessRegistrationMessageText,
+    ),
+    get(
+        "/admin/v1/text/message/passwordless_registration/{language}",
+        Operation::AdminGetCustomPasswordlessRegistrationMessageText,
+    ),
+    put(
+        "/admin/v1/text/message/passwordless_registration/{language}",
+        Operation::SetDefaultPasswordlessRegistrationMessageText,
+    ),
+    delete(
+        "/admin/v1/text/message/passwordless_registration/{language}",
+        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
+    ),
     page("GET", PAGE_PATH, Operation::RegistrationPage),
     page("GET", "/ui/login/login/passwordless/init/page.js", Operation::PageScript),
     page("GET", "/ui/login/login/passwordless/init/page.css", Operation::PageStyle),
@@ -151,6 +208,30 @@ pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
         Operation::RemovePasskey => passkeys::remove_passkey(links, call, route.family).await,
         Operation::ListHumanPasswordless => passkeys::list_human_passwordless(links, call).await,
         Operation::RemoveHumanPasswordless => passkeys::remove_human_passwordless(links, call).await,
+        Operation::GetDefaultPasswordlessRegistrationMessageText => {
+            text::handle(links, call, false, TextCall::GetDefault).await
+        }
+        Operation::GetCustomPasswordlessRegistrationMessageText => {
+            text::handle(links, call, false, TextCall::GetCustom).await
+        }
+        Operation::SetCustomPasswordlessRegistrationMessageCustomText => {
+            text::handle(links, call, false, TextCall::Set).await
+        }
+        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault => {
+            text::handle(links, call, false, TextCall::Reset).await
+        }
+        Operation::AdminGetDefaultPasswordlessRegistrationMessageText => {
+            text::handle(links, call, true, TextCall::GetDefault).await
+        }
+        Operation::AdminGetCustomPasswordlessRegistrationMessageText => {
+            text::handle(links, call, true, TextCall::GetCustom).await
+        }
+        Operation::SetDefaultPasswordlessRegistrationMessageText => {
+            text::handle(links, call, true, TextCall::Set).await
+        }
+        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault => {
+            text::handle(links, call, true, TextCall::Reset).await
+        }
         Operation::RegistrationPage
         | Operation::PageScript
         | Operation::PageStyle
@@ -251,7 +332,8 @@ mod tests {
     fn every_route_is_reachable_with_and_without_a_prefix() {
         let routes = Routes::new();
         for route in ROUTES {
-            let path = route.path.replace("{userId}", "u1").replace("{codeId}", "c1");
+            let path =
+                route.path.replace("{userId}", "u1").replace("{codeId}", "c1").replace("{language}", "de");
             // With a trailing slash, a path that another route extends by an id names that
             // route with an empty id instead.
             let extended = ROUTES.iter().any(|r| r.path.starts_with(&format!("{}/{{", route.path)));

@@ -10,7 +10,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
-use crate::mail::OrgTexts;
+use crate::message_text::CustomTexts;
 use crate::model::{Org, OrgId, RecentLink, User, UserId};
 
 /// Everything the caller, permission and user checks need, read in one round trip.
@@ -25,8 +25,66 @@ pub struct Snapshot {
     pub instance_roles: Vec<String>,
     /// The caller's roles in the target organisation only.
     pub org_roles: Vec<String>,
-    /// The target organisation's own mail texts, if it set any.
-    pub org_texts: Option<OrgTexts>,
+    /// The target organisation's custom mail texts, if it set any.
+    pub org_texts: Option<TextsRecord>,
+    /// The instance's custom mail texts, if it set any.
+    pub instance_texts: Option<TextsRecord>,
+}
+
+/// An organisation's or the instance's custom texts as stored, with the sequence of the
+/// last change (what the next change expects).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextsRecord {
+    pub texts: CustomTexts,
+    pub sequence: u64,
+}
+
+/// Whose texts: an organisation's (management API) or the instance's (admin API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextLevel {
+    Org(OrgId),
+    Instance,
+}
+
+/// A change to one level's texts: the whole new set, and the events that record it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextChange {
+    pub level: TextLevel,
+    pub texts: CustomTexts,
+    /// The sequence the stored texts must still have; `None` when none are stored yet.
+    pub previous_sequence: Option<u64>,
+    /// ZITADEL's events, one per field set or removed (or one for a reset), with consecutive
+    /// sequences after the previous one. None when only the sender name changed (seed).
+    pub events: Vec<TextEvent>,
+    pub language: String,
+    /// A user id, or `passkey-admin` for the seed.
+    pub editor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One event of a level's history, as ZITADEL records custom texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextEvent {
+    pub sequence: u64,
+    /// `org.customtext.set`, `instance.customtext.removed`, ...
+    pub event_type: String,
+    /// ZITADEL's key of the field (`Title`, `Footer`, ...); none for a reset.
+    pub key: Option<&'static str>,
+    /// The field's new text, for `set`.
+    pub text: Option<String>,
+}
+
+impl TextChange {
+    /// The sequence the level has after the change.
+    pub fn sequence(&self) -> u64 {
+        self.events.last().map_or(self.previous_sequence.unwrap_or(0), |e| e.sequence)
+    }
+}
+
+/// Writes a level's texts, its new sequence and the event atomically;
+/// [`StoreError::Conflict`] when the sequence moved meanwhile.
+pub trait TextCommit {
+    fn commit_texts(&self, change: &TextChange) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Reads the caller, the target user, the target org and the caller's memberships together.
@@ -297,11 +355,11 @@ pub trait PasskeyStore {
 
 /// Everything the request path needs from storage, as one bound.
 pub trait Store:
-    SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+    SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + TextCommit + Sync
 {
 }
 
 impl<T> Store for T where
-    T: SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + Sync
+    T: SnapshotRead + LinkCommit + LinkRevoke + LinkList + LinkRemove + PasskeyStore + TextCommit + Sync
 {
 }

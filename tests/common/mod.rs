@@ -29,7 +29,9 @@ use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::registration::RegistrationPolicy;
 use send_passkey_link::seed::Seed;
+use send_passkey_link::message_text::CustomTexts;
 use send_passkey_link::store::dynamodb::Table;
+use send_passkey_link::store::{TextChange, TextCommit, TextLevel};
 use serde_json::Value;
 
 pub const DEMO_ORG: &str = "100000000000000001";
@@ -223,6 +225,22 @@ impl Harness {
             .expect("query")
             .items
             .unwrap_or_default()
+    }
+
+    /// Stores `texts` for `level` as they are, around the checks the text API and the seed
+    /// apply, as any other writer of the table could.
+    pub async fn store_texts_unchecked(&self, level: TextLevel, texts: CustomTexts) {
+        let previous_sequence = self.table.texts_record(&level).await.unwrap().map(|r| r.sequence);
+        let change = TextChange {
+            level,
+            texts,
+            previous_sequence,
+            events: Vec::new(),
+            language: String::new(),
+            editor: "test".into(),
+            at: chrono::Utc::now(),
+        };
+        self.table.commit_texts(&change).await.unwrap();
     }
 
     pub async fn user_sequence(&self, user: &str) -> u64 {

@@ -11,9 +11,8 @@ use aws_sdk_dynamodb::types::{
 use super::item::{enum_value, s, string_list, Item};
 use super::{classify, keys, Table};
 use crate::error::StoreError;
-use crate::mail::OrgTexts;
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
-use crate::store::{LinkList, StoredLink};
+use crate::store::{LinkList, StoredLink, TextLevel, TextsRecord};
 
 /// What a write did to the item it wrote, so a seed can report what it created and changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,23 +191,18 @@ impl Table {
         Ok(out.item.map(|item| item.get("orgId").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 
-    /// Replaces the organisation's mail texts (sender name, per-language overrides).
-    pub async fn put_org_texts(&self, org: &OrgId, texts: &OrgTexts) -> Result<Written, StoreError> {
-        let json = serde_json::to_string(texts).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut item: Item = keys::org_texts(org);
-        item.extend([
-            ("entity".to_owned(), s("MAILTEXTS")),
-            ("orgId".to_owned(), s(org.as_str())),
-            ("texts".to_owned(), s(json)),
-        ]);
-        // Compared as texts, not as JSON: a map's order in the JSON is not fixed.
-        let old = self.put(item).await?;
-        Ok(Written::of(old.as_ref(), |old| {
-            old.get("texts")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|json| serde_json::from_str::<OrgTexts>(json).ok())
-                .is_some_and(|stored| &stored == texts)
-        }))
+    /// A level's stored texts, read consistently (the seed changes them as the API does).
+    pub async fn texts_record(&self, level: &TextLevel) -> Result<Option<TextsRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(keys::texts(level)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.as_ref().map(super::item::texts_from_item).transpose()
     }
 
     pub async fn put_org_member(

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys;
 use crate::error::StoreError;
-use crate::mail::OrgTexts;
+use crate::message_text::CustomTexts;
+use crate::store::TextsRecord;
 use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
 use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
 
@@ -66,6 +67,7 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         state: parse_enum::<UserState>(item, "state")?,
         email: get_s(item, "email").map(str::to_owned),
         display_name: get_s(item, "displayName").map(str::to_owned),
+        user_name: get_s(item, "userName").map(str::to_owned),
         preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
         sequence: get_n(item, "sequence")?.unwrap_or(0),
         recent_links: recent_links_from(item),
@@ -97,9 +99,19 @@ pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
     })
 }
 
-pub fn org_texts_from_item(item: &Item) -> Result<OrgTexts, StoreError> {
+/// A level's texts; items written before the text API (seed only) lack the sequence and use
+/// the old field names, which [`CustomTexts`] still reads.
+pub fn texts_from_item(item: &Item) -> Result<TextsRecord, StoreError> {
     let raw = get_s(item, "texts").ok_or_else(|| corrupt("texts"))?;
-    serde_json::from_str(raw).map_err(|_| corrupt("texts"))
+    let mut texts: CustomTexts = serde_json::from_str(raw).map_err(|_| corrupt("texts"))?;
+    for stored in texts.languages.values_mut() {
+        stored.text.upgrade_legacy();
+    }
+    let sequence = match item.get("sequence") {
+        None => 0,
+        Some(v) => v.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| corrupt("sequence"))?,
+    };
+    Ok(TextsRecord { texts, sequence })
 }
 
 pub fn roles_from_item(item: &Item) -> Vec<String> {

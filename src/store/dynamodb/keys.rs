@@ -4,6 +4,9 @@
 //! |-------------------|------------------|-------------------------|
 //! | organisation      | `ORG#<orgId>`    | `#ORG`                  |
 //! | org mail texts    | `ORG#<orgId>`    | `#MAILTEXTS`            |
+//! | org event         | `ORG#<orgId>`    | `EVENT#<sequence, 20 digits>` |
+//! | instance texts    | `INSTANCE`       | `#MAILTEXTS`            |
+//! | instance event    | `INSTANCE`       | `EVENT#<sequence, 20 digits>` |
 //! | org membership    | `ORG#<orgId>`    | `MEMBER#<userId>`       |
 //! | instance member   | `INSTANCE`       | `MEMBER#<userId>`       |
 //! | user              | `USER#<userId>`  | `#USER`                 |
@@ -23,6 +26,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::model::{OrgId, UserId};
+use crate::store::TextLevel;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -39,8 +43,22 @@ pub fn org(org: &OrgId) -> Key {
     key(format!("ORG#{org}"), "#ORG".into())
 }
 
-pub fn org_texts(org: &OrgId) -> Key {
-    key(format!("ORG#{org}"), "#MAILTEXTS".into())
+/// The custom texts of `level` (an organisation or the instance): one item, so the send path
+/// reads them in the batch it reads everything else in.
+pub fn texts(level: &TextLevel) -> Key {
+    key(level_pk(level), "#MAILTEXTS".into())
+}
+
+/// An event of an organisation's or the instance's own history (its texts).
+pub fn level_event(level: &TextLevel, sequence: u64) -> Key {
+    key(level_pk(level), format!("EVENT#{sequence:020}"))
+}
+
+fn level_pk(level: &TextLevel) -> String {
+    match level {
+        TextLevel::Org(org) => format!("ORG#{org}"),
+        TextLevel::Instance => "INSTANCE".into(),
+    }
 }
 
 pub fn org_member(org: &OrgId, user: &UserId) -> Key {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod item;
 pub mod keys;
 pub mod passkeys;
+pub mod texts;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use crate::error::{error_chain, StoreError};
 use crate::model::{OrgId, UserId};
 use crate::store::{
     LinkCommit, LinkDelivery, LinkList, LinkRemoval, LinkRemove, LinkRevoke, NewLink, Snapshot, SnapshotRead,
-    StoredLink, WindowChange,
+    StoredLink, TextLevel, WindowChange,
 };
 
 /// ZITADEL's event type for a requested passwordless initialisation code.
@@ -109,8 +110,9 @@ impl SnapshotRead for Table {
             keys::org(org),
             keys::org_member(org, caller),
             keys::instance_member(caller),
-            keys::org_texts(org),
+            keys::texts(&TextLevel::Org(org.clone())),
             keys::user(caller),
+            keys::texts(&TextLevel::Instance),
         ];
         // A caller acting on themself names one key twice, which BatchGetItem refuses.
         let mut unique: Vec<keys::Key> = Vec::with_capacity(wanted.len());
@@ -148,20 +150,22 @@ impl SnapshotRead for Table {
     }
 }
 
-fn snapshot_from(wanted: &[keys::Key; 6], found: Vec<Item>) -> Result<Snapshot, StoreError> {
+fn snapshot_from(wanted: &[keys::Key; 7], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
         found
             .iter()
             .find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
     };
-    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key, caller_key] = wanted;
+    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key, caller_key, instance_texts_key] =
+        wanted;
     Ok(Snapshot {
         caller: find(caller_key).map(item::user_from_item).transpose()?,
         user: find(user_key).map(item::user_from_item).transpose()?,
         org: find(org_key).map(item::org_from_item).transpose()?,
         org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
         instance_roles: find(instance_member_key).map(item::roles_from_item).unwrap_or_default(),
-        org_texts: find(org_texts_key).map(item::org_texts_from_item).transpose()?,
+        org_texts: find(org_texts_key).map(item::texts_from_item).transpose()?,
+        instance_texts: find(instance_texts_key).map(item::texts_from_item).transpose()?,
     })
 }
 

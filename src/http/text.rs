@@ -1,0 +1,91 @@
+//! ZITADEL's text API for the passwordless registration message: management
+//! (`/management/v1/text/...`, the organisation of `x-zitadel-orgid` or the caller's) and
+//! admin (`/admin/v1/text/...`, the instance).
+
+use serde_json::{json, Map, Value};
+
+use super::user_v2::set;
+use super::{percent_decode, Call};
+use crate::domain::PasskeyLinks;
+use crate::error::Error;
+use crate::mailer::Mailer;
+use crate::message_text::MessageText;
+use crate::store::Store;
+use crate::texts::{TextApi, TextRequest};
+
+/// What a text route does, beyond which API it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextCall {
+    GetDefault,
+    GetCustom,
+    Set,
+    Reset,
+}
+
+pub(super) async fn handle<S: Store, M: Mailer + Sync>(
+    links: &PasskeyLinks<S, M>,
+    call: &Call<'_>,
+    admin: bool,
+    what: TextCall,
+) -> Result<Value, Error> {
+    let api = if admin { TextApi::Admin } else { TextApi::Management(call.target_org()?) };
+    let raw = call.params.get("language").map(String::as_str).unwrap_or_default();
+    let language = percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?;
+    let req = TextRequest { caller: call.caller.clone(), api, language };
+    Ok(match what {
+        TextCall::GetDefault => json!({ "customText": links.default_text(&req).await? }),
+        TextCall::GetCustom => json!({ "customText": links.custom_text(&req).await? }),
+        TextCall::Set => {
+            let text = message_text(&call.body()?)?;
+            json!({ "details": links.set_custom_text(&req, text).await? })
+        }
+        TextCall::Reset => {
+            call.body()?;
+            json!({ "details": links.reset_custom_text(&req).await? })
+        }
+    })
+}
+
+/// The PUT body's fields, by JSON or proto name; the path's `language` wins over the body's
+/// (as grpc-gateway fills path parameters last), and other fields are ignored, as ZITADEL's
+/// gateway discards unknown fields.
+fn message_text(body: &Map<String, Value>) -> Result<MessageText, Error> {
+    let field = |json_name: &str, proto_name: &str| -> Result<Option<String>, Error> {
+        match set(body, json_name, proto_name)? {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::InvalidText(format!("{json_name} must be a string"))),
+        }
+    };
+    Ok(MessageText {
+        title: field("title", "title")?,
+        pre_header: field("preHeader", "pre_header")?,
+        subject: field("subject", "subject")?,
+        greeting: field("greeting", "greeting")?,
+        text: field("text", "text")?,
+        button_text: field("buttonText", "button_text")?,
+        footer_text: field("footerText", "footer_text")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn fields_by_json_or_proto_name_strings_only() {
+        let text = message_text(&body(json!({"pre_header":"p","buttonText":"b","language":"xx","other":1})))
+            .unwrap();
+        assert_eq!(text.pre_header.as_deref(), Some("p"));
+        assert_eq!(text.button_text.as_deref(), Some("b"));
+        assert!(matches!(message_text(&body(json!({"title":5}))), Err(Error::InvalidText(_))));
+        assert!(matches!(
+            message_text(&body(json!({"footerText":"a","footer_text":"b"}))),
+            Err(Error::InvalidField(_))
+        ));
+    }
+}
