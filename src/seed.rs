@@ -416,7 +416,21 @@ mod tests {
         let err = refusal(
             r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"fr":{"button":"ok\u202e"}}}}]}"#,
         );
-        assert!(err.contains("mailTexts of org 1: languages.fr.button: invisible"), "{err}");
+        assert!(err.contains("mailTexts of org 1: languages.fr.buttonText: invisible"), "{err}");
+    }
+
+    #[test]
+    fn seeded_texts_are_checked_as_the_text_api_checks_them() {
+        let err = refusal(
+            r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"de":{"text":"{{.Password}}"}}}}]}"#,
+        );
+        assert!(err.contains("mailTexts of org 1: languages.de.text: unknown variable {{.Password}}"), "{err}");
+        let err = refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"d e":{}}}}]}"#);
+        assert!(err.contains("languages.d e: "), "{err}");
+        let err = refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"de":{},"DE":{}}}}]}"#);
+        assert!(err.contains("de is listed twice"), "{err}");
+        let err = refusal(r#"{"instanceMailTexts":{"senderName":"x"}}"#);
+        assert!(err.contains("instanceMailTexts: senderName is per organisation"), "{err}");
     }
 
     #[test]

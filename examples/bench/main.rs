@@ -190,9 +190,11 @@ impl Floor {
             .render(&LinkMail {
                 to: u.email.as_deref().unwrap(),
                 display_name: u.display_name.as_deref(),
+                user_name: u.user_name.as_deref(),
                 preferred_language: Some("en"),
                 org_name: "Bench Org",
                 org_texts: None,
+                instance_texts: None,
                 link: &url,
                 lifetime: Duration::from_secs(3600),
             })
