@@ -395,8 +395,14 @@ mod tests {
     fn a_refused_text_names_what_was_refused() {
         let e = ApiError::from(&Error::InvalidText("greeting: unknown variable {{.X}}".into()));
         assert_eq!(e.http_status(), 400);
-        assert_eq!(e.body()["message"], "Message text is not valid: greeting: unknown variable {{.X}} (TEXT-Vf4Qm)");
-        assert_eq!(e.body()["details"][0]["message"], "Message text is not valid: greeting: unknown variable {{.X}}");
+        assert_eq!(
+            e.body()["message"],
+            "Message text is not valid: greeting: unknown variable {{.X}} (TEXT-Vf4Qm)"
+        );
+        assert_eq!(
+            e.body()["details"][0]["message"],
+            "Message text is not valid: greeting: unknown variable {{.X}}"
+        );
     }
 
     #[test]

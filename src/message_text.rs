@@ -287,13 +287,17 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
                     variable_list()
                 )
             })?;
-        let variable = VARIABLES.iter().find(|(known, _)| *known == name).map(|(_, v)| *v).ok_or_else(|| {
-            if NOT_KEPT.contains(&name) {
-                format!("{{{{.{name}}}}} is not available here (no such user data is kept); use {}", variable_list())
-            } else {
-                format!("unknown variable {{{{.{}}}}}; known: {}", shorten(name), variable_list())
-            }
-        })?;
+        let variable =
+            VARIABLES.iter().find(|(known, _)| *known == name).map(|(_, v)| *v).ok_or_else(|| {
+                if NOT_KEPT.contains(&name) {
+                    format!(
+                        "{{{{.{name}}}}} is not available here (no such user data is kept); use {}",
+                        variable_list()
+                    )
+                } else {
+                    format!("unknown variable {{{{.{}}}}}; known: {}", shorten(name), variable_list())
+                }
+            })?;
         pieces.push(Piece::Var(variable));
         rest = &after[end + 2..];
     }
@@ -395,10 +399,7 @@ pub fn canonical_language(raw: &str) -> Result<String, String> {
             out.push_str(&subtag.to_ascii_lowercase());
             stage = 2;
         } else if subtag.len() == 1 && alnum {
-            return Err(format!(
-                "{:?}: extensions and private-use subtags are not supported",
-                shorten(raw)
-            ));
+            return Err(format!("{:?}: extensions and private-use subtags are not supported", shorten(raw)));
         } else {
             return Err(not_a_tag());
         }
@@ -463,9 +464,13 @@ mod tests {
                 Piece::Var(Variable::OrgName)
             ]
         );
-        assert!(parse("{{.Secret}}").unwrap_err().starts_with("unknown variable {{.Secret}}; known: {{.DisplayName}}"));
+        assert!(parse("{{.Secret}}")
+            .unwrap_err()
+            .starts_with("unknown variable {{.Secret}}; known: {{.DisplayName}}"));
         assert!(parse("{{.FirstName}}").unwrap_err().contains("not available here"));
-        for bad in ["{{define \"x\"}}", "{{.DisplayName | html}}", "{{template \"a\"}}", "{{}}", "{{ . }}", "a {{.X"] {
+        for bad in
+            ["{{define \"x\"}}", "{{.DisplayName | html}}", "{{template \"a\"}}", "{{}}", "{{ . }}", "a {{.X"]
+        {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(parse("a }} b { c").unwrap(), vec![Piece::Literal("a }} b { c")]);
@@ -473,7 +478,8 @@ mod tests {
 
     #[test]
     fn filling_keeps_values_on_one_line_and_drops_the_space_before_an_empty_one() {
-        let values = Values { display_name: "Ada\r\nBcc: x", user_name: "ada", email: "a@x", org_name: "Demo" };
+        let values =
+            Values { display_name: "Ada\r\nBcc: x", user_name: "ada", email: "a@x", org_name: "Demo" };
         assert_eq!(fill("Hello {{.DisplayName}}, {{.OrgName}}", &values), "Hello Ada  Bcc: x, Demo");
         let nameless = Values { display_name: "", ..values };
         assert_eq!(fill("Bonjour {{.DisplayName}},", &nameless), "Bonjour,");
@@ -482,24 +488,36 @@ mod tests {
 
     #[test]
     fn checks_name_the_field() {
-        let text = |f: fn(&mut MessageText), | {
+        let text = |f: fn(&mut MessageText)| {
             let mut t = MessageText::default();
             f(&mut t);
             t.check()
         };
         assert_eq!(text(|t| t.text = Some("line 1\nline 2 {{.UserName}}".into())), Ok(()));
-        assert!(text(|t| t.subject = Some("a\nBcc: x".into())).unwrap_err().starts_with("subject: control character U+000A"));
+        assert!(text(|t| t.subject = Some("a\nBcc: x".into()))
+            .unwrap_err()
+            .starts_with("subject: control character U+000A"));
         assert!(text(|t| t.title = Some("x".repeat(201))).unwrap_err().starts_with("title: 201 characters"));
-        assert!(text(|t| t.button_text = Some("ok\u{202E}".into())).unwrap_err().starts_with("buttonText: invisible"));
-        assert!(text(|t| t.greeting = Some("=?UTF-8?B?QQ==?=".into())).unwrap_err().starts_with("greeting: an RFC 2047"));
-        assert!(text(|t| t.footer_text = Some("{{.Nope}}".into())).unwrap_err().starts_with("footerText: unknown variable"));
+        assert!(text(|t| t.button_text = Some("ok\u{202E}".into()))
+            .unwrap_err()
+            .starts_with("buttonText: invisible"));
+        assert!(text(|t| t.greeting = Some("=?UTF-8?B?QQ==?=".into()))
+            .unwrap_err()
+            .starts_with("greeting: an RFC 2047"));
+        assert!(text(|t| t.footer_text = Some("{{.Nope}}".into()))
+            .unwrap_err()
+            .starts_with("footerText: unknown variable"));
     }
 
     #[test]
     fn fallback_is_field_by_field_and_empty_means_unset() {
         let org = MessageText { subject: Some("Org".into()), text: Some(" ".into()), ..Default::default() }
             .without_empty();
-        let instance = MessageText { subject: Some("Inst".into()), text: Some("Inst text".into()), ..Default::default() };
+        let instance = MessageText {
+            subject: Some("Inst".into()),
+            text: Some("Inst text".into()),
+            ..Default::default()
+        };
         let merged = org.or(&instance);
         assert_eq!(merged.subject.as_deref(), Some("Org"));
         assert_eq!(merged.text.as_deref(), Some("Inst text"));
@@ -512,6 +530,9 @@ mod tests {
         t.upgrade_legacy();
         assert_eq!(t.greeting.as_deref(), Some("Hallo {{.DisplayName}},"));
         let legacy: MessageText = serde_json::from_str(r#"{"intro":"i","button":"b","ignore":"f"}"#).unwrap();
-        assert_eq!((legacy.text.as_deref(), legacy.button_text.as_deref(), legacy.footer_text.as_deref()), (Some("i"), Some("b"), Some("f")));
+        assert_eq!(
+            (legacy.text.as_deref(), legacy.button_text.as_deref(), legacy.footer_text.as_deref()),
+            (Some("i"), Some("b"), Some("f"))
+        );
     }
 }

@@ -61,7 +61,10 @@ impl Default for RolePermissions {
         const USERS: [&str; 4] = [USER_WRITE, USER_READ, USER_CREDENTIAL_WRITE, USER_PASSKEY_WRITE];
         Self {
             instance: grant(&[
-                ("IAM_OWNER", &[&USERS[..], &POLICY, &[IAM_POLICY_READ, IAM_POLICY_WRITE, IAM_POLICY_DELETE]].concat()),
+                (
+                    "IAM_OWNER",
+                    &[&USERS[..], &POLICY, &[IAM_POLICY_READ, IAM_POLICY_WRITE, IAM_POLICY_DELETE]].concat(),
+                ),
                 ("IAM_ORG_MANAGER", &[&USERS[..], &POLICY].concat()),
                 ("IAM_LOGIN_CLIENT", &[&USERS[..], &[POLICY_READ, IAM_POLICY_READ]].concat()),
                 ("IAM_USER_MANAGER", &[USER_WRITE, USER_READ, USER_PASSKEY_WRITE]),

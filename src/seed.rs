@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+use crate::domain::MAX_COMMIT_ATTEMPTS;
 use crate::error::StoreError;
 use crate::message_text::{canonical_language, CustomTexts, MessageText};
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
@@ -15,7 +16,6 @@ use crate::store::dynamodb::admin::{UserProfile, Written};
 use crate::store::dynamodb::Table;
 use crate::store::{TextChange, TextCommit, TextLevel};
 use crate::texts::set_change;
-use crate::domain::MAX_COMMIT_ATTEMPTS;
 use chrono::Utc;
 
 #[derive(Debug, Deserialize)]
@@ -208,7 +208,8 @@ async fn apply_texts(table: &Table, level: TextLevel, seed: &SeedTexts) -> Resul
                 at: Utc::now(),
             };
             table.commit_texts(&change).await?;
-            written = written.and(if previous_sequence.is_none() { Written::Created } else { Written::Changed });
+            written =
+                written.and(if previous_sequence.is_none() { Written::Created } else { Written::Changed });
         }
     }
     Ok(written)
@@ -424,7 +425,10 @@ mod tests {
         let err = refusal(
             r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"de":{"text":"{{.Password}}"}}}}]}"#,
         );
-        assert!(err.contains("mailTexts of org 1: languages.de.text: unknown variable {{.Password}}"), "{err}");
+        assert!(
+            err.contains("mailTexts of org 1: languages.de.text: unknown variable {{.Password}}"),
+            "{err}"
+        );
         let err = refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"d e":{}}}}]}"#);
         assert!(err.contains("languages.d e: "), "{err}");
         let err = refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"de":{},"DE":{}}}}]}"#);

@@ -137,7 +137,12 @@ where
             )?;
             if let Some(change) = change {
                 self.store.commit_texts(&change).await?;
-                info!(language, events = change.events.len(), sequence = change.sequence(), "message text set");
+                info!(
+                    language,
+                    events = change.events.len(),
+                    sequence = change.sequence(),
+                    "message text set"
+                );
             }
             Ok(details)
         })
@@ -295,12 +300,9 @@ pub(crate) fn set_change(
                 key: Some(key),
                 text: Some(value.to_owned()),
             },
-            None => TextEvent {
-                sequence,
-                event_type: event_type(level, "removed"),
-                key: Some(key),
-                text: None,
-            },
+            None => {
+                TextEvent { sequence, event_type: event_type(level, "removed"), key: Some(key), text: None }
+            }
         });
     }
     if events.is_empty() {
@@ -357,12 +359,17 @@ mod tests {
 
     #[test]
     fn a_set_records_one_event_per_field_it_changes() {
-        let text = MessageText { subject: Some("S".into()), footer_text: Some("F".into()), ..Default::default() };
+        let text =
+            MessageText { subject: Some("S".into()), footer_text: Some("F".into()), ..Default::default() };
         let (change, details) = plan(None, "de", &text).unwrap();
         let change = change.unwrap();
         assert_eq!(change.previous_sequence, None);
-        let events: Vec<_> = change.events.iter().map(|e| (e.sequence, e.event_type.as_str(), e.key)).collect();
-        assert_eq!(events, [(1, "org.customtext.set", Some("Subject")), (2, "org.customtext.set", Some("Footer"))]);
+        let events: Vec<_> =
+            change.events.iter().map(|e| (e.sequence, e.event_type.as_str(), e.key)).collect();
+        assert_eq!(
+            events,
+            [(1, "org.customtext.set", Some("Subject")), (2, "org.customtext.set", Some("Footer"))]
+        );
         assert_eq!(details.sequence, 2);
 
         let record = TextsRecord { texts: change.texts, sequence: 2 };
@@ -374,7 +381,10 @@ mod tests {
         let (change, _) = plan(Some(&record), "de", &less).unwrap();
         let change = change.unwrap();
         assert_eq!(change.events.len(), 1);
-        assert_eq!((change.events[0].sequence, change.events[0].event_type.as_str()), (3, "org.customtext.removed"));
+        assert_eq!(
+            (change.events[0].sequence, change.events[0].event_type.as_str()),
+            (3, "org.customtext.removed")
+        );
         assert_eq!(change.previous_sequence, Some(2));
     }
 

@@ -23,9 +23,9 @@ use common::*;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 use send_passkey_link::message_text::{CustomTexts, MessageText, StoredText};
-use send_passkey_link::store::TextLevel;
 use send_passkey_link::model::{OrgId, UserId, UserKind, UserState};
 use send_passkey_link::store::dynamodb::admin::UserProfile;
+use send_passkey_link::store::TextLevel;
 use serde_json::{json, Value};
 
 const ORG_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";

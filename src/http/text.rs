@@ -30,7 +30,8 @@ pub(super) async fn handle<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let api = if admin { TextApi::Admin } else { TextApi::Management(call.target_org()?) };
     let raw = call.params.get("language").map(String::as_str).unwrap_or_default();
-    let language = percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?;
+    let language =
+        percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?;
     let req = TextRequest { caller: call.caller.clone(), api, language };
     Ok(match what {
         TextCall::GetDefault => json!({ "customText": links.default_text(&req).await? }),

@@ -512,7 +512,10 @@ mod tests {
         let mut org = texts(
             None,
             "en",
-            MessageText { subject: Some("Reset\u{2028}now\u{2066}\u{FEFF} =?x?=".into()), ..Default::default() },
+            MessageText {
+                subject: Some("Reset\u{2028}now\u{2066}\u{FEFF} =?x?=".into()),
+                ..Default::default()
+            },
         );
         org.sender_name = Some("=?UTF-8?B?YmFua0BleGFtcGxl?= \u{202E}TI omeD".into());
         let out = r.render(&mail(Some("en"), Some("Alice"), Some(&org))).unwrap();

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::keys;
 use crate::error::StoreError;
 use crate::message_text::CustomTexts;
-use crate::store::TextsRecord;
 use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
+use crate::store::TextsRecord;
 use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
 
 pub type Item = HashMap<String, AttributeValue>;

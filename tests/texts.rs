@@ -1,0 +1,366 @@
+//! ZITADEL's text API for the passwordless registration message, through the real handler on
+//! the local stack: set, get and reset at both levels, the mail reflecting each, the fallback
+//! order, the permission matrix, hostile texts, events and sequences, and the seed writing
+//! what the API writes.
+
+mod common;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::*;
+use send_passkey_link::seed::Seed;
+use serde_json::{json, Value};
+
+const MGMT: &str = "/management/v1/text/message/passwordless_registration";
+const MGMT_DEFAULT: &str = "/management/v1/text/default/message/passwordless_registration";
+const ADMIN: &str = "/admin/v1/text/message/passwordless_registration";
+const ADMIN_DEFAULT: &str = "/admin/v1/text/default/message/passwordless_registration";
+const HELPDESK_PERMISSION_EDITOR: &str = HELPDESK;
+
+fn demo_admin() -> Option<(&'static str, &'static str)> {
+    Some((DEMO_ADMIN, DEMO_ORG))
+}
+
+fn instance_owner() -> Option<(&'static str, &'static str)> {
+    Some((INSTANCE_OWNER, INSTANCE_ORG))
+}
+
+/// An HTTP API v2 event: `method` on `base/language` from `caller`, with `body`.
+fn text_call(
+    method: &str,
+    base: &str,
+    language: &str,
+    caller: Option<(&str, &str)>,
+    org_header: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    let mut e = event(caller, ALICE, org_header);
+    let path = format!("{base}/{language}");
+    e["rawPath"] = path.clone().into();
+    e["requestContext"]["http"]["path"] = path.into();
+    e["requestContext"]["http"]["method"] = method.into();
+    let route = format!("{method} {base}/{{language}}");
+    e["routeKey"] = route.clone().into();
+    e["requestContext"]["routeKey"] = route.into();
+    e["pathParameters"] = json!({ "language": language });
+    match body {
+        Some(b) => e["body"] = b.to_string().into(),
+        None => {
+            e.as_object_mut().unwrap().remove("body");
+        }
+    }
+    e
+}
+
+impl Harness {
+    async fn text(
+        &self,
+        method: &str,
+        base: &str,
+        language: &str,
+        caller: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.call(&text_call(method, base, language, caller, None, body)).await
+    }
+
+    /// The subject and text part of the last mail Alice got after the admin sent her a link.
+    async fn alice_mail(&self) -> (String, String, String) {
+        let (status, body) = self.admin_sends_to_alice().await;
+        assert_eq!(status, 200, "{body}");
+        let mails = mails_to(&self.email_of("alice", "demo.example"));
+        let mail = mails.last().unwrap();
+        (
+            mail["subject"].as_str().unwrap().to_owned(),
+            mail["body"]["text"].as_str().unwrap().to_owned(),
+            mail["body"]["html"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn level_items(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query")
+            .items
+            .unwrap_or_default()
+    }
+}
+
+fn s<'a>(item: &'a std::collections::HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_org_text_is_set_read_reset_and_the_mail_follows_each_step() {
+    let h = Harness::new().await;
+    let (subject, text, _) = h.alice_mail().await;
+    assert_eq!(subject, "Add a passkey to your account");
+    assert!(text.starts_with("Hello Alice Example,"), "{text}");
+
+    let (status, body) = h.text("GET", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customText"]["isDefault"], true, "nothing set yet: {body}");
+    assert_eq!(body["customText"]["subject"], "Add a passkey to your account");
+    assert_eq!(body["customText"]["greeting"], "Hello {{.DisplayName}},");
+    assert!(body["customText"].get("details").is_none(), "{body}");
+
+    let set = json!({
+        "title": "Passkey for {{.OrgName}}",
+        "subject": "{{.DisplayName}}, add a passkey at {{.OrgName}}",
+        "greeting": "Hi {{.UserName}},",
+        "text": "Line one\nline two <b>not bold</b>",
+        "footerText": "Questions? it@demo.example"
+    });
+    let (status, body) = h.text("PUT", MGMT, "en", demo_admin(), Some(set.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "5", "one event per field set: {body}");
+    assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
+    assert!(body["details"]["changeDate"].as_str().unwrap().ends_with('Z'));
+
+    let (status, body) = h.text("GET", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let custom = &body["customText"];
+    assert!(custom.get("isDefault").is_none(), "its own text: {body}");
+    assert_eq!(custom["subject"], set["subject"]);
+    assert!(custom.get("buttonText").is_none(), "only the org's own fields, as ZITADEL answers");
+    assert_eq!(custom["details"]["sequence"], "5");
+    assert_eq!(custom["details"]["resourceOwner"], DEMO_ORG);
+    assert_eq!(custom["details"]["creationDate"], custom["details"]["changeDate"]);
+
+    let (subject, text, html) = h.alice_mail().await;
+    assert_eq!(subject, "Alice Example, add a passkey at Demo Corp");
+    let alice = h.email_of("alice", "demo.example");
+    assert!(text.starts_with(&format!("Hi {alice},")), "{text}");
+    assert!(text.contains("Line one\nline two <b>not bold</b>"), "{text}");
+    assert!(text.contains("Register passkey"), "the built-in button text fills in");
+    assert!(text.contains("Questions? it@demo.example"));
+    assert!(html.contains("Line one<br>\nline two &lt;b&gt;not bold&lt;/b&gt;"), "{html}");
+    assert!(html.contains("<title>Passkey for Demo Corp</title>"), "{html}");
+
+    // The same PUT again changes nothing and writes nothing.
+    let (status, body) = h.text("PUT", MGMT, "en", demo_admin(), Some(set)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "5");
+
+    let (status, body) = h.text("DELETE", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "6");
+    let (_, body) = h.text("GET", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(body["customText"]["isDefault"], true, "{body}");
+    let (subject, _, _) = h.alice_mail().await;
+    assert_eq!(subject, "Add a passkey to your account");
+
+    let (status, body) = h.text("DELETE", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(error_id(&body), "Org-3b8Jf");
+
+    let events = h.level_items(&format!("ORG#{DEMO_ORG}"), "EVENT#").await;
+    let kinds: Vec<(&str, &str)> = events.iter().map(|e| (s(e, "eventType"), s(e, "key"))).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("org.customtext.set", "Title"),
+            ("org.customtext.set", "Subject"),
+            ("org.customtext.set", "Greeting"),
+            ("org.customtext.set", "Text"),
+            ("org.customtext.set", "Footer"),
+            ("org.customtext.template.removed", ""),
+        ]
+    );
+    assert!(events.iter().all(|e| s(e, "editorUserId") == DEMO_ADMIN && s(e, "language") == "en"));
+    assert!(events.iter().all(|e| s(e, "template") == "PasswordlessRegistration"));
+}
+
+#[tokio::test]
+async fn texts_fall_back_org_then_instance_then_built_in_field_by_field() {
+    let h = Harness::new().await;
+    let instance =
+        json!({"subject": "Instance subject", "footerText": "Instance footer", "buttonText": "Go"});
+    let (status, body) = h.text("PUT", ADMIN, "en", instance_owner(), Some(instance)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "3");
+    assert!(body["details"].get("resourceOwner").is_none(), "the instance has no organisation");
+
+    // Management's default is the instance's text over the built-in one.
+    let (status, body) = h.text("GET", MGMT_DEFAULT, "en", demo_admin(), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customText"]["isDefault"], true);
+    assert_eq!(body["customText"]["subject"], "Instance subject");
+    assert_eq!(body["customText"]["title"], "Add a passkey to your account");
+    // Admin's default is the built-in one.
+    let (_, body) = h.text("GET", ADMIN_DEFAULT, "en", instance_owner(), None).await;
+    assert_eq!(body["customText"]["subject"], "Add a passkey to your account");
+    let (_, body) = h.text("GET", ADMIN, "en", instance_owner(), None).await;
+    assert_eq!(body["customText"]["subject"], "Instance subject");
+    assert!(body["customText"].get("isDefault").is_none());
+
+    let (subject, text, _) = h.alice_mail().await;
+    assert_eq!(subject, "Instance subject");
+    assert!(text.contains("Go: http"), "{text}");
+    assert!(text.contains("Instance footer"));
+
+    let org = json!({"subject": "Org subject"});
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(org)).await;
+    assert_eq!(status, 200);
+    let (subject, text, _) = h.alice_mail().await;
+    assert_eq!(subject, "Org subject");
+    assert!(text.contains("Go: http") && text.contains("Instance footer"), "{text}");
+    assert!(text.starts_with("Hello Alice Example,"), "built-in greeting: {text}");
+
+    // A regional reader gets the texts of its language; another language, built-in ones.
+    let (status, _) = h.text("PUT", MGMT, "de", demo_admin(), Some(json!({"subject": "Org Betreff"}))).await;
+    assert_eq!(status, 200);
+    let (status, body) = h.text("DELETE", ADMIN, "en", instance_owner(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (subject, text, _) = h.alice_mail().await;
+    assert_eq!(subject, "Org subject");
+    assert!(text.contains("Register passkey: http"), "instance text reset: {text}");
+}
+
+#[tokio::test]
+async fn a_language_without_built_in_texts_can_be_written_and_is_mailed() {
+    let h = Harness::new().await;
+    let (status, body) =
+        h.text("PUT", MGMT, "ja-jp", demo_admin(), Some(json!({"subject": "パスキーを追加"}))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = h.text("GET", MGMT, "ja-JP", demo_admin(), None).await;
+    assert_eq!(body["customText"]["subject"], "パスキーを追加", "stored under the canonical tag");
+    let (_, body) = h.text("GET", MGMT, "ja", demo_admin(), None).await;
+    assert_eq!(body["customText"]["isDefault"], true, "GET answers the exact tag");
+    assert_eq!(body["customText"]["subject"], "Add a passkey to your account", "English built-in");
+}
+
+#[tokio::test]
+async fn who_may_read_and_change_which_texts() {
+    let h = Harness::new().await;
+    let body = || Some(json!({"subject": "x"}));
+    let other_owner = Some((OTHER_OWNER, OTHER_ORG));
+    let helpdesk = Some((HELPDESK_PERMISSION_EDITOR, DEMO_ORG));
+    let cases: Vec<(&str, &str, Option<(&str, &str)>, Option<&str>, u16)> = vec![
+        // Management: policy.read / policy.write / policy.delete in the organisation.
+        ("GET", MGMT, demo_admin(), None, 200),
+        ("GET", MGMT_DEFAULT, demo_admin(), None, 200),
+        ("GET", MGMT, helpdesk, None, 200),
+        ("PUT", MGMT, helpdesk, None, 403),
+        ("DELETE", MGMT, helpdesk, None, 403),
+        ("GET", MGMT, other_owner, Some(DEMO_ORG), 403),
+        ("PUT", MGMT, other_owner, Some(DEMO_ORG), 403),
+        ("PUT", MGMT, instance_owner(), Some(DEMO_ORG), 200),
+        ("PUT", MGMT, instance_owner(), Some("999999999999999999"), 404),
+        ("PUT", MGMT, demo_admin(), None, 200),
+        ("GET", MGMT, None, None, 401),
+        // Admin: instance roles only; an organisation's owner holds no iam.policy.*.
+        ("GET", ADMIN, instance_owner(), None, 200),
+        ("GET", ADMIN_DEFAULT, instance_owner(), None, 200),
+        ("PUT", ADMIN, instance_owner(), None, 200),
+        ("GET", ADMIN, demo_admin(), None, 403),
+        ("GET", ADMIN_DEFAULT, demo_admin(), None, 403),
+        ("PUT", ADMIN, demo_admin(), None, 403),
+        ("DELETE", ADMIN, demo_admin(), None, 403),
+        ("PUT", ADMIN, demo_admin(), Some(DEMO_ORG), 403),
+        ("DELETE", ADMIN, None, None, 401),
+    ];
+    for (method, base, caller, org, expected) in cases {
+        let payload = if method == "PUT" { body() } else { None };
+        let (status, answer) = h.call(&text_call(method, base, "de", caller, org, payload)).await;
+        assert_eq!(status, expected, "{method} {base} as {caller:?} in {org:?}: {answer}");
+        if expected == 403 {
+            assert_eq!(error_id(&answer), "AUTH-5mWD2");
+        }
+    }
+    // Other orgs' texts are untouched by all of it.
+    let (_, answer) = h.text("GET", MGMT, "de", other_owner, None).await;
+    assert_eq!(answer["customText"]["subject"], "Neuer Passkey für Ihr Other-Org-Konto", "{answer}");
+}
+
+#[tokio::test]
+async fn hostile_texts_and_languages_are_refused_naming_what() {
+    let h = Harness::new().await;
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "en",
+            json!({"subject": "Hi\r\nBcc: x@evil.example"}),
+            "TEXT-Vf4Qm",
+            "subject: control character U+000D",
+        ),
+        (
+            "en",
+            json!({"greeting": "{{.Password}}"}),
+            "TEXT-Vf4Qm",
+            "greeting: unknown variable {{.Password}}",
+        ),
+        ("en", json!({"text": "{{.FirstName}}"}), "TEXT-Vf4Qm", "text: {{.FirstName}} is not available here"),
+        ("en", json!({"text": "{{template \"x\"}}"}), "TEXT-Vf4Qm", "is not a variable"),
+        ("en", json!({"text": "{{.DisplayName | html}}"}), "TEXT-Vf4Qm", "is not a variable"),
+        ("en", json!({"text": "open {{.UserName"}), "TEXT-Vf4Qm", "is not closed"),
+        ("en", json!({"title": "x".repeat(201)}), "TEXT-Vf4Qm", "title: 201 characters"),
+        ("en", json!({"buttonText": "Go\u{202E}"}), "TEXT-Vf4Qm", "buttonText: invisible"),
+        ("en", json!({"subject": "=?UTF-8?B?QQ==?="}), "TEXT-Vf4Qm", "encoded-word"),
+        ("en", json!({"subject": 7}), "TEXT-Vf4Qm", "subject must be a string"),
+        ("und", json!({"subject": "x"}), "LANG-3M9f2", "undetermined"),
+        ("english", json!({"subject": "x"}), "LANG-3M9f2", "not a BCP 47 language tag"),
+        ("en-u-ca-gregory", json!({"subject": "x"}), "LANG-3M9f2", "extensions"),
+        ("%E2%80%AEen", json!({"subject": "x"}), "LANG-3M9f2", "not a BCP 47"),
+        ("%ZZ", json!({"subject": "x"}), "LANG-3M9f2", "percent-encoding"),
+    ];
+    for (language, body, id, says) in cases {
+        let (status, answer) = h.text("PUT", MGMT, language, demo_admin(), Some(body.clone())).await;
+        assert_eq!(status, 400, "{language} {body}: {answer}");
+        assert_eq!(error_id(&answer), id, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains(says), "{says}: {answer}");
+    }
+    let (status, answer) = h.call(&text_call("PUT", MGMT, "en", demo_admin(), None, None)).await.clone();
+    assert_eq!(status, 200, "an empty body sets nothing: {answer}");
+    let mut e = text_call("PUT", MGMT, "en", demo_admin(), None, None);
+    e["body"] = "[1,2]".into();
+    let (status, answer) = h.call(&e).await;
+    assert_eq!((status, error_id(&answer)), (400, "HTTP-Bd7Jn"), "{answer}");
+    assert!(h.level_items(&format!("ORG#{DEMO_ORG}"), "").await.iter().all(|i| s(i, "sk") != "#MAILTEXTS"));
+
+    // Text that is stored is only ever text in the mail: escaped in HTML, one line in headers.
+    let html = json!({"text": "<a href=\"https://evil.example\">click</a>", "title": "<script>x</script>"});
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(html)).await;
+    assert_eq!(status, 200);
+    let (_, _, mail_html) = h.alice_mail().await;
+    assert!(!mail_html.contains("<a href=\"https://evil.example\">") && !mail_html.contains("<script>"));
+    assert!(mail_html.contains("&lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt;"));
+}
+
+#[tokio::test]
+async fn the_seed_writes_what_the_api_writes_and_reseeding_changes_nothing() {
+    let h = Harness::new().await;
+    // The demo seed gave Other Org German texts (older field names included) through the
+    // same change the API makes: events, sequence, details.
+    let other = Some((OTHER_OWNER, OTHER_ORG));
+    let (status, body) = h.text("GET", MGMT, "de", other, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customText"]["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
+    assert!(body["customText"]["footerText"].as_str().unwrap().starts_with("Fragen?"));
+    assert_eq!(body["customText"]["details"]["sequence"], "2");
+    let events = h.level_items(&format!("ORG#{OTHER_ORG}"), "EVENT#").await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| s(e, "editorUserId") == "passkey-admin"));
+
+    let seed_text = include_str!("../seed/demo.json").replace("@", &format!("+{}@", h.tag));
+    let applied = Seed::from_json(&seed_text).unwrap().apply(&h.table).await.unwrap();
+    assert!(applied.changed.is_empty() && applied.created.is_empty(), "{applied:?}");
+    assert_eq!(h.level_items(&format!("ORG#{OTHER_ORG}"), "EVENT#").await.len(), 2);
+
+    // The API's change survives a re-seed of other languages.
+    let (status, _) = h.text("PUT", MGMT, "en", other, Some(json!({"subject": "Via API"}))).await;
+    assert_eq!(status, 200);
+    Seed::from_json(&seed_text).unwrap().apply(&h.table).await.unwrap();
+    let (_, body) = h.text("GET", MGMT, "en", other, None).await;
+    assert_eq!(body["customText"]["subject"], "Via API");
+}
