@@ -16,6 +16,11 @@ const ADMIN: &str = "/admin/v1/text/message/passwordless_registration";
 const ADMIN_DEFAULT: &str = "/admin/v1/text/default/message/passwordless_registration";
 const HELPDESK_PERMISSION_EDITOR: &str = HELPDESK;
 
+type Caller = Option<(&'static str, &'static str)>;
+
+/// method, route, caller, `x-zitadel-orgid`, expected status.
+type Case = (&'static str, &'static str, Caller, Option<&'static str>, u16);
+
 fn demo_admin() -> Option<(&'static str, &'static str)> {
     Some((DEMO_ADMIN, DEMO_ORG))
 }
@@ -247,7 +252,7 @@ async fn who_may_read_and_change_which_texts() {
     let body = || Some(json!({"subject": "x"}));
     let other_owner = Some((OTHER_OWNER, OTHER_ORG));
     let helpdesk = Some((HELPDESK_PERMISSION_EDITOR, DEMO_ORG));
-    let cases: Vec<(&str, &str, Option<(&str, &str)>, Option<&str>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         // Management: policy.read / policy.write / policy.delete in the organisation.
         ("GET", MGMT, demo_admin(), None, 200),
         ("GET", MGMT_DEFAULT, demo_admin(), None, 200),
