@@ -35,6 +35,12 @@ const EXPECTED: &[(&str, u16)] = &[
     ("mgmt-remove-passwordless-unknown.json", 404),
     ("page-open-unknown-link.json", 404),
     ("page-begin-unknown-link.json", 404),
+    ("mgmt-set-message-text.json", 200),
+    ("mgmt-get-message-text.json", 200),
+    ("mgmt-get-default-message-text.json", 200),
+    ("mgmt-reset-message-text-unset.json", 404),
+    ("admin-set-message-text.json", 200),
+    ("admin-get-message-text-forbidden.json", 403),
 ];
 
 #[tokio::test]

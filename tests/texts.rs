@@ -345,7 +345,7 @@ async fn hostile_texts_and_languages_are_refused_naming_what() {
 #[tokio::test]
 async fn the_seed_writes_what_the_api_writes_and_reseeding_changes_nothing() {
     let h = Harness::new().await;
-    // The demo seed gave Other Org German texts (older field names included) through the
+    // The demo seed gave Other Org German texts through the
     // same change the API makes: events, sequence, details.
     let other = Some((OTHER_OWNER, OTHER_ORG));
     let (status, body) = h.text("GET", MGMT, "de", other, None).await;
