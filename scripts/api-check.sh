@@ -30,6 +30,6 @@ run_as() {
 
 cd "$STATE"
 # The demo org's owner: positive examples reach a real user, negative ones every error path.
-run_as 100000000000000010 100000000000000001 --exclude-path-regex '^/admin/'
+run_as 100000000000000010 100000000000000001 --exclude-path-regex '^/(admin/|zitadel\.admin\.)'
 # The admin text API needs an instance role: the instance owner.
-run_as 300000000000000010 300000000000000001 --include-path-regex '^/admin/'
+run_as 300000000000000010 300000000000000001 --include-path-regex '^/(admin/|zitadel\.admin\.)'

@@ -94,11 +94,14 @@ impl MessageText {
         ]
     }
 
-    /// Empty values mean "not customised" (as in ZITADEL, where setting "" removes the text).
-    pub fn without_empty(mut self) -> Self {
+    /// As stored: empty values mean "not customised" (as in ZITADEL, where setting "" removes
+    /// the text), and CRLF line breaks become LF.
+    pub fn normalised(mut self) -> Self {
         for value in self.fields_mut() {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
+            } else if let Some(v) = value.as_mut().filter(|v| v.contains("\r\n")) {
+                *v = v.replace("\r\n", "\n");
             }
         }
         self
@@ -511,8 +514,11 @@ mod tests {
 
     #[test]
     fn fallback_is_field_by_field_and_empty_means_unset() {
+        let crlf = MessageText { text: Some("a\r\nb".into()), ..Default::default() }.normalised();
+        assert_eq!(crlf.text.as_deref(), Some("a\nb"));
+        assert_eq!(crlf.check(), Ok(()));
         let org = MessageText { subject: Some("Org".into()), text: Some(" ".into()), ..Default::default() }
-            .without_empty();
+            .normalised();
         let instance = MessageText {
             subject: Some("Inst".into()),
             text: Some("Inst text".into()),

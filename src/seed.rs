@@ -67,7 +67,7 @@ impl SeedTexts {
             if out.iter().any(|(l, _)| *l == language) {
                 return Err(format!("languages.{tag}: {language} is listed twice"));
             }
-            let mut text = text.clone().without_empty();
+            let mut text = text.clone().normalised();
             text.upgrade_legacy();
             text.check().map_err(|e| format!("languages.{tag}.{e}"))?;
             out.push((language, text));

@@ -121,7 +121,7 @@ where
     /// nothing; a call that changes nothing answers the stored details.
     pub async fn set_custom_text(&self, req: &TextRequest, text: MessageText) -> Result<TextDetails, Error> {
         let language = language(&req.language)?;
-        let text = text.without_empty();
+        let text = text.normalised();
         text.check().map_err(Error::InvalidText)?;
         retry_conflicts(|| async {
             let level = self.text_level(req, POLICY_WRITE, IAM_POLICY_WRITE).await?;

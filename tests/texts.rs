@@ -218,7 +218,13 @@ async fn texts_fall_back_org_then_instance_then_built_in_field_by_field() {
     let org = json!({"subject": "Org subject"});
     let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(org)).await;
     assert_eq!(status, 200);
+    h.calls.take();
     let (subject, text, _) = h.alice_mail().await;
+    assert_eq!(
+        h.calls.take(),
+        ["DynamoDB.BatchGetItem", "DynamoDB.TransactWriteItems", "SESv2.SendEmail"],
+        "both levels' texts come in the batch the send reads anyway"
+    );
     assert_eq!(subject, "Org subject");
     assert!(text.contains("Go: http") && text.contains("Instance footer"), "{text}");
     assert!(text.starts_with("Hello Alice Example,"), "built-in greeting: {text}");
@@ -368,4 +374,59 @@ async fn the_seed_writes_what_the_api_writes_and_reseeding_changes_nothing() {
     Seed::from_json(&seed_text).unwrap().apply(&h.table).await.unwrap();
     let (_, body) = h.text("GET", MGMT, "en", other, None).await;
     assert_eq!(body["customText"]["subject"], "Via API");
+}
+
+#[tokio::test]
+async fn the_connect_paths_take_the_language_from_the_body_and_answer_connect_errors() {
+    let h = Harness::new().await;
+    let connect = |path: &str, caller: Option<(&str, &str)>, body: Value| {
+        let mut e = text_call("POST", path, "x", caller, None, Some(body));
+        e["rawPath"] = path.into();
+        e["requestContext"]["http"]["path"] = path.into();
+        e.as_object_mut().unwrap().remove("pathParameters");
+        e
+    };
+    let set = "/zitadel.management.v1.ManagementService/SetCustomPasswordlessRegistrationMessageCustomText";
+    let (status, body) =
+        h.call(&connect(set, demo_admin(), json!({"language": "de", "subject": "Über Connect"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "1");
+    let get = "/zitadel.management.v1.ManagementService/GetCustomPasswordlessRegistrationMessageText";
+    let (_, body) = h.call(&connect(get, demo_admin(), json!({"language": "de"}))).await;
+    assert_eq!(body["customText"]["subject"], "Über Connect");
+    let (status, body) = h.call(&connect(get, demo_admin(), json!({}))).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_argument")), "{body}");
+    let admin_get = "/zitadel.admin.v1.AdminService/GetCustomPasswordlessRegistrationMessageText";
+    let (status, body) = h.call(&connect(admin_get, demo_admin(), json!({"language": "de"}))).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")), "{body}");
+    let (status, body) = h.call(&connect(admin_get, instance_owner(), json!({"language": "de"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["customText"]["isDefault"], true);
+}
+
+#[tokio::test]
+async fn texts_an_older_seed_stored_are_still_read_and_can_be_changed_through_the_api() {
+    let h = Harness::new().await;
+    let legacy =
+        r#"{"senderName":"Demo IT","languages":{"en":{"greeting":"Hey {name}!","ignore":"Old footer"}}}"#;
+    h.table
+        .client()
+        .put_item()
+        .table_name(h.table.name())
+        .item("pk", AttributeValue::S(format!("ORG#{DEMO_ORG}")))
+        .item("sk", AttributeValue::S("#MAILTEXTS".into()))
+        .item("orgId", AttributeValue::S(DEMO_ORG.into()))
+        .item("texts", AttributeValue::S(legacy.into()))
+        .send()
+        .await
+        .unwrap();
+    let (_, text, _) = h.alice_mail().await;
+    assert!(text.starts_with("Hey Alice Example!"), "{text}");
+    assert!(text.contains("Old footer"));
+    let (status, body) =
+        h.text("PUT", MGMT, "en", demo_admin(), Some(json!({"footerText": "New footer"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["details"]["sequence"], "2", "greeting removed, footer changed: {body}");
+    let (_, text, _) = h.alice_mail().await;
+    assert!(text.starts_with("Hello Alice Example,") && text.contains("New footer"), "{text}");
 }

@@ -173,6 +173,38 @@ pub const ROUTES: &[Route] = &[
         "/admin/v1/text/message/passwordless_registration/{language}",
         Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
     ),
+    connect(
+        "/zitadel.management.v1.ManagementService/GetDefaultPasswordlessRegistrationMessageText",
+        Operation::GetDefaultPasswordlessRegistrationMessageText,
+    ),
+    connect(
+        "/zitadel.management.v1.ManagementService/GetCustomPasswordlessRegistrationMessageText",
+        Operation::GetCustomPasswordlessRegistrationMessageText,
+    ),
+    connect(
+        "/zitadel.management.v1.ManagementService/SetCustomPasswordlessRegistrationMessageCustomText",
+        Operation::SetCustomPasswordlessRegistrationMessageCustomText,
+    ),
+    connect(
+        "/zitadel.management.v1.ManagementService/ResetCustomPasswordlessRegistrationMessageTextToDefault",
+        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault,
+    ),
+    connect(
+        "/zitadel.admin.v1.AdminService/GetDefaultPasswordlessRegistrationMessageText",
+        Operation::AdminGetDefaultPasswordlessRegistrationMessageText,
+    ),
+    connect(
+        "/zitadel.admin.v1.AdminService/GetCustomPasswordlessRegistrationMessageText",
+        Operation::AdminGetCustomPasswordlessRegistrationMessageText,
+    ),
+    connect(
+        "/zitadel.admin.v1.AdminService/SetDefaultPasswordlessRegistrationMessageText",
+        Operation::SetDefaultPasswordlessRegistrationMessageText,
+    ),
+    connect(
+        "/zitadel.admin.v1.AdminService/ResetCustomPasswordlessRegistrationMessageTextToDefault",
+        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
+    ),
     page("GET", PAGE_PATH, Operation::RegistrationPage),
     page("GET", "/ui/login/login/passwordless/init/page.js", Operation::PageScript),
     page("GET", "/ui/login/login/passwordless/init/page.css", Operation::PageStyle),
@@ -209,28 +241,28 @@ pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
         Operation::ListHumanPasswordless => passkeys::list_human_passwordless(links, call).await,
         Operation::RemoveHumanPasswordless => passkeys::remove_human_passwordless(links, call).await,
         Operation::GetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, false, TextCall::GetDefault).await
+            text::handle(links, call, false, TextCall::GetDefault, route.family).await
         }
         Operation::GetCustomPasswordlessRegistrationMessageText => {
-            text::handle(links, call, false, TextCall::GetCustom).await
+            text::handle(links, call, false, TextCall::GetCustom, route.family).await
         }
         Operation::SetCustomPasswordlessRegistrationMessageCustomText => {
-            text::handle(links, call, false, TextCall::Set).await
+            text::handle(links, call, false, TextCall::Set, route.family).await
         }
         Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault => {
-            text::handle(links, call, false, TextCall::Reset).await
+            text::handle(links, call, false, TextCall::Reset, route.family).await
         }
         Operation::AdminGetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::GetDefault).await
+            text::handle(links, call, true, TextCall::GetDefault, route.family).await
         }
         Operation::AdminGetCustomPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::GetCustom).await
+            text::handle(links, call, true, TextCall::GetCustom, route.family).await
         }
         Operation::SetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::Set).await
+            text::handle(links, call, true, TextCall::Set, route.family).await
         }
         Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault => {
-            text::handle(links, call, true, TextCall::Reset).await
+            text::handle(links, call, true, TextCall::Reset, route.family).await
         }
         Operation::RegistrationPage
         | Operation::PageScript

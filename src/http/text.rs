@@ -1,9 +1,11 @@
 //! ZITADEL's text API for the passwordless registration message: management
 //! (`/management/v1/text/...`, the organisation of `x-zitadel-orgid` or the caller's) and
-//! admin (`/admin/v1/text/...`, the instance).
+//! admin (`/admin/v1/text/...`, the instance), over REST (the language in the path) and over
+//! Connect as ZITADEL's SDKs call them (the language in the body).
 
 use serde_json::{json, Map, Value};
 
+use super::routes::Family;
 use super::user_v2::set;
 use super::{percent_decode, Call};
 use crate::domain::PasskeyLinks;
@@ -27,23 +29,27 @@ pub(super) async fn handle<S: Store, M: Mailer + Sync>(
     call: &Call<'_>,
     admin: bool,
     what: TextCall,
+    family: Family,
 ) -> Result<Value, Error> {
     let api = if admin { TextApi::Admin } else { TextApi::Management(call.target_org()?) };
-    let raw = call.params.get("language").map(String::as_str).unwrap_or_default();
-    let language =
-        percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?;
+    let body = call.body()?;
+    let language = match family {
+        Family::Connect => match set(&body, "language", "language")? {
+            None => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(Error::InvalidLanguage("language must be a string".into())),
+        },
+        Family::Rest | Family::Page => {
+            let raw = call.params.get("language").map(String::as_str).unwrap_or_default();
+            percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?
+        }
+    };
     let req = TextRequest { caller: call.caller.clone(), api, language };
     Ok(match what {
         TextCall::GetDefault => json!({ "customText": links.default_text(&req).await? }),
         TextCall::GetCustom => json!({ "customText": links.custom_text(&req).await? }),
-        TextCall::Set => {
-            let text = message_text(&call.body()?)?;
-            json!({ "details": links.set_custom_text(&req, text).await? })
-        }
-        TextCall::Reset => {
-            call.body()?;
-            json!({ "details": links.reset_custom_text(&req).await? })
-        }
+        TextCall::Set => json!({ "details": links.set_custom_text(&req, message_text(&body)?).await? }),
+        TextCall::Reset => json!({ "details": links.reset_custom_text(&req).await? }),
     })
 }
 

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createUserServiceClient } from "@zitadel/client/v2";
+import { createAdminServiceClient, createManagementServiceClient } from "@zitadel/client/v1";
 import { NewAuthorizationBearerInterceptor } from "@zitadel/client";
 import { createConnectTransport } from "@connectrpc/connect-node";
 
@@ -15,7 +16,9 @@ const OTHER_ORG = "200000000000000001";
 const OTHER_OWNER = "200000000000000010"; // ORG_OWNER of OTHER_ORG
 const BOB = "200000000000000011";
 const DEMO_ORG = "100000000000000001";
-const HELPDESK = "100000000000000012"; // no user.passkey.write
+const HELPDESK = "100000000000000012"; // no user.passkey.write, no policy.write
+const INSTANCE_OWNER = "300000000000000010";
+const INSTANCE_ORG = "300000000000000001";
 // Connect's numeric codes (the SDK's ConnectError.code).
 const Code = { InvalidArgument: 3, NotFound: 5, PermissionDenied: 7, Unauthenticated: 16 };
 
@@ -24,15 +27,17 @@ function token(user, org) {
   return execFileSync(command, [...args, "--sub", user, "--org", org], { encoding: "utf8" }).trim();
 }
 
+function transport(bearer) {
+  return createConnectTransport({
+    baseUrl: process.env.GATEWAY_URL,
+    httpVersion: "1.1",
+    useBinaryFormat: false,
+    interceptors: [NewAuthorizationBearerInterceptor(bearer)],
+  });
+}
+
 function users(bearer) {
-  return createUserServiceClient(
-    createConnectTransport({
-      baseUrl: process.env.GATEWAY_URL,
-      httpVersion: "1.1",
-      useBinaryFormat: false,
-      interceptors: [NewAuthorizationBearerInterceptor(bearer)],
-    }),
-  );
+  return createUserServiceClient(transport(bearer));
 }
 
 async function mailsTo(recipient) {
@@ -107,5 +112,80 @@ test("a bad urlTemplate is InvalidArgument", async () => {
     }),
     Code.InvalidArgument,
     "LINK-Ut6Vz",
+  );
+});
+
+test("the management text calls set, read and reset the org's text, and the mail uses it", async () => {
+  const management = createManagementServiceClient(transport(token(OTHER_OWNER, OTHER_ORG)));
+  const before = (await management.getCustomPasswordlessRegistrationMessageText({ language: "de" })).customText;
+  assert.equal(before.isDefault, false, "the demo seed set Other Org's German text");
+  const set = await management.setCustomPasswordlessRegistrationMessageCustomText({
+    language: "de",
+    subject: "SDK: Passkey für {{.OrgName}}",
+    footerText: before.footerText,
+  });
+  assert.equal(set.details.resourceOwner, OTHER_ORG);
+  assert.ok(set.details.sequence > before.details.sequence);
+  const read = (await management.getCustomPasswordlessRegistrationMessageText({ language: "de" })).customText;
+  assert.equal(read.subject, "SDK: Passkey für {{.OrgName}}");
+  assert.equal(read.details.sequence, set.details.sequence);
+
+  await users(token(OTHER_OWNER, OTHER_ORG)).createPasskeyRegistrationLink({
+    userId: BOB,
+    medium: { case: "sendLink", value: {} },
+  });
+  const store = await (await fetch(`${process.env.MAILBOX_URL}/store`)).json();
+  const bobs = store.emails.filter((m) => m.destination.to.some((to) => to.startsWith("bob")));
+  assert.equal(bobs.at(-1).subject, "SDK: Passkey für Other Org");
+
+  // Back to the seed's text, so later checks see the demo as it was.
+  await management.setCustomPasswordlessRegistrationMessageCustomText({
+    language: "de",
+    subject: before.subject,
+    footerText: before.footerText,
+  });
+  const fresh = await management.setCustomPasswordlessRegistrationMessageCustomText({ language: "fr", title: "SDK" });
+  const reset = await management.resetCustomPasswordlessRegistrationMessageTextToDefault({ language: "fr" });
+  assert.equal(reset.details.sequence, fresh.details.sequence + 1n);
+  await rejectsWith(
+    management.resetCustomPasswordlessRegistrationMessageTextToDefault({ language: "fr" }),
+    Code.NotFound,
+    "Org-3b8Jf",
+  );
+  const fallback = (await management.getDefaultPasswordlessRegistrationMessageText({ language: "fr" })).customText;
+  assert.equal(fallback.isDefault, true);
+  assert.ok(fallback.buttonText.length > 0);
+});
+
+test("the admin text calls need an instance role; unknown variables are InvalidArgument", async () => {
+  const admin = createAdminServiceClient(transport(token(INSTANCE_OWNER, INSTANCE_ORG)));
+  const set = await admin.setDefaultPasswordlessRegistrationMessageText({ language: "it", subject: "Passkey" });
+  assert.equal(set.details.resourceOwner, "", "the instance has no organisation");
+  const read = (await admin.getCustomPasswordlessRegistrationMessageText({ language: "it" })).customText;
+  assert.equal(read.subject, "Passkey");
+  await admin.resetCustomPasswordlessRegistrationMessageTextToDefault({ language: "it" });
+  const builtIn = (await admin.getDefaultPasswordlessRegistrationMessageText({ language: "it" })).customText;
+  assert.equal(builtIn.isDefault, true);
+
+  await rejectsWith(
+    createAdminServiceClient(transport(token(OTHER_OWNER, OTHER_ORG))).getCustomPasswordlessRegistrationMessageText({
+      language: "it",
+    }),
+    Code.PermissionDenied,
+    "AUTH-5mWD2",
+  );
+  await rejectsWith(
+    createManagementServiceClient(transport(token(HELPDESK, DEMO_ORG))).setCustomPasswordlessRegistrationMessageCustomText(
+      { language: "de", subject: "x" },
+    ),
+    Code.PermissionDenied,
+    "AUTH-5mWD2",
+  );
+  await rejectsWith(
+    createManagementServiceClient(transport(token(OTHER_OWNER, OTHER_ORG))).setCustomPasswordlessRegistrationMessageCustomText(
+      { language: "de", greeting: "Hi {{.Password}}" },
+    ),
+    Code.InvalidArgument,
+    "TEXT-Vf4Qm",
   );
 });
