@@ -303,8 +303,9 @@ async fn hostile_texts_and_languages_are_refused_naming_what() {
             "en",
             json!({"subject": "Hi\r\nBcc: x@evil.example"}),
             "TEXT-Vf4Qm",
-            "subject: control character U+000D",
+            "subject: control character U+000A",
         ),
+        ("en", json!({"text": "Hi\rBcc: x@evil.example"}), "TEXT-Vf4Qm", "text: control character U+000D"),
         (
             "en",
             json!({"greeting": "{{.Password}}"}),
