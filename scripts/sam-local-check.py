@@ -7,7 +7,8 @@ bridge, the bootstraps and the local template are ready:
    own): the status the README's "Events" table gives, and one mail more in the SES emulator
    exactly for the events that send one;
 2. `sam local start-api` with the local Lambda authorizer: a local gateway token gets 200 and
-   the mail; no token 401, a forged one 403, as API Gateway answers; the anonymous page needs none.
+   the mail; no token 401, a forged one 403, as API Gateway answers; the anonymous page needs none;
+   the text API's PUT, GET and DELETE routes answer through it.
 
   sam-local-check.py TEMPLATE   (environment: MAILBOX_URL, PASSKEY_ADMIN, PASSKEY_KEY_DIR,
                                  SAM_API_PORT, SAM_API_LOG, TABLE_PREFIX)
@@ -188,6 +189,16 @@ def start_api(template: str, log) -> dict:
         if status != 404 or "<html" not in body:
             fail(f"start-api anonymous page for an unknown link: {status} {body[:200]}")
         print("  start-api anonymous page, unknown link: 404 (HTML)", flush=True)
+        text_path = "/management/v1/text/message/passwordless_registration/de"
+        subject = "Passkey für {{.OrgName}}"
+        for method, body, want in (("PUT", {"subject": subject}, "details"), ("GET", None, "customText"),
+                                   ("DELETE", None, "details")):
+            status, answer = request(port, method, text_path, token, body)
+            if status != 200 or want not in json.loads(answer):
+                fail(f"start-api {method} {text_path}: {status} {answer}")
+            if method == "GET" and json.loads(answer)["customText"].get("subject") != subject:
+                fail(f"start-api GET {text_path} does not answer the text just set: {answer}")
+        print("  start-api PUT, GET, DELETE of the org's German message text: 200 each", flush=True)
         return timings
     finally:
         os.killpg(process.pid, signal.SIGTERM)
