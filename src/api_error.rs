@@ -341,6 +341,11 @@ impl From<&Error> for ApiError {
             Error::TextNotFound(TextLevel::Instance) => {
                 ApiError::new(NotFound, "INSTANCE-fju90", "Custom message text not found for this language")
             }
+            Error::TextConflict => ApiError::new(
+                Aborted,
+                "TEXT-Cf8Rt",
+                "Message texts were changed concurrently, try again",
+            ),
             Error::TooManyLanguages => ApiError::new(
                 FailedPrecondition,
                 "TEXT-Ln7Xw",

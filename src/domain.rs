@@ -372,7 +372,7 @@ where
     for n in 1..=MAX_COMMIT_ATTEMPTS {
         match attempt().await {
             Err(Error::Conflict) if n < MAX_COMMIT_ATTEMPTS => {
-                info!(attempt = n, "sequence conflict, re-reading the user");
+                info!(attempt = n, "sequence conflict, re-reading");
                 tokio::time::sleep(conflict_backoff(n)).await;
             }
             outcome => return outcome,

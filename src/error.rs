@@ -2,7 +2,7 @@
 
 /// Why a call failed. The `String`s carry diagnostics for logs only; what a caller sees comes
 /// from the catalogue, never from these, except the reasons of [`Error::InvalidLanguage`] and
-/// [`Error::InvalidText`], which name the caller's own input.
+/// [`Error::InvalidText`], which name the caller's own input (and so stay out of the logs).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no caller identity from the authorizer")]
@@ -73,10 +73,13 @@ pub enum Error {
     DomainNotAllowed,
     #[error("no such passkey")]
     PasskeyNotFound,
-    #[error("language refused: {0}")]
+    /// The reason names the caller's input: it goes to the caller, never to the logs.
+    #[error("language refused")]
     InvalidLanguage(String),
-    #[error("message text refused: {0}")]
+    #[error("message text refused")]
     InvalidText(String),
+    #[error("concurrent changes to the texts kept winning")]
+    TextConflict,
     #[error("no custom message text for this language ({0:?} level)")]
     TextNotFound(crate::store::TextLevel),
     #[error("custom texts for the most languages allowed are stored")]

@@ -345,8 +345,12 @@ pub fn fill(text: &str, values: &Values<'_>) -> String {
                     Variable::LastEmail => values.email,
                     Variable::OrgName => values.org_name,
                 };
-                let value: String =
-                    value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
+                // The user's own data: it may not break a line or reorder what the text shows.
+                let value: String = value
+                    .chars()
+                    .filter(|c| !is_spoofing(*c))
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
                 let value = value.trim();
                 if value.is_empty() && out.ends_with(' ') {
                     out.pop();
@@ -399,7 +403,11 @@ pub fn canonical_language(raw: &str) -> Result<String, String> {
             && ((5..=8).contains(&subtag.len())
                 || (subtag.len() == 4 && subtag.as_bytes()[0].is_ascii_digit()))
         {
-            out.push_str(&subtag.to_ascii_lowercase());
+            let variant = subtag.to_ascii_lowercase();
+            if out.split('-').any(|earlier| earlier == variant) {
+                return Err(format!("{:?}: the variant {variant} appears twice", shorten(raw)));
+            }
+            out.push_str(&variant);
             stage = 2;
         } else if subtag.len() == 1 && alnum {
             return Err(format!("{:?}: extensions and private-use subtags are not supported", shorten(raw)));
@@ -443,6 +451,7 @@ mod tests {
             "de--CH",
             "12",
             "de-CH-CH",
+            "de-CH-1901-1901",
             "en-US-x-twain",
             "en-a-bbb",
             "und",
@@ -481,8 +490,12 @@ mod tests {
 
     #[test]
     fn filling_keeps_values_on_one_line_and_drops_the_space_before_an_empty_one() {
-        let values =
-            Values { display_name: "Ada\r\nBcc: x", user_name: "ada", email: "a@x", org_name: "Demo" };
+        let values = Values {
+            display_name: "Ada\r\nBcc: x\u{202E}",
+            user_name: "ada",
+            email: "a@x",
+            org_name: "De\u{200B}mo",
+        };
         assert_eq!(fill("Hello {{.DisplayName}}, {{.OrgName}}", &values), "Hello Ada  Bcc: x, Demo");
         let nameless = Values { display_name: "", ..values };
         assert_eq!(fill("Bonjour {{.DisplayName}},", &nameless), "Bonjour,");

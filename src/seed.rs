@@ -14,7 +14,7 @@ use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
 use crate::store::dynamodb::admin::{UserProfile, Written};
 use crate::store::dynamodb::Table;
-use crate::store::{TextChange, TextCommit, TextLevel};
+use crate::store::{TextChange, TextCommit, TextLevel, TextsRecord};
 use crate::texts::set_change;
 use chrono::Utc;
 
@@ -166,12 +166,10 @@ async fn apply_texts(table: &Table, level: TextLevel, seed: &SeedTexts) -> Resul
     };
     let mut written = Written::Unchanged;
     for (language, text) in languages {
-        for attempt in 1..=MAX_COMMIT_ATTEMPTS {
-            let record = table.texts_record(&level).await?;
-            let created = record.is_none();
+        let change = change_texts(table, &level, |record| {
             let (change, _) = set_change(
                 &level,
-                record.as_ref(),
+                record,
                 resource_owner.clone(),
                 &language,
                 &text,
@@ -179,40 +177,55 @@ async fn apply_texts(table: &Table, level: TextLevel, seed: &SeedTexts) -> Resul
                 Utc::now(),
             )
             .map_err(|e| SeedError::Invalid(format!("texts for {language}: {e}")))?;
-            let Some(change) = change else { break };
-            match table.commit_texts(&change).await {
-                Ok(()) => {
-                    written = written.and(if created { Written::Created } else { Written::Changed });
-                    break;
-                }
-                Err(StoreError::Conflict) if attempt < MAX_COMMIT_ATTEMPTS => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+            Ok(change)
+        })
+        .await?;
+        written = written.and(change);
     }
     if let TextLevel::Org(_) = level {
-        let record = table.texts_record(&level).await?;
-        if record.as_ref().map(|r| &r.texts.sender_name) != Some(&seed.sender_name)
-            && (record.is_some() || seed.sender_name.is_some())
-        {
-            let previous_sequence = record.as_ref().map(|r| r.sequence);
-            let mut texts = record.map(|r| r.texts).unwrap_or_default();
+        let sender = change_texts(table, &level, |record| {
+            if record.map(|r| &r.texts.sender_name) == Some(&seed.sender_name)
+                || (record.is_none() && seed.sender_name.is_none())
+            {
+                return Ok(None);
+            }
+            let mut texts = record.map(|r| r.texts.clone()).unwrap_or_default();
             texts.sender_name = seed.sender_name.clone();
-            let change = TextChange {
-                level,
+            Ok(Some(TextChange {
+                level: level.clone(),
                 texts,
-                previous_sequence,
+                previous_sequence: record.map(|r| r.sequence),
                 events: Vec::new(),
                 language: String::new(),
                 editor: SEED_EDITOR.into(),
                 at: Utc::now(),
-            };
-            table.commit_texts(&change).await?;
-            written =
-                written.and(if previous_sequence.is_none() { Written::Created } else { Written::Changed });
-        }
+            }))
+        })
+        .await?;
+        written = written.and(sender);
     }
     Ok(written)
+}
+
+/// Reads a level's texts, plans a change from them and commits it; planned afresh when the
+/// API changed them meanwhile, as the text API itself retries.
+async fn change_texts(
+    table: &Table,
+    level: &TextLevel,
+    plan: impl Fn(Option<&TextsRecord>) -> Result<Option<TextChange>, SeedError>,
+) -> Result<Written, SeedError> {
+    for attempt in 1..=MAX_COMMIT_ATTEMPTS {
+        let record = table.texts_record(level).await?;
+        let Some(change) = plan(record.as_ref())? else { return Ok(Written::Unchanged) };
+        match table.commit_texts(&change).await {
+            Ok(()) => return Ok(if record.is_none() { Written::Created } else { Written::Changed }),
+            Err(StoreError::Conflict) if attempt < MAX_COMMIT_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt as u64)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
 }
 
 /// The editor the seed's text events name.

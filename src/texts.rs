@@ -13,7 +13,7 @@ use tracing::info;
 use crate::domain::{retry_conflicts, PasskeyLinks};
 use crate::error::Error;
 use crate::mailer::Mailer;
-use crate::message_text::{canonical_language, CustomTexts, MessageText, StoredText, MAX_LANGUAGES};
+use crate::message_text::{canonical_language, primary, CustomTexts, MessageText, StoredText, MAX_LANGUAGES};
 use crate::model::{Caller, OrgId, OrgState, UserState};
 use crate::permissions::{
     IAM_POLICY_DELETE, IAM_POLICY_READ, IAM_POLICY_WRITE, POLICY_DELETE, POLICY_READ, POLICY_WRITE,
@@ -90,18 +90,20 @@ where
 {
     /// `GET .../text/default/message/passwordless_registration/{language}`.
     pub async fn default_text(&self, req: &TextRequest) -> Result<CustomTextAnswer, Error> {
-        let language = language(&req.language)?;
         let level = self.text_level(req, POLICY_READ, IAM_POLICY_READ).await?;
+        let language = language(&req.language)?;
         Ok(match level.level {
-            TextLevel::Org(_) => self.fallback_text(&language, level.instance.as_ref()),
-            TextLevel::Instance => self.fallback_text(&language, None),
+            TextLevel::Org(_) => self.fallback_text(&language, &[(level.instance.as_ref(), None)]),
+            TextLevel::Instance => self.fallback_text(&language, &[]),
         })
     }
 
-    /// `GET .../text/message/passwordless_registration/{language}`.
+    /// `GET .../text/message/passwordless_registration/{language}`: the level's own text for
+    /// exactly this tag; without one, what its readers are mailed (for `de-CH`, the level's
+    /// `de` text first), marked `isDefault`.
     pub async fn custom_text(&self, req: &TextRequest) -> Result<CustomTextAnswer, Error> {
-        let language = language(&req.language)?;
         let level = self.text_level(req, POLICY_READ, IAM_POLICY_READ).await?;
+        let language = language(&req.language)?;
         let own = level.record.as_ref().and_then(|r| r.texts.languages.get(&language));
         Ok(match own {
             Some(stored) => CustomTextAnswer {
@@ -110,96 +112,109 @@ where
                 is_default: false,
             },
             None => match level.level {
-                TextLevel::Org(_) => self.fallback_text(&language, level.instance.as_ref()),
-                TextLevel::Instance => self.fallback_text(&language, None),
+                TextLevel::Org(_) => self.fallback_text(
+                    &language,
+                    &[(level.record.as_ref(), level.resource_owner.clone()), (level.instance.as_ref(), None)],
+                ),
+                TextLevel::Instance => self.fallback_text(&language, &[(level.record.as_ref(), None)]),
             },
         })
     }
 
     /// `PUT .../text/message/passwordless_registration/{language}`: the language's custom text
     /// becomes exactly `text` (an empty field is not customised). Unchanged fields write
-    /// nothing; a call that changes nothing answers the stored details.
+    /// nothing; a call that changes nothing answers the stored details. The caller's right is
+    /// checked before the input, so a caller without it learns nothing from the answer.
     pub async fn set_custom_text(&self, req: &TextRequest, text: MessageText) -> Result<TextDetails, Error> {
-        let language = language(&req.language)?;
         let text = text.normalised();
-        text.check().map_err(Error::InvalidText)?;
-        retry_conflicts(|| async {
-            let level = self.text_level(req, POLICY_WRITE, IAM_POLICY_WRITE).await?;
-            let editor = req.caller.user_id.to_string();
-            let (change, details) = set_change(
-                &level.level,
-                level.record.as_ref(),
-                level.resource_owner.clone(),
-                &language,
-                &text,
-                editor,
-                Utc::now(),
-            )?;
-            if let Some(change) = change {
-                self.store.commit_texts(&change).await?;
-                info!(
-                    language,
-                    events = change.events.len(),
-                    sequence = change.sequence(),
-                    "message text set"
-                );
-            }
-            Ok(details)
-        })
-        .await
+        texts_conflict(
+            retry_conflicts(|| async {
+                let level = self.text_level(req, POLICY_WRITE, IAM_POLICY_WRITE).await?;
+                let language = language(&req.language)?;
+                text.check().map_err(Error::InvalidText)?;
+                let editor = req.caller.user_id.to_string();
+                let (change, details) = set_change(
+                    &level.level,
+                    level.record.as_ref(),
+                    level.resource_owner.clone(),
+                    &language,
+                    &text,
+                    editor,
+                    Utc::now(),
+                )?;
+                if let Some(change) = change {
+                    self.store.commit_texts(&change).await?;
+                    info!(
+                        language,
+                        events = change.events.len(),
+                        sequence = change.sequence(),
+                        "message text set"
+                    );
+                }
+                Ok(details)
+            })
+            .await,
+        )
     }
 
     /// `DELETE .../text/message/passwordless_registration/{language}`: back to the default.
     pub async fn reset_custom_text(&self, req: &TextRequest) -> Result<TextDetails, Error> {
-        let language = language(&req.language)?;
-        retry_conflicts(|| async {
-            let level = self.text_level(req, POLICY_DELETE, IAM_POLICY_DELETE).await?;
-            let record = level.record.clone().unwrap_or_default();
-            let mut texts = record.texts.clone();
-            if texts.languages.remove(&language).is_none() {
-                return Err(Error::TextNotFound(level.level.clone()));
-            }
-            let now = Utc::now();
-            let change = TextChange {
-                events: vec![TextEvent {
-                    sequence: record.sequence + 1,
-                    event_type: event_type(&level.level, "template.removed"),
-                    key: None,
-                    text: None,
-                }],
-                level: level.level.clone(),
-                texts,
-                previous_sequence: level.record.as_ref().map(|r| r.sequence),
-                language: language.clone(),
-                editor: req.caller.user_id.to_string(),
-                at: now,
-            };
-            self.store.commit_texts(&change).await?;
-            info!(language, sequence = change.sequence(), "message text reset");
-            Ok(TextDetails {
-                sequence: change.sequence(),
-                creation_date: None,
-                change_date: date(&now),
-                resource_owner: level.resource_owner,
+        texts_conflict(
+            retry_conflicts(|| async {
+                let level = self.text_level(req, POLICY_DELETE, IAM_POLICY_DELETE).await?;
+                let language = language(&req.language)?;
+                let record = level.record.clone().unwrap_or_default();
+                let mut texts = record.texts.clone();
+                if texts.languages.remove(&language).is_none() {
+                    return Err(Error::TextNotFound(level.level.clone()));
+                }
+                let now = Utc::now();
+                let change = TextChange {
+                    events: vec![TextEvent {
+                        sequence: record.sequence + 1,
+                        event_type: event_type(&level.level, "template.removed"),
+                        key: None,
+                        text: None,
+                    }],
+                    level: level.level.clone(),
+                    texts,
+                    previous_sequence: level.record.as_ref().map(|r| r.sequence),
+                    language: language.clone(),
+                    editor: req.caller.user_id.to_string(),
+                    at: now,
+                };
+                self.store.commit_texts(&change).await?;
+                info!(language, sequence = change.sequence(), "message text reset");
+                Ok(TextDetails {
+                    sequence: change.sequence(),
+                    creation_date: None,
+                    change_date: date(&now),
+                    resource_owner: level.resource_owner,
+                })
             })
-        })
-        .await
+            .await,
+        )
     }
 
-    /// The built-in text for `language`, with the instance's over it when given.
-    fn fallback_text(&self, language: &str, instance: Option<&TextsRecord>) -> CustomTextAnswer {
-        let built_in = &self.renderer.built_in(language).message;
-        let stored = instance.and_then(|r| {
-            r.texts
-                .languages
-                .get(language)
-                .or_else(|| r.texts.languages.get(crate::message_text::primary(language)))
-        });
-        CustomTextAnswer {
-            details: stored.map(|s| stored_details(s, None)),
-            text: stored.map_or_else(|| built_in.clone(), |s| s.text.or(built_in)),
-            is_default: true,
+    /// The built-in text for `language` with `layers` over it, first one on top, field by
+    /// field; each layer's text for the tag or its language. `details` are the top text's.
+    fn fallback_text(
+        &self,
+        language: &str,
+        layers: &[(Option<&TextsRecord>, Option<String>)],
+    ) -> CustomTextAnswer {
+        let mut text = self.renderer.built_in(language).message.clone();
+        let mut details = None;
+        for (record, owner) in layers.iter().rev() {
+            let stored = record.and_then(|r| {
+                r.texts.languages.get(language).or_else(|| r.texts.languages.get(primary(language)))
+            });
+            if let Some(stored) = stored {
+                text = stored.text.or(&text);
+                details = Some(stored_details(stored, owner.clone()));
+            }
         }
+        CustomTextAnswer { details, text, is_default: true }
     }
 
     /// Reads the caller, its memberships, the organisation and both levels' texts in one
@@ -250,6 +265,14 @@ where
             }
         }
     }
+}
+
+/// A level that stayed contended through every retry is not "the user changed".
+fn texts_conflict<T>(outcome: Result<T, Error>) -> Result<T, Error> {
+    outcome.map_err(|e| match e {
+        Error::Conflict => Error::TextConflict,
+        e => e,
+    })
 }
 
 fn language(raw: &str) -> Result<String, Error> {

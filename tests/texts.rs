@@ -431,3 +431,134 @@ async fn texts_an_older_seed_stored_are_still_read_and_can_be_changed_through_th
     let (_, text, _) = h.alice_mail().await;
     assert!(text.starts_with("Hello Alice Example,") && text.contains("New footer"), "{text}");
 }
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Texts are mail content: neither a stored one nor a refused one (its error names part of
+/// it, for the caller) reaches the logs.
+#[tokio::test]
+async fn the_logs_carry_no_text_stored_or_refused() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+        tracing_subscriber::EnvFilter::new("info"),
+        move || writer.clone(),
+    ));
+    let h = Harness::new().await;
+    let refused = json!({"text": "{{leak-me-1}}"});
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(refused)).await;
+    assert_eq!(status, 400);
+    let (status, _) = h.text("PUT", MGMT, "hunter2-tag-x", demo_admin(), Some(json!({}))).await;
+    assert_eq!(status, 400);
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(json!({"text": "leak-me-2"}))).await;
+    assert_eq!(status, 200);
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("message text set") && logs.contains("TEXT-Vf4Qm"), "{logs}");
+    for secret in ["leak-me-1", "hunter2", "leak-me-2"] {
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_to_one_text_stay_gapless_and_never_blame_a_user() {
+    let h = std::sync::Arc::new(Harness::new().await);
+    let mut puts = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let h = h.clone();
+        puts.spawn(async move {
+            h.text("PUT", MGMT, "en", demo_admin(), Some(json!({"subject": format!("S{i}")}))).await
+        });
+    }
+    let answers = puts.join_all().await;
+    let mut ok = 0;
+    for (status, body) in &answers {
+        match status {
+            200 => ok += 1,
+            409 => assert_eq!(error_id(body), "TEXT-Cf8Rt", "{body}"),
+            _ => panic!("{status} {body}"),
+        }
+    }
+    assert!(ok > 0);
+    let events = h.level_items(&format!("ORG#{DEMO_ORG}"), "EVENT#").await;
+    let sequences: Vec<u64> = events.iter().map(|e| e["sequence"].as_n().unwrap().parse().unwrap()).collect();
+    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn reseeding_while_the_api_writes_retries_instead_of_failing() {
+    let h = Harness::new().await;
+    let other = Some((OTHER_OWNER, OTHER_ORG));
+    for round in 0..6 {
+        let seed_text = include_str!("../seed/demo.json")
+            .replace("@", &format!("+{}@", h.tag))
+            .replace("Other Org IT-Service", &format!("Other Org IT {round}"));
+        let seed = Seed::from_json(&seed_text).unwrap();
+        let put = h.text("PUT", MGMT, "en", other, Some(json!({"subject": format!("Round {round}")})));
+        let (applied, (status, body)) = tokio::join!(seed.apply(&h.table), put);
+        applied.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_regional_reader_s_get_answers_what_they_are_mailed() {
+    let h = Harness::new().await;
+    let (status, _) = h.text("PUT", MGMT, "de", demo_admin(), Some(json!({"subject": "Org DE"}))).await;
+    assert_eq!(status, 200);
+    let (_, body) = h.text("GET", MGMT, "de-CH", demo_admin(), None).await;
+    assert_eq!(body["customText"]["isDefault"], true, "no de-CH text of its own: {body}");
+    assert_eq!(body["customText"]["subject"], "Org DE", "{body}");
+    assert_eq!(body["customText"]["details"]["resourceOwner"], DEMO_ORG);
+    let (_, body) = h.text("GET", MGMT_DEFAULT, "de-CH", demo_admin(), None).await;
+    assert_eq!(
+        body["customText"]["subject"], "Passkey zu Ihrem Konto hinzufügen",
+        "the default is not the org's"
+    );
+}
+
+#[tokio::test]
+async fn the_caller_s_right_is_checked_before_the_input() {
+    let h = Harness::new().await;
+    let bad = || Some(json!({"text": "{{.X}}"}));
+    let (status, body) =
+        h.call(&text_call("PUT", MGMT, "en", Some((OTHER_OWNER, OTHER_ORG)), Some(DEMO_ORG), bad())).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    let (status, body) =
+        h.call(&text_call("PUT", MGMT, "not a tag", Some((HELPDESK, DEMO_ORG)), None, bad())).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    let (status, body) = h.text("PUT", MGMT, "%", demo_admin(), bad()).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("a language tag is required"), "{body}");
+}
+
+#[tokio::test]
+async fn a_display_name_cannot_reorder_or_hide_what_the_mail_shows() {
+    let h = Harness::new().await;
+    let mut user = h.user_item(ALICE).await;
+    user.insert("displayName".into(), AttributeValue::S("Al\u{202E}ice\u{200B} <b>x</b>".into()));
+    h.table.client().put_item().table_name(h.table.name()).set_item(Some(user)).send().await.unwrap();
+    let texts = json!({"title": "For {{.DisplayName}}", "buttonText": "Go {{.DisplayName}}"});
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(texts)).await;
+    assert_eq!(status, 200);
+    let (subject, text, html) = h.alice_mail().await;
+    for part in [&subject, &text, &html] {
+        assert!(!part.contains('\u{202E}') && !part.contains('\u{200B}'), "{part}");
+    }
+    assert!(text.starts_with("Hello Alice <b>x</b>,"), "{text}");
+    assert!(
+        html.contains("For Alice &lt;b&gt;x&lt;&#x2f;b&gt;")
+            || html.contains("For Alice &lt;b&gt;x&lt;/b&gt;"),
+        "{html}"
+    );
+}

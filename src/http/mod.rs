@@ -227,8 +227,9 @@ pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: from_str_radix alone also takes a sign ("%+1").
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -285,7 +286,7 @@ mod tests {
     fn percent_escapes_decode_and_broken_ones_do_not() {
         assert_eq!(percent_decode("alice%40example.com").as_deref(), Some("alice@example.com"));
         assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        for bad in ["%", "%4", "%zz", "%ff", "a%e2%82"] {
+        for bad in ["%", "%4", "%zz", "%ff", "a%e2%82", "%+1e", "%-1"] {
             assert_eq!(percent_decode(bad), None, "{bad}");
         }
     }

@@ -40,8 +40,12 @@ pub(super) async fn handle<S: Store, M: Mailer + Sync>(
             Some(_) => return Err(Error::InvalidLanguage("language must be a string".into())),
         },
         Family::Rest | Family::Page => {
-            let raw = call.params.get("language").map(String::as_str).unwrap_or_default();
-            percent_decode(raw).ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?
+            // The router names an empty segment `%`: an empty language, not a broken escape.
+            match call.params.get("language").map(String::as_str).unwrap_or_default() {
+                "%" => String::new(),
+                raw => percent_decode(raw)
+                    .ok_or_else(|| Error::InvalidLanguage("not valid percent-encoding".into()))?,
+            }
         }
     };
     let req = TextRequest { caller: call.caller.clone(), api, language };
