@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::authenticator::SoftAuthenticator;
 use common::passkeys::*;
@@ -481,19 +478,6 @@ async fn list_and_remove_across_orgs_and_odd_ids() {
     assert_eq!(h.items(ALICE, "PASSKEY#").await.len(), 1);
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_page_flow_logs_no_code_hash_or_state() {
     let logs = Captured::default();
@@ -519,7 +503,7 @@ async fn the_page_flow_logs_no_code_hash_or_state() {
     let (_, refused) = page_finish(&h, ALICE, &id, &code, &pid, &foreign, "x").await;
     let (s, body) = page_finish(&h, ALICE, &id, &code, &pid, &c, "x").await;
     assert_eq!(s, 200, "{body}");
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     for (what, secret) in
         [("code", code.as_str()), ("hash", hash.as_str()), ("challenge", challenge.as_str())]
     {

@@ -1,29 +1,13 @@
 //! The link secret appears nowhere but in the e-mail: not in the logs of a successful call
 //! (in the production JSON format, at debug level including the AWS SDK's own logs), not in
-//! the response. At `RUST_LOG=trace` this crate says more, but the Lambda runtime's raw events
-//! and the SDK's response bodies stay out.
+//! the response; nor do message texts, stored or refused. At `RUST_LOG=trace` this crate
+//! says more, but the Lambda runtime's raw events and the SDK's response bodies stay out.
 
 mod common;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use send_passkey_link::telemetry::LogSettings;
 use tracing_subscriber::EnvFilter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
@@ -40,7 +24,7 @@ async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
     let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
     let (code_id, code, link) = link_in(mail);
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("passkey link sent"), "the call was logged: {logs}");
     assert!(logs.contains(&code_id), "the code id is there, to trace the link");
     assert!(logs.contains("\"request_id\""), "lines carry the request id");
@@ -74,10 +58,41 @@ async fn trace_level_opens_this_crate_but_not_the_runtime_or_sdk_payloads() {
         "raw JSON event received from Lambda"
     );
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("\"level\":\"DEBUG\""), "this crate's debug lines are there: {logs}");
     assert!(!logs.contains("raw JSON event"), "the runtime's event line is not");
     assert!(!logs.contains("Bearer"), "no bearer token");
     assert!(!logs.contains(&alice), "the SDK's response bodies (the user item) are not logged");
     assert!(!logs.contains("\"level\":\"TRACE\""), "no library logs at trace: {logs}");
+}
+
+/// Texts are mail content: neither a stored one nor a refused one (its error names part of
+/// it, for the caller) reaches the logs.
+#[tokio::test]
+async fn the_logs_carry_no_text_stored_or_refused() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+        EnvFilter::new("info"),
+        move || writer.clone(),
+    ));
+    let h = Harness::new().await;
+    for (language, body, expected) in [
+        ("en", r#"{"text":"{{leak-me-1}}"}"#, 400),
+        ("hunter2-tag-x", "{}", 400),
+        ("en", r#"{"text":"leak-me-2"}"#, 200),
+    ] {
+        let path = format!("/management/v1/text/message/passwordless_registration/{language}");
+        let mut e = with_body(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), Some(body));
+        e["rawPath"] = path.clone().into();
+        e["requestContext"]["http"]["path"] = path.into();
+        e["requestContext"]["http"]["method"] = "PUT".into();
+        let (status, answer) = h.call(&e).await;
+        assert_eq!(status, expected, "{language} {body}: {answer}");
+    }
+    let logs = logs.text();
+    assert!(logs.contains("message text set") && logs.contains("TEXT-Vf4Qm"), "{logs}");
+    for secret in ["leak-me-1", "hunter2", "leak-me-2"] {
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+    }
 }

@@ -56,6 +56,26 @@ pub struct Harness {
     pub calls: AwsCalls,
 }
 
+/// A log sink: what a subscriber writes to it, kept for the test to read.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 /// Records each attempt the SDK clients transmit: the round trips a request costs.
 #[derive(Debug, Clone, Default)]
 pub struct AwsCalls(Arc<Mutex<Vec<String>>>);
@@ -212,12 +232,17 @@ impl Harness {
 
     /// All items in the user's partition whose sort key starts with `prefix`.
     pub async fn items(&self, user: &str, prefix: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.partition(&format!("USER#{user}"), prefix).await
+    }
+
+    /// The items of partition `pk` whose sort key starts with `prefix`.
+    pub async fn partition(&self, pk: &str, prefix: &str) -> Vec<HashMap<String, AttributeValue>> {
         self.table
             .client()
             .query()
             .table_name(self.table.name())
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
             .consistent_read(true)
             .send()
