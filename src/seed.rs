@@ -184,17 +184,19 @@ async fn apply_texts(table: &Table, level: TextLevel, seed: &SeedTexts) -> Resul
     }
     if let TextLevel::Org(_) = level {
         let sender = change_texts(table, &level, |record| {
-            if record.map(|r| &r.texts.sender_name) == Some(&seed.sender_name)
-                || (record.is_none() && seed.sender_name.is_none())
-            {
+            // Left out, it stays as it is; "" removes it.
+            let Some(wanted) = &seed.sender_name else { return Ok(None) };
+            let wanted = Some(wanted.clone()).filter(|n| !n.is_empty());
+            let stored = record.and_then(|r| r.texts.sender_name.clone());
+            if stored == wanted && record.is_some_and(|r| !r.legacy) {
                 return Ok(None);
             }
             let mut texts = record.map(|r| r.texts.clone()).unwrap_or_default();
-            texts.sender_name = seed.sender_name.clone();
+            texts.sender_name = wanted;
             Ok(Some(TextChange {
                 level: level.clone(),
                 texts,
-                previous_sequence: record.map(|r| r.sequence),
+                previous_sequence: TextsRecord::expected_sequence(record),
                 events: Vec::new(),
                 language: String::new(),
                 editor: SEED_EDITOR.into(),

@@ -178,7 +178,7 @@ where
                     }],
                     level: level.level.clone(),
                     texts,
-                    previous_sequence: level.record.as_ref().map(|r| r.sequence),
+                    previous_sequence: TextsRecord::expected_sequence(level.record.as_ref()),
                     language: language.clone(),
                     editor: req.caller.user_id.to_string(),
                     at: now,
@@ -330,7 +330,9 @@ pub(crate) fn set_change(
     }
     if events.is_empty() {
         let details = match stored {
-            Some(stored) => stored_details(stored, resource_owner.clone()),
+            Some(stored) => {
+                TextDetails { creation_date: None, ..stored_details(stored, resource_owner.clone()) }
+            }
             None => TextDetails {
                 sequence: record.sequence,
                 creation_date: None,
@@ -356,7 +358,7 @@ pub(crate) fn set_change(
     let change = TextChange {
         level: level.clone(),
         texts,
-        previous_sequence: stored_record.map(|r| r.sequence),
+        previous_sequence: TextsRecord::expected_sequence(stored_record),
         events,
         language: language.to_owned(),
         editor,
@@ -395,7 +397,7 @@ mod tests {
         );
         assert_eq!(details.sequence, 2);
 
-        let record = TextsRecord { texts: change.texts, sequence: 2 };
+        let record = TextsRecord { texts: change.texts, sequence: 2, legacy: false };
         let same = plan(Some(&record), "de", &text).unwrap();
         assert!(same.0.is_none(), "nothing changed, nothing written");
         assert_eq!(same.1.sequence, 2);
@@ -418,7 +420,7 @@ mod tests {
             let tag = format!("l{}", (b'a' + i as u8) as char);
             texts.languages.insert(tag, StoredText::default());
         }
-        let record = TextsRecord { texts, sequence: 20 };
+        let record = TextsRecord { texts, sequence: 20, legacy: false };
         let text = MessageText { subject: Some("S".into()), ..Default::default() };
         let refused = plan(Some(&record), "zz", &text);
         assert!(matches!(refused, Err(Error::TooManyLanguages)));

@@ -3,6 +3,7 @@
 //! (no wildcards, encryption, point-in-time recovery, retained table).
 
 use send_passkey_link::store::dynamodb::keys;
+use send_passkey_link::store::TextLevel;
 use send_passkey_link::{config, metrics};
 use serde_yaml::Value;
 
@@ -170,9 +171,10 @@ fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
     let t = template();
     let write = statement(&t, "UserPartitionsOnly");
     let prefixes = strings(&write["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
-    assert_eq!(prefixes, ["USER#*", "CREDENTIAL#*", "LIMIT#*"]);
+    assert_eq!(prefixes, ["USER#*", "CREDENTIAL#*", "LIMIT#*", "TEXTS#*"]);
     // Every key the function writes starts with one of those prefixes.
     let user = send_passkey_link::model::UserId::parse("u1").unwrap();
+    let org = send_passkey_link::model::OrgId::parse("o1").unwrap();
     for key in [
         keys::user(&user),
         keys::passkey_link(&user, "c1"),
@@ -182,6 +184,10 @@ fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
         keys::passkey(&user, "p1"),
         keys::credential("cred"),
         keys::limit_window("source#127.0.0.1", 60),
+        keys::texts(&TextLevel::Org(org.clone())),
+        keys::text_event(&TextLevel::Org(org), 1),
+        keys::texts(&TextLevel::Instance),
+        keys::text_event(&TextLevel::Instance, 1),
     ] {
         let pk = key[keys::PK].as_s().unwrap();
         assert!(prefixes.iter().any(|p| pk.starts_with(p.trim_end_matches('*'))), "{pk}");

@@ -150,7 +150,7 @@ async fn an_org_text_is_set_read_reset_and_the_mail_follows_each_step() {
     assert_eq!(status, 404, "{body}");
     assert_eq!(error_id(&body), "Org-3b8Jf");
 
-    let events = h.partition(&format!("ORG#{DEMO_ORG}"), "EVENT#").await;
+    let events = h.partition(&format!("TEXTS#ORG#{DEMO_ORG}"), "EVENT#").await;
     let kinds: Vec<(&str, &str)> = events.iter().map(|e| (s(e, "eventType"), s(e, "key"))).collect();
     assert_eq!(
         kinds,
@@ -318,7 +318,11 @@ async fn hostile_texts_and_languages_are_refused_naming_what() {
     e["body"] = "[1,2]".into();
     let (status, answer) = h.call(&e).await;
     assert_eq!((status, error_id(&answer)), (400, "HTTP-Bd7Jn"), "{answer}");
-    assert!(h.partition(&format!("ORG#{DEMO_ORG}"), "").await.iter().all(|i| s(i, "sk") != "#MAILTEXTS"));
+    assert!(h
+        .partition(&format!("TEXTS#ORG#{DEMO_ORG}"), "")
+        .await
+        .iter()
+        .all(|i| s(i, "sk") != "#MAILTEXTS"));
 
     // Text that is stored is only ever text in the mail: escaped in HTML, one line in headers.
     let html = json!({"text": "<a href=\"https://evil.example\">click</a>", "title": "<script>x</script>"});
@@ -340,14 +344,14 @@ async fn the_seed_writes_what_the_api_writes_and_reseeding_changes_nothing() {
     assert_eq!(body["customText"]["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
     assert!(body["customText"]["footerText"].as_str().unwrap().starts_with("Fragen?"));
     assert_eq!(body["customText"]["details"]["sequence"], "2");
-    let events = h.partition(&format!("ORG#{OTHER_ORG}"), "EVENT#").await;
+    let events = h.partition(&format!("TEXTS#ORG#{OTHER_ORG}"), "EVENT#").await;
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| s(e, "editorUserId") == "passkey-admin"));
 
     let seed_text = include_str!("../seed/demo.json").replace("@", &format!("+{}@", h.tag));
     let applied = Seed::from_json(&seed_text).unwrap().apply(&h.table).await.unwrap();
     assert!(applied.changed.is_empty() && applied.created.is_empty(), "{applied:?}");
-    assert_eq!(h.partition(&format!("ORG#{OTHER_ORG}"), "EVENT#").await.len(), 2);
+    assert_eq!(h.partition(&format!("TEXTS#ORG#{OTHER_ORG}"), "EVENT#").await.len(), 2);
 
     // The API's change survives a re-seed of other languages.
     let (status, _) = h.text("PUT", MGMT, "en", other, Some(json!({"subject": "Via API"}))).await;
@@ -377,6 +381,11 @@ async fn the_connect_paths_take_the_language_from_the_body_and_answer_connect_er
     assert_eq!(body["customText"]["subject"], "Über Connect");
     let (status, body) = h.call(&connect(get, demo_admin(), json!({}))).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_argument")), "{body}");
+    let mut wrong_version = connect(get, demo_admin(), json!({"language": "de"}));
+    wrong_version["headers"]["connect-protocol-version"] = "2".into();
+    let (status, body) = h.call(&wrong_version).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("connect-protocol-version must be 1"), "{body}");
     let admin_get = "/zitadel.admin.v1.AdminService/GetCustomPasswordlessRegistrationMessageText";
     let (status, body) = h.call(&connect(admin_get, demo_admin(), json!({"language": "de"}))).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("permission_denied")), "{body}");
@@ -432,7 +441,7 @@ async fn concurrent_changes_to_one_text_stay_gapless_and_never_blame_a_user() {
         }
     }
     assert!(ok > 0);
-    let events = h.partition(&format!("ORG#{DEMO_ORG}"), "EVENT#").await;
+    let events = h.partition(&format!("TEXTS#ORG#{DEMO_ORG}"), "EVENT#").await;
     let sequences: Vec<u64> = events.iter().map(|e| e["sequence"].as_n().unwrap().parse().unwrap()).collect();
     assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
 }

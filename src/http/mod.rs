@@ -80,6 +80,16 @@ impl Call<'_> {
         }
     }
 
+    /// Connect's `connect-protocol-version` header, when sent, must be `1`.
+    fn connect_version(&self) -> Result<(), Error> {
+        match self.req.headers().get("connect-protocol-version") {
+            Some(v) if v != "1" => {
+                Err(Error::InvalidField(crate::error::FieldProblem::ConnectProtocolVersion))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The JSON object the body holds (`{}` for none), after the body rules.
     fn body(&self) -> Result<Map<String, Value>, Error> {
         json_body(self.req)

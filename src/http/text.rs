@@ -34,11 +34,14 @@ pub(super) async fn handle<S: Store, M: Mailer + Sync>(
     let api = if admin { TextApi::Admin } else { TextApi::Management(call.target_org()?) };
     let body = call.body()?;
     let language = match family {
-        Family::Connect => match set(&body, "language", "language")? {
-            None => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(Error::InvalidLanguage("language must be a string".into())),
-        },
+        Family::Connect => {
+            call.connect_version()?;
+            match set(&body, "language", "language")? {
+                None => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(_) => return Err(Error::InvalidLanguage("language must be a string".into())),
+            }
+        }
         Family::Rest | Family::Page => {
             // The router names an empty segment `%`: an empty language, not a broken escape.
             match call.params.get("language").map(String::as_str).unwrap_or_default() {

@@ -138,9 +138,7 @@ pub(super) fn user_and_body(call: &Call<'_>, family: Family) -> Result<(UserId, 
             Ok((user_id, call.body()?))
         }
         Family::Connect => {
-            if call.req.headers().get("connect-protocol-version").is_some_and(|v| v != "1") {
-                return Err(Error::InvalidField(FieldProblem::ConnectProtocolVersion));
-            }
+            call.connect_version()?;
             let body = call.body()?;
             let user_id = match set(&body, "userId", "user_id")? {
                 None => return Err(Error::InvalidField(FieldProblem::UserIdMissing)),

@@ -37,6 +37,16 @@ pub struct Snapshot {
 pub struct TextsRecord {
     pub texts: CustomTexts,
     pub sequence: u64,
+    /// Read from where seeds wrote texts before the text API: the next change writes the
+    /// texts' own item afresh.
+    pub legacy: bool,
+}
+
+impl TextsRecord {
+    /// The sequence a change must find stored, `None` when it creates the item.
+    pub fn expected_sequence(record: Option<&TextsRecord>) -> Option<u64> {
+        record.filter(|r| !r.legacy).map(|r| r.sequence)
+    }
 }
 
 /// Whose texts: an organisation's (management API) or the instance's (admin API).

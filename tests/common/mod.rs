@@ -31,7 +31,7 @@ use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::registration::RegistrationPolicy;
 use send_passkey_link::seed::Seed;
 use send_passkey_link::store::dynamodb::Table;
-use send_passkey_link::store::{TextChange, TextCommit, TextLevel};
+use send_passkey_link::store::{TextChange, TextCommit, TextLevel, TextsRecord};
 use serde_json::Value;
 
 pub const DEMO_ORG: &str = "100000000000000001";
@@ -255,7 +255,8 @@ impl Harness {
     /// Stores `texts` for `level` as they are, around the checks the text API and the seed
     /// apply, as any other writer of the table could.
     pub async fn store_texts_unchecked(&self, level: TextLevel, texts: CustomTexts) {
-        let previous_sequence = self.table.texts_record(&level).await.unwrap().map(|r| r.sequence);
+        let record = self.table.texts_record(&level).await.unwrap();
+        let previous_sequence = TextsRecord::expected_sequence(record.as_ref());
         let change = TextChange {
             level,
             texts,

@@ -101,17 +101,19 @@ pub fn org_from_item(item: &Item) -> Result<Org, StoreError> {
 
 /// A level's texts; items written before the text API (seed only) lack the sequence and use
 /// the old field names, which [`CustomTexts`] still reads.
-pub fn texts_from_item(item: &Item) -> Result<TextsRecord, StoreError> {
+pub fn texts_from_item(item: &Item, legacy: bool) -> Result<TextsRecord, StoreError> {
     let raw = get_s(item, "texts").ok_or_else(|| corrupt("texts"))?;
     let mut texts: CustomTexts = serde_json::from_str(raw).map_err(|_| corrupt("texts"))?;
-    for stored in texts.languages.values_mut() {
-        stored.text.upgrade_legacy();
+    if legacy {
+        for stored in texts.languages.values_mut() {
+            stored.text.upgrade_legacy();
+        }
     }
     let sequence = match item.get("sequence") {
         None => 0,
         Some(v) => v.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| corrupt("sequence"))?,
     };
-    Ok(TextsRecord { texts, sequence })
+    Ok(TextsRecord { texts, sequence, legacy })
 }
 
 pub fn roles_from_item(item: &Item) -> Vec<String> {

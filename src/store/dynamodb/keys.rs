@@ -3,10 +3,11 @@
 //! | item              | pk               | sk                      |
 //! |-------------------|------------------|-------------------------|
 //! | organisation      | `ORG#<orgId>`    | `#ORG`                  |
-//! | org mail texts    | `ORG#<orgId>`    | `#MAILTEXTS`            |
-//! | org event         | `ORG#<orgId>`    | `EVENT#<sequence, 20 digits>` |
-//! | instance texts    | `INSTANCE`       | `#MAILTEXTS`            |
-//! | instance event    | `INSTANCE`       | `EVENT#<sequence, 20 digits>` |
+//! | org mail texts    | `TEXTS#ORG#<orgId>` | `#MAILTEXTS`         |
+//! | org text event    | `TEXTS#ORG#<orgId>` | `EVENT#<sequence, 20 digits>` |
+//! | instance texts    | `TEXTS#INSTANCE` | `#MAILTEXTS`            |
+//! | instance text event | `TEXTS#INSTANCE` | `EVENT#<sequence, 20 digits>` |
+//! | org texts a seed wrote before the text API (read only) | `ORG#<orgId>` | `#MAILTEXTS` |
 //! | org membership    | `ORG#<orgId>`    | `MEMBER#<userId>`       |
 //! | instance member   | `INSTANCE`       | `MEMBER#<userId>`       |
 //! | user              | `USER#<userId>`  | `#USER`                 |
@@ -44,21 +45,29 @@ pub fn org(org: &OrgId) -> Key {
 }
 
 /// The custom texts of `level` (an organisation or the instance): one item, so the send path
-/// reads them in the batch it reads everything else in.
+/// reads them in the batch it reads everything else in. In partitions of their own, so that
+/// the function's IAM policy can let it write texts without letting it write organisations
+/// or memberships.
 pub fn texts(level: &TextLevel) -> Key {
-    key(level_pk(level), "#MAILTEXTS".into())
+    key(texts_pk(level), "#MAILTEXTS".into())
 }
 
-/// An event of an organisation's or the instance's own history (its texts).
-pub fn level_event(level: &TextLevel, sequence: u64) -> Key {
-    key(level_pk(level), format!("EVENT#{sequence:020}"))
+/// An event of a level's text history.
+pub fn text_event(level: &TextLevel, sequence: u64) -> Key {
+    key(texts_pk(level), format!("EVENT#{sequence:020}"))
 }
 
-fn level_pk(level: &TextLevel) -> String {
+fn texts_pk(level: &TextLevel) -> String {
     match level {
-        TextLevel::Org(org) => format!("ORG#{org}"),
-        TextLevel::Instance => "INSTANCE".into(),
+        TextLevel::Org(org) => format!("TEXTS#ORG#{org}"),
+        TextLevel::Instance => "TEXTS#INSTANCE".into(),
     }
+}
+
+/// Where seeds wrote an organisation's texts before the text API: read until the first change
+/// (API or seed) copies them to [`texts`], never written.
+pub fn legacy_org_texts(org: &OrgId) -> Key {
+    key(format!("ORG#{org}"), "#MAILTEXTS".into())
 }
 
 pub fn org_member(org: &OrgId, user: &UserId) -> Key {

@@ -113,6 +113,7 @@ impl SnapshotRead for Table {
             keys::texts(&TextLevel::Org(org.clone())),
             keys::user(caller),
             keys::texts(&TextLevel::Instance),
+            keys::legacy_org_texts(org),
         ];
         // A caller acting on themself names one key twice, which BatchGetItem refuses.
         let mut unique: Vec<keys::Key> = Vec::with_capacity(wanted.len());
@@ -150,13 +151,13 @@ impl SnapshotRead for Table {
     }
 }
 
-fn snapshot_from(wanted: &[keys::Key; 7], found: Vec<Item>) -> Result<Snapshot, StoreError> {
+fn snapshot_from(wanted: &[keys::Key; 8], found: Vec<Item>) -> Result<Snapshot, StoreError> {
     let find = |key: &keys::Key| {
         found
             .iter()
             .find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
     };
-    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key, caller_key, instance_texts_key] =
+    let [user_key, org_key, org_member_key, instance_member_key, org_texts_key, caller_key, instance_texts_key, legacy_texts_key] =
         wanted;
     Ok(Snapshot {
         caller: find(caller_key).map(item::user_from_item).transpose()?,
@@ -164,8 +165,13 @@ fn snapshot_from(wanted: &[keys::Key; 7], found: Vec<Item>) -> Result<Snapshot, 
         org: find(org_key).map(item::org_from_item).transpose()?,
         org_roles: find(org_member_key).map(item::roles_from_item).unwrap_or_default(),
         instance_roles: find(instance_member_key).map(item::roles_from_item).unwrap_or_default(),
-        org_texts: find(org_texts_key).map(item::texts_from_item).transpose()?,
-        instance_texts: find(instance_texts_key).map(item::texts_from_item).transpose()?,
+        org_texts: match find(org_texts_key) {
+            Some(texts) => Some(item::texts_from_item(texts, false)?),
+            None => find(legacy_texts_key).map(|texts| item::texts_from_item(texts, true)).transpose()?,
+        },
+        instance_texts: find(instance_texts_key)
+            .map(|texts| item::texts_from_item(texts, false))
+            .transpose()?,
     })
 }
 

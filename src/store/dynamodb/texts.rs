@@ -42,7 +42,7 @@ impl TextCommit for Table {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_texts.build().map_err(internal)?).build());
         for event in &change.events {
-            let mut item: Item = keys::level_event(&change.level, event.sequence);
+            let mut item: Item = keys::text_event(&change.level, event.sequence);
             item.extend([
                 ("entity".to_owned(), s("EVENT")),
                 ("eventType".to_owned(), s(&event.event_type)),
