@@ -74,12 +74,7 @@ impl MessageText {
             &self.button_text,
             &self.footer_text,
         ];
-        let mut i = 0;
-        FIELDS.map(|field| {
-            let value = values[i].as_deref();
-            i += 1;
-            (field, value)
-        })
+        std::array::from_fn(|i| (FIELDS[i], values[i].as_deref()))
     }
 
     fn fields_mut(&mut self) -> [&mut Option<String>; 7] {
