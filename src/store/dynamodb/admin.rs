@@ -194,30 +194,17 @@ impl Table {
     /// A level's stored texts, read consistently (the seed changes them as the API does);
     /// an organisation's from where older seeds wrote them when it has none yet.
     pub async fn texts_record(&self, level: &TextLevel) -> Result<Option<TextsRecord>, StoreError> {
-        if let Some(item) = self.get_consistent(keys::texts(level)).await? {
+        if let Some(item) = self.get(keys::texts(level)).await? {
             return super::item::texts_from_item(&item, false).map(Some);
         }
         match level {
             TextLevel::Org(org) => self
-                .get_consistent(keys::legacy_org_texts(org))
+                .get(keys::legacy_org_texts(org))
                 .await?
                 .map(|item| super::item::texts_from_item(&item, true))
                 .transpose(),
             TextLevel::Instance => Ok(None),
         }
-    }
-
-    async fn get_consistent(&self, key: keys::Key) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item)
     }
 
     pub async fn put_org_member(
