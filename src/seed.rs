@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::domain::MAX_COMMIT_ATTEMPTS;
 use crate::error::StoreError;
-use crate::message_text::{canonical_language, CustomTexts, MessageText};
+use crate::message_text::{canonical_language, check_sender_name, MessageText, MAX_LANGUAGES};
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
 use crate::store::dynamodb::admin::{UserProfile, Written};
@@ -72,8 +72,12 @@ impl SeedTexts {
             text.check().map_err(|e| format!("languages.{tag}.{e}"))?;
             out.push((language, text));
         }
-        let sender = CustomTexts { sender_name: self.sender_name.clone(), ..Default::default() };
-        sender.check()?;
+        if out.len() > MAX_LANGUAGES {
+            return Err(format!("texts for {} languages, at most {MAX_LANGUAGES}", out.len()));
+        }
+        if let Some(name) = &self.sender_name {
+            check_sender_name(name)?;
+        }
         Ok(out)
     }
 }
@@ -448,6 +452,9 @@ mod tests {
         assert!(err.contains("languages.d e: "), "{err}");
         let err = refusal(r#"{"orgs":[{"id":"1","name":"a","mailTexts":{"languages":{"de":{},"DE":{}}}}]}"#);
         assert!(err.contains("de is listed twice"), "{err}");
+        let many: Vec<String> = (0..21).map(|i| format!(r#""l{}":{{}}"#, (b'a' + i) as char)).collect();
+        let err = refusal(&format!(r#"{{"instanceMailTexts":{{"languages":{{{}}}}}}}"#, many.join(",")));
+        assert!(err.contains("instanceMailTexts: texts for 21 languages, at most 20"), "{err}");
         let err = refusal(r#"{"instanceMailTexts":{"senderName":"x"}}"#);
         assert!(err.contains("instanceMailTexts: senderName is per organisation"), "{err}");
     }

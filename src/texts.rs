@@ -13,7 +13,7 @@ use tracing::info;
 use crate::domain::{retry_conflicts, PasskeyLinks};
 use crate::error::Error;
 use crate::mailer::Mailer;
-use crate::message_text::{canonical_language, primary, CustomTexts, MessageText, StoredText, MAX_LANGUAGES};
+use crate::message_text::{canonical_language, CustomTexts, MessageText, StoredText, MAX_LANGUAGES};
 use crate::model::{Caller, OrgId, OrgState, UserState};
 use crate::permissions::{
     IAM_POLICY_DELETE, IAM_POLICY_READ, IAM_POLICY_WRITE, POLICY_DELETE, POLICY_READ, POLICY_WRITE,
@@ -206,9 +206,7 @@ where
         let mut text = self.renderer.built_in(language).message.clone();
         let mut details = None;
         for (record, owner) in layers.iter().rev() {
-            let stored = record.and_then(|r| {
-                r.texts.languages.get(language).or_else(|| r.texts.languages.get(primary(language)))
-            });
+            let stored = record.and_then(|r| r.texts.for_language(language));
             if let Some(stored) = stored {
                 text = stored.text.or(&text);
                 details = Some(stored_details(stored, owner.clone()));

@@ -42,22 +42,12 @@ pub enum Operation {
     ListHumanPasswordless,
     /// ManagementService.RemoveHumanPasswordless
     RemoveHumanPasswordless,
-    /// ManagementService.GetDefaultPasswordlessRegistrationMessageText
-    GetDefaultPasswordlessRegistrationMessageText,
-    /// ManagementService.GetCustomPasswordlessRegistrationMessageText
-    GetCustomPasswordlessRegistrationMessageText,
-    /// ManagementService.SetCustomPasswordlessRegistrationMessageCustomText
-    SetCustomPasswordlessRegistrationMessageCustomText,
-    /// ManagementService.ResetCustomPasswordlessRegistrationMessageTextToDefault
-    ResetCustomPasswordlessRegistrationMessageTextToDefault,
-    /// AdminService.GetDefaultPasswordlessRegistrationMessageText (the built-in text)
-    AdminGetDefaultPasswordlessRegistrationMessageText,
-    /// AdminService.GetCustomPasswordlessRegistrationMessageText (the instance's)
-    AdminGetCustomPasswordlessRegistrationMessageText,
-    /// AdminService.SetDefaultPasswordlessRegistrationMessageText
-    SetDefaultPasswordlessRegistrationMessageText,
-    /// AdminService.ResetCustomPasswordlessRegistrationMessageTextToDefault
-    AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
+    /// The passwordless registration message's text calls: management (`admin: false`,
+    /// ManagementService) or admin (AdminService); [`TextCall`] names which.
+    MessageText {
+        admin: bool,
+        call: TextCall,
+    },
     /// The page a link opens (anonymous, the code is the proof), its script and style.
     RegistrationPage,
     PageScript,
@@ -103,6 +93,10 @@ const fn put(path: &'static str, operation: Operation) -> Route {
     Route { method: "PUT", path, operation, family: Family::Rest }
 }
 
+const fn text(admin: bool, call: TextCall) -> Operation {
+    Operation::MessageText { admin, call }
+}
+
 const fn connect(path: &'static str, operation: Operation) -> Route {
     Route { method: "POST", path, operation, family: Family::Connect }
 }
@@ -143,67 +137,49 @@ pub const ROUTES: &[Route] = &[
     delete("/management/v1/users/{userId}/passwordless/{tokenId}", Operation::RemoveHumanPasswordless),
     get(
         "/management/v1/text/default/message/passwordless_registration/{language}",
-        Operation::GetDefaultPasswordlessRegistrationMessageText,
+        text(false, TextCall::GetDefault),
     ),
-    get(
-        "/management/v1/text/message/passwordless_registration/{language}",
-        Operation::GetCustomPasswordlessRegistrationMessageText,
-    ),
-    put(
-        "/management/v1/text/message/passwordless_registration/{language}",
-        Operation::SetCustomPasswordlessRegistrationMessageCustomText,
-    ),
-    delete(
-        "/management/v1/text/message/passwordless_registration/{language}",
-        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault,
-    ),
+    get("/management/v1/text/message/passwordless_registration/{language}", text(false, TextCall::GetCustom)),
+    put("/management/v1/text/message/passwordless_registration/{language}", text(false, TextCall::Set)),
+    delete("/management/v1/text/message/passwordless_registration/{language}", text(false, TextCall::Reset)),
     get(
         "/admin/v1/text/default/message/passwordless_registration/{language}",
-        Operation::AdminGetDefaultPasswordlessRegistrationMessageText,
+        text(true, TextCall::GetDefault),
     ),
-    get(
-        "/admin/v1/text/message/passwordless_registration/{language}",
-        Operation::AdminGetCustomPasswordlessRegistrationMessageText,
-    ),
-    put(
-        "/admin/v1/text/message/passwordless_registration/{language}",
-        Operation::SetDefaultPasswordlessRegistrationMessageText,
-    ),
-    delete(
-        "/admin/v1/text/message/passwordless_registration/{language}",
-        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
-    ),
+    get("/admin/v1/text/message/passwordless_registration/{language}", text(true, TextCall::GetCustom)),
+    put("/admin/v1/text/message/passwordless_registration/{language}", text(true, TextCall::Set)),
+    delete("/admin/v1/text/message/passwordless_registration/{language}", text(true, TextCall::Reset)),
     connect(
         "/zitadel.management.v1.ManagementService/GetDefaultPasswordlessRegistrationMessageText",
-        Operation::GetDefaultPasswordlessRegistrationMessageText,
+        text(false, TextCall::GetDefault),
     ),
     connect(
         "/zitadel.management.v1.ManagementService/GetCustomPasswordlessRegistrationMessageText",
-        Operation::GetCustomPasswordlessRegistrationMessageText,
+        text(false, TextCall::GetCustom),
     ),
     connect(
         "/zitadel.management.v1.ManagementService/SetCustomPasswordlessRegistrationMessageCustomText",
-        Operation::SetCustomPasswordlessRegistrationMessageCustomText,
+        text(false, TextCall::Set),
     ),
     connect(
         "/zitadel.management.v1.ManagementService/ResetCustomPasswordlessRegistrationMessageTextToDefault",
-        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault,
+        text(false, TextCall::Reset),
     ),
     connect(
         "/zitadel.admin.v1.AdminService/GetDefaultPasswordlessRegistrationMessageText",
-        Operation::AdminGetDefaultPasswordlessRegistrationMessageText,
+        text(true, TextCall::GetDefault),
     ),
     connect(
         "/zitadel.admin.v1.AdminService/GetCustomPasswordlessRegistrationMessageText",
-        Operation::AdminGetCustomPasswordlessRegistrationMessageText,
+        text(true, TextCall::GetCustom),
     ),
     connect(
         "/zitadel.admin.v1.AdminService/SetDefaultPasswordlessRegistrationMessageText",
-        Operation::SetDefaultPasswordlessRegistrationMessageText,
+        text(true, TextCall::Set),
     ),
     connect(
         "/zitadel.admin.v1.AdminService/ResetCustomPasswordlessRegistrationMessageTextToDefault",
-        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault,
+        text(true, TextCall::Reset),
     ),
     page("GET", PAGE_PATH, Operation::RegistrationPage),
     page("GET", "/ui/login/login/passwordless/init/page.js", Operation::PageScript),
@@ -240,29 +216,8 @@ pub(crate) async fn dispatch<S: Store, M: Mailer + Sync>(
         Operation::RemovePasskey => passkeys::remove_passkey(links, call, route.family).await,
         Operation::ListHumanPasswordless => passkeys::list_human_passwordless(links, call).await,
         Operation::RemoveHumanPasswordless => passkeys::remove_human_passwordless(links, call).await,
-        Operation::GetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, false, TextCall::GetDefault, route.family).await
-        }
-        Operation::GetCustomPasswordlessRegistrationMessageText => {
-            text::handle(links, call, false, TextCall::GetCustom, route.family).await
-        }
-        Operation::SetCustomPasswordlessRegistrationMessageCustomText => {
-            text::handle(links, call, false, TextCall::Set, route.family).await
-        }
-        Operation::ResetCustomPasswordlessRegistrationMessageTextToDefault => {
-            text::handle(links, call, false, TextCall::Reset, route.family).await
-        }
-        Operation::AdminGetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::GetDefault, route.family).await
-        }
-        Operation::AdminGetCustomPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::GetCustom, route.family).await
-        }
-        Operation::SetDefaultPasswordlessRegistrationMessageText => {
-            text::handle(links, call, true, TextCall::Set, route.family).await
-        }
-        Operation::AdminResetCustomPasswordlessRegistrationMessageTextToDefault => {
-            text::handle(links, call, true, TextCall::Reset, route.family).await
+        Operation::MessageText { admin, call: what } => {
+            text::handle(links, call, admin, what, route.family).await
         }
         Operation::RegistrationPage
         | Operation::PageScript

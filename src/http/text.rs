@@ -15,12 +15,17 @@ use crate::message_text::MessageText;
 use crate::store::Store;
 use crate::texts::{TextApi, TextRequest};
 
-/// What a text route does, beyond which API it belongs to.
+/// What a text route does, in the management or the admin service (ZITADEL's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextCall {
+    /// GetDefaultPasswordlessRegistrationMessageText
     GetDefault,
+    /// GetCustomPasswordlessRegistrationMessageText
     GetCustom,
+    /// SetCustomPasswordlessRegistrationMessageCustomText (management),
+    /// SetDefaultPasswordlessRegistrationMessageText (admin)
     Set,
+    /// ResetCustomPasswordlessRegistrationMessageTextToDefault
     Reset,
 }
 

@@ -167,8 +167,8 @@ impl MailRenderer {
         instance: Option<&CustomTexts>,
     ) -> EffectiveText<'r> {
         let built_in = self.built_in(language);
-        let org = org.and_then(|t| t.for_language(language));
-        let instance = instance.and_then(|t| t.for_language(language));
+        let org = org.and_then(|t| t.for_language(language)).map(|s| &s.text);
+        let instance = instance.and_then(|t| t.for_language(language)).map(|s| &s.text);
         let custom = match (org, instance) {
             (Some(o), Some(i)) => Some(o.or(i)),
             (Some(t), None) | (None, Some(t)) => Some(t.clone()),
@@ -533,8 +533,7 @@ mod tests {
     fn sender_names_cannot_carry_an_address() {
         for name in ["Bänk Security <security@bank.example>", "CEO, Bank <ceo@bank.example>", "a@b", "x\"y"]
         {
-            let texts = CustomTexts { sender_name: Some(name.into()), languages: BTreeMap::new() };
-            let err = texts.check().unwrap_err();
+            let err = crate::message_text::check_sender_name(name).unwrap_err();
             assert!(err.starts_with("senderName:"), "{name}: {err}");
         }
         assert_eq!(

@@ -61,13 +61,7 @@ impl TextCommit for Table {
             if let Some(text) = &event.text {
                 item.insert("text".to_owned(), s(text));
             }
-            let put = Put::builder()
-                .table_name(&self.name)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(internal)?;
-            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            request = request.transact_items(TransactWriteItem::builder().put(self.put_new(item)?).build());
         }
         guarded_write_outcome(request.send().await)
     }
