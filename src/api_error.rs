@@ -252,6 +252,12 @@ impl From<&Error> for ApiError {
                 "USER-Em5Iv",
                 "User's e-mail address is not valid",
             ),
+            Error::EmailUndeliverable => ApiError::new(
+                FailedPrecondition,
+                "USER-Em6Bq",
+                "User's e-mail address does not take mail (it bounced permanently or the recipient \
+                 reported a link mail as spam); change the address or have an operator clear the mark",
+            ),
             Error::RateLimited { .. } => ApiError::new(
                 ResourceExhausted,
                 "USER-Rl8Pq",

@@ -245,6 +245,11 @@ where
                 if !valid_recipient(email) {
                     return Err(Error::InvalidEmail);
                 }
+                // SES said this address does not take mail: sending again only hurts the
+                // sender's reputation (SES pauses senders with too many bounces).
+                if user.undeliverable.as_ref().is_some_and(|mark| mark.applies_to(email)) {
+                    return Err(Error::EmailUndeliverable);
+                }
                 Some(email)
             }
             Delivery::Return => None,
@@ -395,6 +400,33 @@ pub fn tag_value(raw: &str) -> String {
     out
 }
 
+/// The id a [`tag_value`] stands for; `None` for a value `tag_value` cannot have made.
+pub fn tag_id(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'_' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                let byte = u8::from_str_radix(hex, 16).ok()?;
+                // Only what tag_value escapes, in its upper-case spelling: one id, one value.
+                if byte.is_ascii_alphanumeric() || byte == b'-' || hex != format!("{byte:02X}") {
+                    return None;
+                }
+                out.push(byte);
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'-' => {
+                out.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Up to 10 ms per attempt so far, at random: callers that collided do not collide again in
 /// lockstep.
 fn conflict_backoff(attempt: usize) -> Duration {
@@ -478,6 +510,12 @@ mod tests {
         assert_eq!(tag_value("alice@example.com"), "alice_40example_2Ecom");
         assert_eq!(tag_value("a_b"), "a_5Fb");
         assert_ne!(tag_value("a_2Eb"), tag_value("a.b"));
+        for id in ["69629023906488334", "alice@example.com", "a_b", "a_2Eb", "x.y-z"] {
+            assert_eq!(tag_id(&tag_value(id)).as_deref(), Some(id));
+        }
+        for bad in ["a_", "a_4", "a_zz", "a_41", "a_2e", "a.b", "a b", ""] {
+            assert!(tag_id(bad).filter(|id| !id.is_empty()).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Error {
     UserWithoutEmail,
     #[error("user's e-mail address is not a valid recipient")]
     InvalidEmail,
+    #[error("user's e-mail address bounced permanently or its owner reported spam")]
+    EmailUndeliverable,
     #[error("rate limit reached; next link possible in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("concurrent changes to the user kept winning")]

@@ -97,6 +97,38 @@ pub struct User {
     /// The links sent to this user lately, for the rate limit; `None` when no window is
     /// stored yet (or only in an older form), so the next link writes it whole.
     pub recent_links: Option<Vec<RecentLink>>,
+    /// Set when mail to the user's address bounced for good or was reported as spam: no link
+    /// is mailed to that address again until it changes or an operator clears the mark.
+    pub undeliverable: Option<Undeliverable>,
+}
+
+/// An address SES reported as not taking mail, and the event that said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Undeliverable {
+    pub address: String,
+    pub reason: UndeliverableReason,
+    /// When SES's event happened (RFC 3339).
+    pub at: String,
+    /// The link whose mail it was.
+    pub code_id: String,
+}
+
+impl Undeliverable {
+    /// Whether the mark is about `email` (addresses compare without case: a mark must not
+    /// be dodged by capitals, and SES reports the address as it was sent).
+    pub fn applies_to(&self, email: &str) -> bool {
+        self.address.eq_ignore_ascii_case(email)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UndeliverableReason {
+    /// A permanent bounce: the receiving server refused the address.
+    Bounced,
+    /// The recipient reported the mail as spam.
+    Complained,
 }
 
 /// One link in a user's rate-limit window. Keyed by its code id so that a link whose mail

@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ConfigError;
 
 /// The crates whose every level `RUST_LOG` may open: ours (library and binaries).
-const OWN_TARGETS: &[&str] = &["send_passkey_link", "passkey_admin"];
+const OWN_TARGETS: &[&str] = &["send_passkey_link", "passkey_admin", "delivery_feedback"];
 
 /// How much to log and in which format, from `RUST_LOG` and `LOG_FORMAT`.
 #[derive(Debug)]

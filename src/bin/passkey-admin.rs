@@ -13,8 +13,8 @@ use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::seed::{Moves, Seed, SeedError};
 use send_passkey_link::store::dynamodb::Table;
 
-const USAGE: &str =
-    "usage: passkey-admin create-table | seed [--allow-move] FILE.json | links USER_ID | create-template NAME\n\
+const USAGE: &str = "usage: passkey-admin create-table | seed [--allow-move] FILE.json | links USER_ID |\n\
+    undeliverable [--clear] USER_ID | create-template NAME\n\
     Uses TABLE_NAME, ROLE_PERMISSIONS and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB,\n\
     AWS_REGION, ...).";
 
@@ -43,6 +43,11 @@ enum Action {
     Seed(Seed, Moves),
     /// The user's links that can still be used, for support ("did the mail go out?").
     Links(UserId),
+    /// Whether the user's address is marked as not taking mail (`--clear` removes the mark).
+    Undeliverable {
+        user: UserId,
+        clear: bool,
+    },
     /// The SES stored template for `SES_TEMPLATE_NAME`, made from the built-in templates.
     CreateTemplate(String),
 }
@@ -58,8 +63,10 @@ async fn run(args: &[String]) -> Result<String, String> {
         ["seed", "--allow-move", path] | ["seed", path, "--allow-move"] => {
             Action::Seed(read_seed(path)?, Moves::Allow)
         }
-        ["links", user] => {
-            Action::Links(UserId::parse(user).ok_or_else(|| format!("not a user id: {user:?}"))?)
+        ["links", user] => Action::Links(user_id(user)?),
+        ["undeliverable", user] => Action::Undeliverable { user: user_id(user)?, clear: false },
+        ["undeliverable", "--clear", user] | ["undeliverable", user, "--clear"] => {
+            Action::Undeliverable { user: user_id(user)?, clear: true }
         }
         ["create-template", name] if valid_template_name(name) => Action::CreateTemplate((*name).to_owned()),
         ["create-template", name] => {
@@ -90,6 +97,26 @@ async fn run(args: &[String]) -> Result<String, String> {
                 .await
                 .map_err(|e| at(&sdk, &table, e))?;
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
+        }
+        Action::Undeliverable { user, clear } => {
+            let table = table(&sdk)?;
+            let found = table.user(&user).await.map_err(|e| at(&sdk, &table, e))?;
+            let found = found.ok_or_else(|| format!("no user {user} in table {}", table.name()))?;
+            if clear {
+                let cleared = table
+                    .clear_undeliverable(&user, "passkey-admin")
+                    .await
+                    .map_err(|e| at(&sdk, &table, e))?;
+                return Ok(if cleared {
+                    format!("user {user}: mark cleared; links are mailed to the address again")
+                } else {
+                    format!("user {user}: no mark to clear")
+                });
+            }
+            match found.undeliverable {
+                Some(mark) => serde_json::to_string_pretty(&mark).map_err(|e| e.to_string()),
+                None => Ok(format!("user {user}: not marked undeliverable")),
+            }
         }
         Action::Seed(seed, moves) => {
             let table = table(&sdk)?;
@@ -126,6 +153,10 @@ fn at(sdk: &aws_config::SdkConfig, table: &Table, error: impl std::fmt::Display)
             None => "the AWS endpoint of no region (AWS_REGION is not set)".to_owned(),
         });
     format!("{error} (table {}, DynamoDB at {endpoint})", table.name())
+}
+
+fn user_id(raw: &str) -> Result<UserId, String> {
+    UserId::parse(raw).ok_or_else(|| format!("not a user id: {raw:?}"))
 }
 
 /// Roles are checked against the mapping the function will use (`ROLE_PERMISSIONS`).

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::routes::Family;
 use super::Call;
+use crate::delivery::DeliveryStatus;
 use crate::domain::{Authority, CreateLink, Delivery, LinkTarget, PasskeyLinks, Scope};
 use crate::error::{Error, FieldProblem};
 use crate::link::UrlTemplate;
@@ -74,6 +75,9 @@ pub(super) async fn list_registration_links<S: Store, M: Mailer + Sync>(
             if let Some(message_id) = &l.message_id {
                 link["messageId"] = message_id.as_str().into();
             }
+            if l.delivery != "returned" {
+                link["mailDelivery"] = mail_delivery_json(l.mail_delivery.as_ref());
+            }
             link
         })
         .collect();
@@ -84,6 +88,28 @@ pub(super) async fn list_registration_links<S: Store, M: Mailer + Sync>(
         },
         "result": result,
     }))
+}
+
+/// What SES reported about a link's mail, as v2 shapes enums: `ACCEPTED` until the first
+/// event (SES took the mail; without delivery feedback it stays so).
+fn mail_delivery_json(status: Option<&DeliveryStatus>) -> Value {
+    let Some(status) = status else {
+        return json!({ "state": "MAIL_DELIVERY_STATE_ACCEPTED" });
+    };
+    let mut out = json!({
+        "state": format!("MAIL_DELIVERY_STATE_{}", status.state.name().to_ascii_uppercase()),
+        "changeDate": status.at,
+    });
+    for (name, value) in [
+        ("bounceType", &status.bounce_type),
+        ("bounceSubType", &status.bounce_sub_type),
+        ("diagnostic", &status.diagnostic),
+    ] {
+        if let Some(value) = value {
+            out[name] = value.as_str().into();
+        }
+    }
+    out
 }
 
 /// `DELETE /v2/users/{userId}/passkeys/registration_links/{codeId}` (one) and

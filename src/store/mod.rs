@@ -9,9 +9,10 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use crate::delivery::{DeliveryStatus, MailEvent};
 use crate::error::StoreError;
 use crate::message_text::CustomTexts;
-use crate::model::{Org, OrgId, RecentLink, User, UserId};
+use crate::model::{Org, OrgId, RecentLink, Undeliverable, User, UserId};
 
 /// Everything the caller, permission and user checks need, read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +191,10 @@ pub struct StoredLink {
     /// When its code registered a passkey; a used link is no longer outstanding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used_at: Option<String>,
+    /// What SES last reported about its mail; none before the first event (or without
+    /// delivery feedback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_delivery: Option<DeliveryStatus>,
 }
 
 /// A user's stored links, expired ones included (TTL deletes them late or, on emulators,
@@ -361,6 +366,52 @@ pub trait PasskeyStore {
         window_secs: i64,
         limit: u32,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A link's user, its delivery and whether an event was recorded before, read together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryView {
+    pub user: Option<User>,
+    /// The link if it is still stored, with its status (`None` before the first event).
+    pub link: Option<Option<DeliveryStatus>>,
+    /// The event's marker exists: it was recorded before.
+    pub seen: bool,
+}
+
+/// One SES event recorded: the user's new sequence and audit event, the event's marker,
+/// the link's new status and the address's mark, as one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryChange {
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub previous_sequence: u64,
+    pub sequence: u64,
+    pub at: DateTime<Utc>,
+    pub event: MailEvent,
+    /// The link was stored when read: the write requires it still is.
+    pub link_exists: bool,
+    /// The link's new status; `None` leaves it (an older or lower event, or no link).
+    pub link_status: Option<DeliveryStatus>,
+    pub undeliverable: Option<Undeliverable>,
+    /// Names the event (see [`MailEvent::marker`]); written only if absent.
+    pub marker: String,
+    /// Epoch seconds.
+    pub marker_expires_at: i64,
+}
+
+/// What recording SES's events needs from storage.
+pub trait DeliveryStore {
+    fn read_delivery(
+        &self,
+        user: &UserId,
+        code_id: &str,
+        marker: &str,
+    ) -> impl Future<Output = Result<DeliveryView, StoreError>> + Send;
+
+    /// [`StoreError::Conflict`] when the user's sequence moved, the link went or the marker
+    /// appeared meanwhile.
+    fn commit_delivery(&self, change: &DeliveryChange)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Everything the request path needs from storage, as one bound.

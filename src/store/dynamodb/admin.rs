@@ -283,6 +283,11 @@ impl Table {
         Ok(out.item.is_some())
     }
 
+    /// The user as stored, if there is one.
+    pub async fn user(&self, user: &UserId) -> Result<Option<crate::model::User>, StoreError> {
+        self.get(keys::user(user)).await?.as_ref().map(super::item::user_from_item).transpose()
+    }
+
     /// The user's links that can still be used at `now` (epoch seconds).
     pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<StoredLink>, StoreError> {
         let mut links = self.list_links(user).await?;

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys;
+use crate::delivery::{DeliveryStatus, MailState};
 use crate::error::StoreError;
 use crate::message_text::CustomTexts;
-use crate::model::{Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState};
+use crate::model::{
+    Org, OrgId, OrgState, RecentLink, Undeliverable, UndeliverableReason, User, UserId, UserKind, UserState,
+};
 use crate::store::TextsRecord;
 use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
 
@@ -71,7 +74,61 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
         sequence: get_n(item, "sequence")?.unwrap_or(0),
         recent_links: recent_links_from(item),
+        undeliverable: undeliverable_from(item),
     })
+}
+
+/// The user's `undeliverableEmail` map; one that cannot be read counts as none (a mark
+/// that cannot be read must not block sends for good).
+fn undeliverable_from(item: &Item) -> Option<Undeliverable> {
+    let map = item.get("undeliverableEmail")?.as_m().ok()?;
+    Some(Undeliverable {
+        address: get_s(map, "address")?.to_owned(),
+        reason: serde_json::from_value(serde_json::Value::String(get_s(map, "reason")?.to_owned())).ok()?,
+        at: get_s(map, "at").unwrap_or_default().to_owned(),
+        code_id: get_s(map, "codeId").unwrap_or_default().to_owned(),
+    })
+}
+
+pub fn undeliverable_value(mark: &Undeliverable) -> AttributeValue {
+    let reason = match mark.reason {
+        UndeliverableReason::Bounced => "bounced",
+        UndeliverableReason::Complained => "complained",
+    };
+    AttributeValue::M(HashMap::from([
+        ("address".to_owned(), s(&mark.address)),
+        ("reason".to_owned(), s(reason)),
+        ("at".to_owned(), s(&mark.at)),
+        ("codeId".to_owned(), s(&mark.code_id)),
+    ]))
+}
+
+/// A link's `mailDelivery` map; none when absent or unreadable.
+pub fn delivery_status_from(item: &Item) -> Option<DeliveryStatus> {
+    let map = item.get("mailDelivery")?.as_m().ok()?;
+    let text = |name: &str| get_s(map, name).map(str::to_owned);
+    Some(DeliveryStatus {
+        state: MailState::parse(get_s(map, "state")?)?,
+        at: text("at")?,
+        bounce_type: text("bounceType"),
+        bounce_sub_type: text("bounceSubType"),
+        diagnostic: text("diagnostic"),
+    })
+}
+
+pub fn delivery_status_value(status: &DeliveryStatus) -> AttributeValue {
+    let mut map =
+        HashMap::from([("state".to_owned(), s(status.state.name())), ("at".to_owned(), s(&status.at))]);
+    for (name, value) in [
+        ("bounceType", &status.bounce_type),
+        ("bounceSubType", &status.bounce_sub_type),
+        ("diagnostic", &status.diagnostic),
+    ] {
+        if let Some(value) = value {
+            map.insert(name.to_owned(), s(value));
+        }
+    }
+    AttributeValue::M(map)
 }
 
 /// The rate-limit window, a map of code id to epoch milliseconds. An absent window, or the
@@ -139,6 +196,7 @@ pub fn stored_link_from_item(item: &Item) -> StoredLink {
         delivery: get_s(item, "delivery").unwrap_or("mail").to_owned(),
         message_id: get_s(item, "messageId").map(str::to_owned),
         used_at: get_s(item, "usedAt").map(str::to_owned),
+        mail_delivery: delivery_status_from(item),
     }
 }
 

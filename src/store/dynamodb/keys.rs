@@ -14,6 +14,7 @@
 //! | passkey link      | `USER#<userId>`  | `PASSKEYLINK#<codeId>`  |
 //! | user event        | `USER#<userId>`  | `EVENT#<sequence, 20 digits>` |
 //! | mail failure      | `USER#<userId>`  | `EVENT#<sequence, 20 digits>#MAILFAILED` |
+//! | SES event recorded | `USER#<userId>` | `DELIVERY#<codeId>#<marker>` |
 //! | passkey ceremony  | `USER#<userId>`  | `PASSKEYREG#<passkeyId>` |
 //! | passkey           | `USER#<userId>`  | `PASSKEY#<passkeyId>`   |
 //! | credential index  | `CREDENTIAL#<credentialId>` | `#CREDENTIAL` |
@@ -94,6 +95,11 @@ pub fn user_event(user: &UserId, sequence: u64) -> Key {
 /// Sorts right after the event that requested the link whose mail failed.
 pub fn mail_failure(user: &UserId, sequence: u64) -> Key {
     key(format!("USER#{user}"), format!("EVENT#{sequence:020}#MAILFAILED"))
+}
+
+/// Marks one SES event about a link's mail as recorded (see `delivery::MailEvent::marker`).
+pub fn delivery_marker(user: &UserId, code_id: &str, marker: &str) -> Key {
+    key(format!("USER#{user}"), format!("DELIVERY#{code_id}#{marker}"))
 }
 
 pub fn ceremony(user: &UserId, passkey_id: &str) -> Key {

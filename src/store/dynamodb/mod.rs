@@ -5,6 +5,7 @@
 //! DynamoDB-compatible endpoint answers.
 
 pub mod admin;
+pub mod delivery;
 pub mod item;
 pub mod keys;
 pub mod passkeys;
@@ -122,12 +123,22 @@ impl SnapshotRead for Table {
                 unique.push(key.clone());
             }
         }
+        let found = self.batch_get(unique).await?;
+        snapshot_from(&wanted, found)
+    }
+}
+
+impl Table {
+    /// The items of `keys` that exist (consistent reads), in any order; unprocessed keys
+    /// are asked for again with a short backoff.
+    async fn batch_get(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
+        let wanted = keys.len();
         let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(unique))
+            .set_keys(Some(keys))
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut found: Vec<Item> = Vec::with_capacity(wanted.len());
+        let mut found: Vec<Item> = Vec::with_capacity(wanted);
         for attempt in 0..BATCH_GET_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
@@ -144,7 +155,7 @@ impl SnapshotRead for Table {
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.name)) {
                 Some(rest) if !rest.keys.is_empty() => pending = rest,
-                _ => return snapshot_from(&wanted, found),
+                _ => return Ok(found),
             }
         }
         Err(StoreError::Unavailable("BatchGetItem: keys stayed unprocessed".into()))
@@ -230,15 +241,10 @@ impl LinkCommit for Table {
                 .build()
                 .map_err(internal)
         };
-        let sequence_guard = if link.previous_sequence == 0 {
-            "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
-        } else {
-            "#seq = :prev AND orgId = :org"
-        };
         let mut bump_sequence = Update::builder()
             .table_name(&self.name)
             .set_key(Some(keys::user(&link.user_id)))
-            .condition_expression(sequence_guard)
+            .condition_expression(sequence_guard(link.previous_sequence))
             .expression_attribute_names("#seq", "sequence")
             .expression_attribute_values(":prev", n(link.previous_sequence))
             .expression_attribute_values(":next", n(link.sequence))
@@ -279,6 +285,16 @@ impl LinkCommit for Table {
             );
         }
         guarded_write_outcome(request.send().await)
+    }
+}
+
+/// The condition every write of a user's history puts on the user: its sequence is still
+/// `previous` (a user without history may lack the attribute) and it is still in its org.
+fn sequence_guard(previous: u64) -> &'static str {
+    if previous == 0 {
+        "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
+    } else {
+        "#seq = :prev AND orgId = :org"
     }
 }
 
@@ -356,15 +372,10 @@ impl Table {
         next: u64,
         at: &str,
     ) -> Result<Update, StoreError> {
-        let guard = if previous == 0 {
-            "(attribute_not_exists(#seq) OR #seq = :prev) AND orgId = :org"
-        } else {
-            "#seq = :prev AND orgId = :org"
-        };
         Update::builder()
             .table_name(&self.name)
             .set_key(Some(keys::user(user)))
-            .condition_expression(guard)
+            .condition_expression(sequence_guard(previous))
             .update_expression("SET #seq = :next, changeDate = :now")
             .expression_attribute_names("#seq", "sequence")
             .expression_attribute_values(":prev", n(previous))

@@ -1,0 +1,160 @@
+//! SES's events on links and users: one `BatchGetItem` to read, one `TransactWriteItems` to
+//! record; and the operator's clearing of an address's mark.
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+
+use super::item::{self, n, s, Item};
+use super::{guarded_write_outcome, internal, keys, rfc3339, sequence_guard, Table};
+use crate::error::StoreError;
+use crate::model::UserId;
+use crate::store::{DeliveryChange, DeliveryStore, DeliveryView};
+
+/// Recorded when an operator clears an address's undeliverable mark (ZITADEL has none).
+pub const UNDELIVERABLE_CLEARED_EVENT: &str = "user.human.email.undeliverable.cleared";
+
+/// The SES events' editor in the user's history: no person made them.
+const SES_EDITOR: &str = "SES";
+
+fn find<'a>(found: &'a [Item], key: &keys::Key) -> Option<&'a Item> {
+    found
+        .iter()
+        .find(|item| item.get(keys::PK) == key.get(keys::PK) && item.get(keys::SK) == key.get(keys::SK))
+}
+
+impl DeliveryStore for Table {
+    async fn read_delivery(
+        &self,
+        user: &UserId,
+        code_id: &str,
+        marker: &str,
+    ) -> Result<DeliveryView, StoreError> {
+        let user_key = keys::user(user);
+        let link_key = keys::passkey_link(user, code_id);
+        let marker_key = keys::delivery_marker(user, code_id, marker);
+        let found = self.batch_get(vec![user_key.clone(), link_key.clone(), marker_key.clone()]).await?;
+        Ok(DeliveryView {
+            user: find(&found, &user_key).map(item::user_from_item).transpose()?,
+            link: find(&found, &link_key).map(item::delivery_status_from),
+            seen: find(&found, &marker_key).is_some(),
+        })
+    }
+
+    async fn commit_delivery(&self, change: &DeliveryChange) -> Result<(), StoreError> {
+        let at = rfc3339(&change.at);
+        let event = &change.event;
+        let mut user = Update::builder()
+            .table_name(&self.name)
+            .set_key(Some(keys::user(&change.user_id)))
+            .condition_expression(sequence_guard(change.previous_sequence))
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(":prev", n(change.previous_sequence))
+            .expression_attribute_values(":next", n(change.sequence))
+            .expression_attribute_values(":now", s(&at))
+            .expression_attribute_values(":org", s(change.org_id.as_str()));
+        user = match &change.undeliverable {
+            Some(mark) => user
+                .update_expression("SET #seq = :next, changeDate = :now, undeliverableEmail = :mark")
+                .expression_attribute_values(":mark", item::undeliverable_value(mark)),
+            None => user.update_expression("SET #seq = :next, changeDate = :now"),
+        };
+
+        let mut record: Item = keys::user_event(&change.user_id, change.sequence);
+        record.extend([
+            ("entity".to_owned(), s("EVENT")),
+            ("eventType".to_owned(), s(event.status.state.event_type())),
+            ("orgId".to_owned(), s(change.org_id.as_str())),
+            ("sequence".to_owned(), n(change.sequence)),
+            ("createdAt".to_owned(), s(&at)),
+            ("editorUserId".to_owned(), s(SES_EDITOR)),
+            ("codeId".to_owned(), s(&event.code_id)),
+            ("messageId".to_owned(), s(&event.message_id)),
+            ("sesEventType".to_owned(), s(&event.ses_type)),
+            ("mailDelivery".to_owned(), item::delivery_status_value(&event.status)),
+        ]);
+        if let Some(mark) = &change.undeliverable {
+            record.insert("undeliverableEmail".to_owned(), item::undeliverable_value(mark));
+        }
+        let mut marker: Item = keys::delivery_marker(&change.user_id, &event.code_id, &change.marker);
+        marker.extend([
+            ("entity".to_owned(), s("DELIVERY_EVENT")),
+            ("sequence".to_owned(), n(change.sequence)),
+            (keys::TTL_ATTRIBUTE.to_owned(), n(change.marker_expires_at)),
+        ]);
+
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(user.build().map_err(internal)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.put_new(record)?).build())
+            .transact_items(TransactWriteItem::builder().put(self.put_new(marker)?).build());
+        if change.link_exists {
+            // The link is updated, or only required to be there, so that a link deleted since
+            // the read (revoked, used) is re-read instead of written back.
+            let link = Update::builder()
+                .table_name(&self.name)
+                .set_key(Some(keys::passkey_link(&change.user_id, &event.code_id)))
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":mid", s(&event.message_id));
+            let link = match &change.link_status {
+                Some(status) => link
+                    .update_expression("SET mailDelivery = :status, messageId = :mid")
+                    .expression_attribute_values(":status", item::delivery_status_value(status)),
+                None => link.update_expression("SET messageId = if_not_exists(messageId, :mid)"),
+            };
+            request = request
+                .transact_items(TransactWriteItem::builder().update(link.build().map_err(internal)?).build());
+        }
+        guarded_write_outcome(request.send().await)
+    }
+}
+
+impl Table {
+    /// Removes the user's undeliverable mark with an audit event; `false` when there was none.
+    pub async fn clear_undeliverable(&self, user: &UserId, editor: &str) -> Result<bool, StoreError> {
+        for _ in 0..crate::domain::MAX_COMMIT_ATTEMPTS {
+            let Some(found) = self.get(keys::user(user)).await? else {
+                return Ok(false);
+            };
+            let current = item::user_from_item(&found)?;
+            let Some(mark) = current.undeliverable else {
+                return Ok(false);
+            };
+            let at = rfc3339(&chrono::Utc::now());
+            let sequence = current.sequence + 1;
+            let clear = Update::builder()
+                .table_name(&self.name)
+                .set_key(Some(keys::user(user)))
+                .condition_expression(sequence_guard(current.sequence))
+                .update_expression("SET #seq = :next, changeDate = :now REMOVE undeliverableEmail")
+                .expression_attribute_names("#seq", "sequence")
+                .expression_attribute_values(":prev", n(current.sequence))
+                .expression_attribute_values(":next", n(sequence))
+                .expression_attribute_values(":now", s(&at))
+                .expression_attribute_values(":org", s(current.org_id.as_str()))
+                .build()
+                .map_err(internal)?;
+            let mut record: Item = keys::user_event(user, sequence);
+            record.extend([
+                ("entity".to_owned(), s("EVENT")),
+                ("eventType".to_owned(), s(UNDELIVERABLE_CLEARED_EVENT)),
+                ("orgId".to_owned(), s(current.org_id.as_str())),
+                ("sequence".to_owned(), n(sequence)),
+                ("createdAt".to_owned(), s(&at)),
+                ("editorUserId".to_owned(), s(editor)),
+                ("undeliverableEmail".to_owned(), item::undeliverable_value(&mark)),
+            ]);
+            let written = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(clear).build())
+                .transact_items(TransactWriteItem::builder().put(self.put_new(record)?).build())
+                .send()
+                .await;
+            match guarded_write_outcome(written) {
+                Err(StoreError::Conflict) => continue,
+                outcome => return outcome.map(|()| true),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
