@@ -7,6 +7,7 @@
 
 pub mod authenticator;
 pub mod passkeys;
+pub mod ses_events;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -212,6 +213,11 @@ impl Harness {
         let h =
             Self::with_endpoints(Endpoints { dynamodb: Some(stub.url.clone()), ..Default::default() }).await;
         (h, stub)
+    }
+
+    /// The delivery-feedback function's handler on this harness's table.
+    pub fn feedback(&self) -> send_passkey_link::delivery::DeliveryFeedback<Table> {
+        send_passkey_link::delivery::DeliveryFeedback { store: self.table.clone() }
     }
 
     /// The everyday call: the demo org's owner sends Alice a link.
