@@ -5,7 +5,8 @@
 #                       a running function whose configuration changed is restarted
 #   lambda.sh down      stop it (by PID)
 #   lambda.sh running   exit 0 when it runs
-#   lambda.sh invoke EVENT.json   send an API Gateway event to send-passkey-link; gives up after
+#   lambda.sh invoke EVENT.json [FUNCTION]   send an event to FUNCTION (default send-passkey-link;
+#                       delivery-feedback takes events/ses/); gives up after
 #                       LAMBDA_INVOKE_TIMEOUT seconds (default 30) and shows the log's last lines
 #
 # The function's environment is $STATE/lambda.env (mode 0600: it holds AWS keys), written here
@@ -102,14 +103,15 @@ up() {
 }
 
 invoke() {
-  local event; event="$(realpath "${1:?usage: lambda.sh invoke EVENT.json}")"
+  local event; event="$(realpath "${1:?usage: lambda.sh invoke EVENT.json [FUNCTION]}")"
+  local function="${2:-send-passkey-link}"
   if ! port_answers "$LAMBDA_PORT"; then
     echo "lambda: nothing answers on 127.0.0.1:$LAMBDA_PORT: start it with 'make dev'" >&2
     exit 1
   fi
   local status=0
   (cd "$ROOT" && timeout "$INVOKE_TIMEOUT" cargo lambda invoke --invoke-address 127.0.0.1 \
-     --invoke-port "$LAMBDA_PORT" --data-file "$event" send-passkey-link) || status=$?
+     --invoke-port "$LAMBDA_PORT" --data-file "$event" "$function") || status=$?
   if ((status == 124)); then
     echo "lambda: no answer from 127.0.0.1:$LAMBDA_PORT within $INVOKE_TIMEOUT s (LAMBDA_INVOKE_TIMEOUT)" >&2
   elif ((status != 0)); then
@@ -122,6 +124,6 @@ case "${1:-}" in
   up) up ;;
   running) running lambda ;;
   down) stop lambda ;;
-  invoke) invoke "${2:-}" ;;
-  *) echo "usage: $0 up|down|running|invoke EVENT.json" >&2; exit 2 ;;
+  invoke) invoke "${2:-}" "${3:-}" ;;
+  *) echo "usage: $0 up|down|running|invoke EVENT.json [FUNCTION]" >&2; exit 2 ;;
 esac

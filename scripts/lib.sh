@@ -71,10 +71,11 @@ step() { # LABEL COMMAND...: run a long step, saying what it is and how long it 
 # The demo table ($TABLE_NAME) created and seeded, both binaries built first in one cargo call
 # (they share the library). Needs ROOT and the stack's environment.
 demo_table() {
-  local admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin" label="building passkey-admin and send-passkey-link"
+  local admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin" label="building passkey-admin and the functions"
   # Only a first build takes minutes; saying so on every run would cry wolf.
   [[ -x "$admin" ]] || label+=" (a first build: minutes, see README)"
-  step "$label" cargo build --manifest-path "$ROOT/Cargo.toml" --bin passkey-admin --bin send-passkey-link
+  step "$label" cargo build --manifest-path "$ROOT/Cargo.toml" --bin passkey-admin --bin send-passkey-link \
+    --bin delivery-feedback
   "$admin" create-table
   "$admin" seed "$ROOT/seed/demo.json"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: the main job end to end on the local stack. Creates and seeds a demo table,
 # serves the function under cargo-lambda, sends events/send-link.json as an API Gateway event,
-# and prints the answer and the e-mail that arrived.
+# and prints the answer and the e-mail that arrived; then hands SES's delivery event for that
+# mail to the delivery-feedback function and prints the link with its delivery.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
@@ -27,6 +28,15 @@ echo "$response" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit
 echo
 echo "== the e-mail that arrived (SES emulator at $MAILBOX_URL)"
 python3 "$ROOT/scripts/show-mail.py" "$MAILBOX_URL" alice@demo.example
+echo
+echo "== SES reports the mail delivered: events/ses/delivery.json about this mail, to delivery-feedback"
+delivered="$STATE/ses-delivery-event.json"
+python3 "$ROOT/scripts/ses-event.py" "$MAILBOX_URL" alice@demo.example "$ROOT/events/ses/delivery.json" > "$delivered"
+"$ROOT/scripts/lambda.sh" invoke "$delivered" delivery-feedback | python3 -m json.tool
+code_id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["detail"]["mail"]["tags"]["code"][0])' "$delivered")"
+echo "== passkey-admin links 100000000000000011: the link, with what SES said about its mail"
+"${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin" links 100000000000000011 \
+  | python3 -c 'import json,sys; print(json.dumps([l for l in json.load(sys.stdin) if l["codeId"]==sys.argv[1]], indent=2))' "$code_id"
 echo
 echo "== the page the link above opens: the function's own, through the local gateway"
 if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then
