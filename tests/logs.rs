@@ -96,3 +96,38 @@ async fn the_logs_carry_no_text_stored_or_refused() {
         assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
     }
 }
+
+/// Delivery feedback: a recorded event is logged by code, user and message id, never with
+/// the address or the remote server's answer; an event that cannot be recorded gets one
+/// ERROR line that names EventBridge's event id and says where the event goes next.
+#[tokio::test]
+async fn delivery_feedback_logs_name_the_event_but_not_the_address() {
+    use common::ses_events::*;
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+        EnvFilter::new("debug"),
+        move || writer.clone(),
+    ));
+
+    let h = Harness::new().await;
+    let sent = send_alice_a_link(&h).await;
+    let feedback = h.feedback();
+    let event = bounce(&sent, "Permanent", "General", "2026-12-02T10:00:03.000Z", "fb-1");
+    feedback.invoke(&event).await.unwrap();
+    let mut broken = event.clone();
+    broken["id"] = "envelope-of-a-broken-event".into();
+    broken["detail"]["mail"]["tags"]["code"] = serde_json::json!([]);
+    assert!(feedback.invoke(&broken).await.is_err());
+
+    let logs = logs.text();
+    assert!(logs.contains("delivery event recorded"), "{logs}");
+    assert!(logs.contains(&sent.code_id) && logs.contains(&sent.message_id), "{logs}");
+    assert!(!logs.contains(&sent.to), "no address in the logs: {logs}");
+    assert!(!logs.contains("user unknown"), "no remote diagnostic in the logs: {logs}");
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains("\"ERROR\"")).collect();
+    assert_eq!(errors.len(), 1, "{logs}");
+    assert!(errors[0].contains("envelope-of-a-broken-event"), "{}", errors[0]);
+    assert!(errors[0].contains("dead-letter queue"), "{}", errors[0]);
+    assert!(errors[0].contains("tag code"), "{}", errors[0]);
+}
