@@ -6,6 +6,9 @@ bridge, the bootstraps and the local template are ready:
    (the template's TABLE_NAME overridden through --env-vars, as tests/events.rs gives each its
    own): the status the README's "Events" table gives, and one mail more in the SES emulator
    exactly for the events that send one;
+   then every file in events/ses/ through `sam local invoke DeliveryFeedbackFunction` (SES's
+   events in EventBridge's envelope): the outcome the README's table gives, or, for the
+   malformed one, a failed invocation;
 2. `sam local start-api` with the local Lambda authorizer: a local gateway token gets 200 and
    the mail; no token 401, a forged one 403, as API Gateway answers; the anonymous page needs none;
    the text API's PUT, GET and DELETE routes answer through it.
@@ -33,6 +36,13 @@ MAILING = {
     "send-link.json", "send-link-org-override.json", "rest-v1-cognito.json",
     "rest-v1-lambda-authorizer.json", "http-v2-lambda-authorizer.json", "auth-send-my-link.json",
     "v2-send-link-template.json",
+}
+# What delivery-feedback answers to each file of events/ses/ (README, "Events"): the state it
+# recorded, `ignored`, or `error` (the invocation fails: Lambda's retries, then the DLQ).
+SES_OUTCOMES = {
+    "send.json": "sent", "delivery.json": "delivered", "delivery-delay.json": "delayed",
+    "bounce-permanent.json": "bounced", "complaint.json": "complained",
+    "open-not-recorded.json": "ignored", "malformed-no-code-tag.json": "error",
 }
 DEMO_ADMIN, DEMO_ORG, ALICE = "100000000000000010", "100000000000000001", "100000000000000011"
 
@@ -71,7 +81,7 @@ def env_vars_file(table: str) -> str:
     # In the run's state folder: what an interrupted run leaves goes with it.
     fd, path = tempfile.mkstemp(prefix="env-vars-", suffix=".json", dir=os.environ["PASSKEY_STACK_DIR"])
     with os.fdopen(fd, "w") as f:
-        json.dump({"Function": {"TABLE_NAME": table}}, f)
+        json.dump({"Function": {"TABLE_NAME": table}, "DeliveryFeedbackFunction": {"TABLE_NAME": table}}, f)
     return path
 
 
@@ -116,6 +126,46 @@ def invoke_every_event(template: str) -> list:
             fail(f"events/{name}: the mail holds no complete link")
         print(f"  {name:42} {answer['statusCode']}  {'mail  ' if mails else '      '}{seconds[-1]:5.1f} s",
               flush=True)
+    return seconds
+
+
+def last_json_line(text: str):
+    for line in reversed(text.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def invoke_ses_events(template: str) -> list:
+    directory = os.path.join(EVENTS, "ses")
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".json"))
+    if set(files) != set(SES_OUTCOMES):
+        fail(f"events/ses/ and SES_OUTCOMES differ: {sorted(set(files) ^ set(SES_OUTCOMES))}")
+    table = f"{os.environ['TABLE_PREFIX']}-ses"
+    seeded_table(table)
+    env_file = env_vars_file(table)
+    seconds = []
+    try:
+        for name in files:
+            began = time.monotonic()
+            done = subprocess.run(
+                ["sam", "local", "invoke", "DeliveryFeedbackFunction", "--template-file", template,
+                 "--skip-pull-image", "--env-vars", env_file, "--event", os.path.join(directory, name)],
+                capture_output=True, text=True, timeout=300)
+            seconds.append(time.monotonic() - began)
+            answer = last_json_line(done.stdout)
+            if not isinstance(answer, dict):
+                fail(f"sam local invoke events/ses/{name}: exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}")
+            expected = SES_OUTCOMES[name]
+            got = ("error" if "errorMessage" in answer else
+                   "ignored" if "ignored" in answer else answer.get("recorded"))
+            if got != expected:
+                fail(f"events/ses/{name}: {answer}, expected {expected}\n{done.stderr[-3000:]}")
+            print(f"  ses/{name:38} {got:10} {seconds[-1]:5.1f} s", flush=True)
+    finally:
+        os.unlink(env_file)
     return seconds
 
 
@@ -217,6 +267,9 @@ def main() -> int:
     seconds = invoke_every_event(template)
     print(f"== sam local invoke: {len(seconds)} events in {sum(seconds):.0f} s "
           f"(per event: median {statistics.median(seconds):.1f} s, max {max(seconds):.1f} s)", flush=True)
+    print("== sam local invoke DeliveryFeedbackFunction, every file in events/ses/", flush=True)
+    ses_seconds = invoke_ses_events(template)
+    print(f"== sam local invoke: {len(ses_seconds)} SES events in {sum(ses_seconds):.0f} s", flush=True)
     print("== sam local start-api with a local gateway token", flush=True)
     with open(os.environ["SAM_API_LOG"], "w") as log:
         start_api(template, log)

@@ -303,20 +303,24 @@ outer() {
 
 # ---- inside the stack (its endpoints in the environment) ----
 
-# The bootstraps: the function for ARCH (a debug build, as make dev runs; the host's own
+# The bootstraps: the functions for ARCH (debug builds, as make dev runs; the host's own
 # target shares make test's build), the authorizer for the host.
 bootstraps() {
-  local target="${CARGO_TARGET_DIR:-$ROOT/target}" code="$PASSKEY_STACK_DIR/code"
-  step "building send-passkey-link, local-authorizer and passkey-admin" \
-    cargo build --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --bin local-authorizer --bin passkey-admin
-  mkdir -p "$code/send-passkey-link" "$code/local-authorizer"
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}" code="$PASSKEY_STACK_DIR/code" function
+  step "building send-passkey-link, delivery-feedback, local-authorizer and passkey-admin" \
+    cargo build --manifest-path "$ROOT/Cargo.toml" --bin send-passkey-link --bin delivery-feedback \
+    --bin local-authorizer --bin passkey-admin
+  mkdir -p "$code/send-passkey-link" "$code/delivery-feedback" "$code/local-authorizer"
   # Copies, not links: the folders are mounted into the containers.
   if [[ "$ARCH" == "$HOST_ARCH" ]]; then
-    cp "$target/debug/send-passkey-link" "$code/send-passkey-link/bootstrap"
+    for function in send-passkey-link delivery-feedback; do
+      cp "$target/debug/$function" "$code/$function/bootstrap"
+    done
   else
     rustup target add aarch64-unknown-linux-gnu >/dev/null
-    step "building send-passkey-link for arm64 (cargo lambda, zig)" \
-      cargo lambda build --manifest-path "$ROOT/Cargo.toml" --arm64 --bin send-passkey-link --lambda-dir "$code"
+    step "building send-passkey-link and delivery-feedback for arm64 (cargo lambda, zig)" \
+      cargo lambda build --manifest-path "$ROOT/Cargo.toml" --arm64 --bin send-passkey-link \
+      --bin delivery-feedback --lambda-dir "$code"
   fi
   cp "$target/debug/local-authorizer" "$code/local-authorizer/bootstrap"
   PASSKEY_ADMIN="$target/debug/passkey-admin"
@@ -328,7 +332,8 @@ local_template() { # TABLE
   TEMPLATE="$PASSKEY_STACK_DIR/template.yaml"
   "$PYTHON_TOOLS/python" "$ROOT/scripts/sam-local-template.py" "$TEMPLATE" --arch "$ARCH" \
     --authorizer-arch "$HOST_ARCH" --function-code "$PASSKEY_STACK_DIR/code/send-passkey-link" \
-    --authorizer-code "$PASSKEY_STACK_DIR/code/local-authorizer" --dynamodb "$AWS_ENDPOINT_URL_DYNAMODB" \
+    --authorizer-code "$PASSKEY_STACK_DIR/code/local-authorizer" \
+    --feedback-code "$PASSKEY_STACK_DIR/code/delivery-feedback" --dynamodb "$AWS_ENDPOINT_URL_DYNAMODB" \
     --ses "$AWS_ENDPOINT_URL_SESV2" --table "$1" \
     --public-key "$(PASSKEY_STACK_DIR="$PASSKEY_KEY_DIR" "$PYTHON_TOOLS/python" "$ROOT/scripts/local-gateway.py" public-key)" \
     --link-url-template "$page"
@@ -354,10 +359,13 @@ demo_ready() {
 
 inner_invoke() {
   demo_ready
-  local file
+  local file function
   for file in "$@"; do
-    echo "== sam local invoke Function --event $file" >&2
-    sam local invoke Function --template-file "$TEMPLATE" --skip-pull-image --event "$file"
+    # SES's events (events/ses/) go to the delivery-feedback function, the rest to the API's.
+    function=Function
+    [[ "$(basename "$(dirname "$file")")" == ses ]] && function=DeliveryFeedbackFunction
+    echo "== sam local invoke $function --event $file" >&2
+    sam local invoke "$function" --template-file "$TEMPLATE" --skip-pull-image --event "$file"
     echo
   done
   echo "(the stack, its mailbox included, stops now; make sam-api keeps them up)" >&2
