@@ -106,13 +106,7 @@ def invoke_every_event(template: str) -> list:
         finally:
             os.unlink(env_file)
         seconds.append(time.monotonic() - began)
-        answer = None
-        for line in reversed(done.stdout.strip().splitlines()):
-            try:
-                answer = json.loads(line)
-                break
-            except ValueError:
-                continue
+        answer = last_json_line(done.stdout)
         if done.returncode != 0 or not isinstance(answer, dict):
             fail(f"sam local invoke events/{name}: exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}")
         if answer.get("statusCode") != documented[name]:
