@@ -379,3 +379,33 @@ async fn an_unreachable_table_fails_the_event_for_a_retry() {
     // The retry, once the table answers, records it.
     assert_eq!(h.feedback().handle(&event).await.unwrap(), recorded(MailState::Delivered, true, false));
 }
+
+/// No drift between the send and the feedback: the tags the send path really put on its
+/// SendEmail request, as SES would copy them into its event, lead to the link.
+#[tokio::test]
+async fn the_tags_a_send_puts_on_its_mail_lead_the_event_back_to_the_link() {
+    let (h, stub) = Harness::with_ses_stub(vec![SES_OK]).await;
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 200, "{body}");
+    let request: Value = serde_json::from_str(&stub.bodies()[0]).unwrap();
+    let code_id = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"].as_s().unwrap().clone();
+    let sent = SentMail {
+        user: ALICE.into(),
+        org: DEMO_ORG.into(),
+        // The ids come from the request's tags below.
+        code_id: String::new(),
+        message_id: "0102019384abcdef-stub-000000".into(),
+        to: request["Destination"]["ToAddresses"][0].as_str().unwrap().to_owned(),
+    };
+    let mut event = delivery(&sent, "2026-12-02T10:00:04.000Z");
+    let tags = &mut event["detail"]["mail"]["tags"];
+    for name in ["purpose", "org", "user", "code"] {
+        tags.as_object_mut().unwrap().remove(name);
+    }
+    for tag in request["EmailTags"].as_array().unwrap() {
+        tags[tag["Name"].as_str().unwrap()] = json!([tag["Value"]]);
+    }
+    assert_eq!(h.feedback().handle(&event).await.unwrap(), recorded(MailState::Delivered, true, false));
+    let link = listed(&h, &code_id).await;
+    assert_eq!(link["mailDelivery"]["state"], "MAIL_DELIVERY_STATE_DELIVERED", "{link}");
+}
