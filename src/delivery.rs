@@ -29,7 +29,7 @@ pub const MAX_DETAIL_CHARS: usize = 1000;
 pub const MARKER_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
 /// What SES last said about a link's mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailState {
     /// SES handed the mail to its sending pipeline.
