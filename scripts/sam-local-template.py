@@ -3,7 +3,11 @@
 infra/template.yaml so that its routes, variables and settings cannot drift from what is
 deployed. What it changes, and why:
 
-- the function's code is a folder holding a prebuilt `bootstrap` (no `sam build`), for ARCH;
+- the functions' code is a folder holding a prebuilt `bootstrap` (no `sam build`), for ARCH:
+  --function-code for the API's function, --feedback-code for DeliveryFeedbackFunction (which
+  `sam local invoke DeliveryFeedbackFunction -e <EventBridge event>` runs; start-api ignores its
+  EventBridge rule). Its configuration set, dead-letter queue and alarms stay in the template:
+  SAM CLI ignores resources it cannot run, and they keep the template valid;
 - the variables the local stack needs are declared (SAM's --env-vars sets only declared ones):
   the emulators' endpoints, the table, and demo limits as `make dev` has them;
 - the required parameters get demo defaults, so no --parameter-overrides is needed, and so do
@@ -14,8 +18,9 @@ deployed. What it changes, and why:
   (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py),
   with the gateway's rules: no scope is required (JwtScopes does not apply).
 
-  sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --authorizer-code DIR \\
-      --dynamodb URL --ses URL --table NAME --public-key B64 --link-url-template URL
+  sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --feedback-code DIR \\
+      --authorizer-code DIR --dynamodb URL --ses URL --table NAME --public-key B64 \\
+      --link-url-template URL
 """
 import argparse
 import os
@@ -58,6 +63,16 @@ def local_template(template: dict, args) -> dict:
         "RATE_LIMIT_LINKS": "100",
     })
 
+    feedback = resources["DeliveryFeedbackFunction"]
+    feedback.pop("Metadata", None)
+    feedback_props = feedback["Properties"]
+    feedback_props["CodeUri"] = args.feedback_code
+    feedback_props["Architectures"] = [args.arch]
+    feedback_props["Environment"]["Variables"].update({
+        "TABLE_NAME": args.table,
+        "AWS_ENDPOINT_URL_DYNAMODB": args.dynamodb,
+    })
+
     resources["LocalAuthorizer"] = {
         "Type": "AWS::Serverless::Function",
         "Properties": {
@@ -92,8 +107,8 @@ def main() -> int:
     parser.add_argument("out")
     parser.add_argument("--arch", choices=["arm64", "x86_64"], required=True)
     parser.add_argument("--authorizer-arch", choices=["arm64", "x86_64"], required=True)
-    for name in ["function-code", "authorizer-code", "dynamodb", "ses", "table", "public-key",
-                 "link-url-template"]:
+    for name in ["function-code", "feedback-code", "authorizer-code", "dynamodb", "ses", "table",
+                 "public-key", "link-url-template"]:
         parser.add_argument(f"--{name}", required=True)
     args = parser.parse_args()
     with open(os.path.join(ROOT, "infra", "template.yaml")) as f:

@@ -28,7 +28,7 @@ def load(name: str, file: str):
 
 
 ARGS = ["--arch", "arm64", "--authorizer-arch", "x86_64", "--function-code", "/code/fn",
-        "--authorizer-code", "/code/auth", "--dynamodb", "http://172.17.0.1:18100",
+        "--feedback-code", "/code/feedback", "--authorizer-code", "/code/auth", "--dynamodb", "http://172.17.0.1:18100",
         "--ses", "http://172.17.0.1:18105", "--table", "t1", "--public-key", "AAAA",
         "--link-url-template", "http://localhost:3000/ui?code={code}"]
 
@@ -75,6 +75,30 @@ class LocalTemplateTest(unittest.TestCase):
         self.assertEqual(variables["TABLE_NAME"], "t1")
         for name, parameter in self.local["Parameters"].items():
             self.assertTrue("Default" in parameter, f"{name} has no default: sam local would ask for it")
+
+    def test_the_feedback_function_runs_its_prebuilt_bootstrap_on_the_local_table(self):
+        fn = self.local["Resources"]["DeliveryFeedbackFunction"]
+        deployed = self.deployed["Resources"]["DeliveryFeedbackFunction"]
+        self.assertNotIn("Metadata", fn)
+        self.assertEqual(fn["Properties"]["CodeUri"], "/code/feedback")
+        self.assertEqual(fn["Properties"]["Architectures"], ["arm64"])
+        self.assertEqual(fn["Properties"]["Environment"]["Variables"], {
+            **deployed["Properties"]["Environment"]["Variables"],
+            "TABLE_NAME": "t1",
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://172.17.0.1:18100",
+        })
+        for name in ("MemorySize", "Timeout", "Runtime", "Handler", "Policies", "Events"):
+            self.assertEqual(fn["Properties"][name], deployed["Properties"][name], name)
+
+    def test_sam_cli_sees_both_functions_and_their_local_variables(self):
+        from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+        from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+        stacks, _ = SamLocalStackProvider.get_stacks(self.out)
+        provider = SamFunctionProvider(stacks)
+        feedback = provider.get("DeliveryFeedbackFunction")
+        self.assertEqual(feedback.codeuri, "/code/feedback")
+        self.assertEqual(feedback.environment["Variables"]["TABLE_NAME"], "t1")
+        self.assertIsNotNone(provider.get("Function"))
 
     def test_the_jwt_authorizer_becomes_the_local_lambda_authorizer(self):
         auth = self.local["Resources"]["HttpApi"]["Properties"]["Auth"]

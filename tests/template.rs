@@ -102,11 +102,14 @@ fn every_route_of_the_code_is_a_route_of_the_api_and_no_other() {
     assert_eq!(deployed, served);
 }
 
-/// The function's policy statements, optional ones (`!If [condition, statement, NoValue]`)
+/// The functions the template deploys.
+const FUNCTIONS: [&str; 2] = ["Function", "DeliveryFeedbackFunction"];
+
+/// A function's policy statements, optional ones (`!If [condition, statement, NoValue]`)
 /// unwrapped.
-fn statements(t: &Value) -> Vec<&Value> {
+fn statements<'a>(t: &'a Value, function: &str) -> Vec<&'a Value> {
     let statements =
-        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        t["Resources"][function]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
     statements
         .iter()
         .map(|s| match s {
@@ -116,8 +119,8 @@ fn statements(t: &Value) -> Vec<&Value> {
         .collect()
 }
 
-fn statement<'a>(t: &'a Value, sid: &str) -> &'a Value {
-    statements(t).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("statement {sid}"))
+fn statement<'a>(t: &'a Value, function: &str, sid: &str) -> &'a Value {
+    statements(t, function).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("statement {sid}"))
 }
 
 fn is_ref(v: &Value, name: &str) -> bool {
@@ -132,11 +135,10 @@ fn if_parts(v: &Value) -> (&str, &Value, &Value) {
     }
 }
 
-#[test]
-fn policies_are_least_privilege() {
-    let t = template();
+/// A function's allowed actions, sorted, each once; no statement has a wildcard.
+fn actions(t: &Value, function: &str) -> Vec<String> {
     let mut actions = Vec::new();
-    for statement in statements(&t) {
+    for statement in statements(t, function) {
         assert_eq!(statement["Effect"], "Allow");
         for resource in strings(&statement["Resource"]) {
             assert!(!resource.contains('*'), "wildcard resource {resource}");
@@ -148,8 +150,14 @@ fn policies_are_least_privilege() {
     }
     actions.sort();
     actions.dedup();
+    actions
+}
+
+#[test]
+fn policies_are_least_privilege() {
+    let t = template();
     assert_eq!(
-        actions,
+        actions(&t, "Function"),
         [
             "dynamodb:BatchGetItem",
             "dynamodb:DeleteItem",
@@ -164,12 +172,27 @@ fn policies_are_least_privilege() {
             "ses:SendEmail"
         ]
     );
+    // The feedback function records what SES reports; it sends nothing.
+    assert_eq!(
+        actions(&t, "DeliveryFeedbackFunction"),
+        [
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey"
+        ]
+    );
 }
 
 #[test]
 fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
     let t = template();
-    let write = statement(&t, "UserPartitionsOnly");
+    let write = statement(&t, "Function", "UserPartitionsOnly");
     let prefixes = strings(&write["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
     assert_eq!(prefixes, ["USER#*", "CREDENTIAL#*", "LIMIT#*", "TEXTS#*"]);
     // Every key the function writes starts with one of those prefixes.
@@ -193,10 +216,24 @@ fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
         assert!(prefixes.iter().any(|p| pk.starts_with(p.trim_end_matches('*'))), "{pk}");
     }
     // Only writes carry the condition; no other statement grants a write.
-    for s in statements(&t) {
+    for s in statements(&t, "Function") {
         let actions = strings(&s["Action"]);
         if actions.iter().any(|a| a.starts_with("dynamodb:") && a != "dynamodb:BatchGetItem") {
             assert_eq!(s["Sid"], "UserPartitionsOnly");
+        }
+    }
+
+    // The feedback function touches the user's partition only, reads included: every
+    // DynamoDB action it has is in the one statement that carries the condition.
+    let feedback = statement(&t, "DeliveryFeedbackFunction", "RecordOnUserPartitionsOnly");
+    let prefixes = strings(&feedback["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+    assert_eq!(prefixes, ["USER#*"]);
+    for key in [keys::user(&user), keys::passkey_link(&user, "c1"), keys::user_event(&user, 1)] {
+        assert!(key[keys::PK].as_s().unwrap().starts_with("USER#"));
+    }
+    for s in statements(&t, "DeliveryFeedbackFunction") {
+        if strings(&s["Action"]).iter().any(|a| a.starts_with("dynamodb:")) {
+            assert_eq!(s["Sid"], "RecordOnUserPartitionsOnly");
         }
     }
 }
@@ -204,7 +241,7 @@ fn writes_and_queries_are_limited_to_the_key_prefix_the_code_writes() {
 #[test]
 fn mail_may_only_come_from_the_sender_address() {
     let t = template();
-    for s in statements(&t) {
+    for s in statements(&t, "Function") {
         if strings(&s["Action"]) == ["ses:SendEmail"] {
             assert!(
                 is_ref(&s["Condition"]["StringEquals"]["ses:FromAddress"], "SenderEmail"),
@@ -254,18 +291,42 @@ fn a_customer_managed_key_covers_the_table_and_every_log_group() {
         assert_eq!(condition, "HasKmsKey", "{name:?}");
         assert!(is_ref(key, "KmsKeyArn"), "{name:?}");
     }
-    // The function may use the key only through DynamoDB, and only when one is set.
-    let (condition, grant, _) = if_parts(
-        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|s| matches!(s, Value::Tagged(t) if t.value[1]["Sid"] == "UseTableKeyThroughDynamoDb"))
-            .unwrap(),
-    );
-    assert_eq!(condition, "HasKmsKey");
-    assert!(is_ref(&grant["Resource"], "KmsKeyArn"));
-    assert!(!grant["Condition"]["StringEquals"]["kms:ViaService"].is_null());
+    // Each function may use the key only through DynamoDB (and SQS, the feedback function's
+    // dead-letter queue), and only when one is set.
+    for function in FUNCTIONS {
+        let mut kms = 0;
+        for s in t["Resources"][function]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap() {
+            if !strings(s).iter().any(|v| v.starts_with("kms:")) {
+                continue;
+            }
+            kms += 1;
+            let (condition, grant, _) = if_parts(s);
+            assert_eq!(condition, "HasKmsKey", "{function}");
+            assert!(is_ref(&grant["Resource"], "KmsKeyArn"), "{function}");
+            assert!(!grant["Condition"]["StringEquals"]["kms:ViaService"].is_null(), "{function}");
+        }
+        assert!(kms > 0, "{function}");
+    }
+    let queue = &resource(&t, "DeliveryFeedbackDeadLetterQueue")["Properties"];
+    assert!(is_ref(if_parts(&queue["KmsMasterKeyId"]).1, "KmsKeyArn"));
+    // Not alias/aws/sqs: EventBridge cannot use the AWS-managed key.
+    assert_eq!(if_parts(&queue["SqsManagedSseEnabled"]).2, &Value::Bool(true));
+}
+
+#[test]
+fn every_function_is_one_the_policy_tests_check() {
+    let t = template();
+    let mut functions: Vec<&str> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    functions.sort();
+    let mut checked = FUNCTIONS.to_vec();
+    checked.sort();
+    assert_eq!(functions, checked);
 }
 
 #[test]
@@ -336,5 +397,198 @@ fn the_anonymous_page_routes_have_their_own_smaller_throttle() {
     for (_, s) in settings {
         assert!(s["ThrottlingRateLimit"].as_u64() < default["ThrottlingRateLimit"].as_u64());
         assert!(s["ThrottlingBurstLimit"].as_u64() < default["ThrottlingBurstLimit"].as_u64());
+    }
+}
+
+fn is_get_att(v: &Value, target: &str) -> bool {
+    matches!(v, Value::Tagged(t) if t.tag == "GetAtt" && t.value == target)
+}
+
+/// `!If [CreateConfigurationSet, !Ref ConfigurationSet, !Ref SesConfigurationSet]`: the set
+/// the stack creates, else the one given.
+fn is_the_set_in_use(v: &Value) -> bool {
+    let (condition, created, given) = if_parts(v);
+    condition == "CreateConfigurationSet"
+        && is_ref(created, "ConfigurationSet")
+        && is_ref(given, "SesConfigurationSet")
+}
+
+#[test]
+fn the_feedback_function_is_the_delivery_feedback_binary_with_its_table() {
+    let t = template();
+    assert_eq!(t["Parameters"]["DeliveryFeedback"]["Default"], "enabled");
+    let function = resource(&t, "DeliveryFeedbackFunction");
+    assert_eq!(function["Condition"], "FeedbackOn");
+    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+    // src/bin/delivery-feedback.rs is written alongside; the name is what sam build builds.
+    assert_eq!(function["Metadata"]["BuildProperties"]["Binary"], "delivery-feedback");
+    let props = &function["Properties"];
+    assert_eq!(props["Runtime"], "provided.al2023");
+    assert_eq!(props["Architectures"][0], "arm64");
+    assert_eq!(props["Tracing"], "Active");
+    assert_eq!(props["LoggingConfig"]["LogFormat"], "JSON");
+    assert!(is_ref(&props["LoggingConfig"]["LogGroup"], "DeliveryFeedbackLogGroup"));
+    let env = props["Environment"]["Variables"].as_mapping().unwrap();
+    let mut names: Vec<&str> = env.keys().map(|k| k.as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["RUST_LOG", "TABLE_NAME"]);
+    assert!(is_ref(&props["Environment"]["Variables"]["TABLE_NAME"], "Table"));
+    // Nothing but the rule invokes it.
+    let events = props["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(events.values().all(|e| e["Type"] == "EventBridgeRule"));
+}
+
+#[test]
+fn the_feedback_function_may_not_send_mail() {
+    let t = template();
+    for action in actions(&t, "DeliveryFeedbackFunction") {
+        assert!(!action.starts_with("ses:"), "{action}");
+    }
+}
+
+#[test]
+fn the_rule_takes_the_link_mails_ses_events_and_no_other() {
+    let t = template();
+    let rule = &resource(&t, "DeliveryFeedbackFunction")["Properties"]["Events"]["SesEvents"]["Properties"];
+    // No EventBusName: the default bus, the one SES publishes to.
+    assert!(rule["EventBusName"].is_null());
+    let pattern = &rule["Pattern"];
+    assert_eq!(strings(&pattern["source"]), ["aws.ses"]);
+    assert_eq!(strings(&pattern["detail"]["mail"]["tags"]["purpose"]), ["passkey-registration"]);
+    // The tag the send function puts on every link mail.
+    let domain =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain.rs"))
+            .unwrap();
+    assert!(domain.contains(r#"("purpose".to_owned(), "passkey-registration".to_owned())"#));
+
+    // The detail types of exactly the event types the configuration set publishes.
+    let destination = &resource(&t, "DeliveryEventDestination");
+    assert_eq!(destination["Condition"], "FeedbackOn");
+    let destination = &destination["Properties"]["EventDestination"];
+    assert_eq!(destination["Enabled"], true);
+    let bus = strings(&destination["EventBridgeDestination"]["EventBusArn"]);
+    assert!(bus[0].ends_with(":event-bus/default"), "{bus:?}");
+    let detail_type = |event_type: &str| match event_type {
+        "send" => "Email Sent",
+        "delivery" => "Email Delivered",
+        "bounce" => "Email Bounced",
+        "complaint" => "Email Complaint Received",
+        "deliveryDelay" => "Email Delivery Delayed",
+        "reject" => "Email Rejected",
+        "renderingFailure" => "Email Rendering Failed",
+        other => panic!("no detail type known for {other}"),
+    };
+    let mut published: Vec<&str> = destination["MatchingEventTypes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| detail_type(e.as_str().unwrap()))
+        .collect();
+    let mut matched = strings(&pattern["detail-type"]);
+    published.sort();
+    matched.sort();
+    assert_eq!(matched, published);
+    assert_eq!(matched.len(), 7);
+}
+
+#[test]
+fn failed_events_reach_the_dead_letter_queue_from_the_function_and_from_the_rule() {
+    let t = template();
+    let queue = resource(&t, "DeliveryFeedbackDeadLetterQueue");
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    assert_eq!(queue["Properties"]["MessageRetentionPeriod"], 14 * 24 * 3600);
+    let arn = "DeliveryFeedbackDeadLetterQueue.Arn";
+    let props = &resource(&t, "DeliveryFeedbackFunction")["Properties"];
+    // Failed invocations, after Lambda's retries.
+    assert_eq!(props["DeadLetterQueue"]["Type"], "SQS");
+    assert!(is_get_att(&props["DeadLetterQueue"]["TargetArn"], arn));
+    assert_eq!(props["EventInvokeConfig"]["MaximumRetryAttempts"], 2);
+    // Events EventBridge could not hand to Lambda.
+    let rule = &props["Events"]["SesEvents"]["Properties"];
+    assert!(is_get_att(&rule["DeadLetterConfig"]["Arn"], arn));
+    assert!(rule["RetryPolicy"]["MaximumRetryAttempts"].as_u64().is_some());
+    // SAM gives an existing queue no policy: ours lets EventBridge send from that rule only
+    // (SAM names the rule after the function and the event).
+    let policy = &resource(&t, "DeliveryFeedbackDeadLetterQueuePolicy")["Properties"];
+    assert!(is_ref(&policy["Queues"][0], "DeliveryFeedbackDeadLetterQueue"));
+    let grants = policy["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0]["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(grants[0]["Action"], "sqs:SendMessage");
+    assert!(is_get_att(&grants[0]["Resource"], arn));
+    assert!(is_get_att(
+        &grants[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        "DeliveryFeedbackFunctionSesEvents.Arn"
+    ));
+    // Someone hears of it.
+    let alarm = &resource(&t, "DeadLetterQueueAlarm")["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert!(is_get_att(&alarm["Dimensions"][0]["Value"], "DeliveryFeedbackDeadLetterQueue.QueueName"));
+    assert_eq!(alarm["Threshold"], 1);
+    let errors = &resource(&t, "DeliveryFeedbackErrorsAlarm")["Properties"];
+    assert!(is_ref(&errors["Dimensions"][0]["Value"], "DeliveryFeedbackFunction"));
+}
+
+#[test]
+fn the_send_function_uses_the_created_or_the_given_configuration_set() {
+    let t = template();
+    assert_eq!(resource(&t, "ConfigurationSet")["Condition"], "CreateConfigurationSet");
+    assert!(is_the_set_in_use(
+        &resource(&t, "DeliveryEventDestination")["Properties"]["ConfigurationSetName"]
+    ));
+    // Named in the variable and the IAM statement whenever one is in use, absent otherwise.
+    let env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
+    let (condition, set, none) = if_parts(&env["SES_CONFIGURATION_SET"]);
+    assert_eq!(condition, "UsesConfigurationSet");
+    assert!(is_the_set_in_use(set));
+    assert!(is_ref(none, "AWS::NoValue"));
+    let (condition, grant, none) = if_parts(
+        t["Resources"]["Function"]["Properties"]["Policies"][0]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| matches!(s, Value::Tagged(t) if t.value[1]["Sid"] == "SendMailWithConfigurationSet"))
+            .unwrap(),
+    );
+    assert_eq!(condition, "UsesConfigurationSet");
+    assert!(is_ref(none, "AWS::NoValue"));
+    let Value::Tagged(sub) = &grant["Resource"] else { panic!("expected !Sub") };
+    assert_eq!(sub.tag, "Sub");
+    assert!(sub.value[0].as_str().unwrap().ends_with(":configuration-set/${Name}"));
+    assert!(is_the_set_in_use(&sub.value[1]["Name"]));
+    assert!(is_ref(&grant["Condition"]["StringEquals"]["ses:FromAddress"], "SenderEmail"));
+    // In use: the given set, or feedback's own.
+    assert_eq!(
+        strings(&t["Conditions"]["UsesConfigurationSet"]),
+        strings(&serde_yaml::from_str::<Value>("[HasConfigurationSet, FeedbackOn]").unwrap())
+    );
+    assert!(is_the_set_in_use(&t["Outputs"]["ConfigurationSetName"]["Value"]));
+}
+
+#[test]
+fn the_reputation_alarms_fire_before_ses_reviews_the_account() {
+    let t = template();
+    let bounce = resource(&t, "BounceRateAlarm");
+    // The account's rate, which the link mails count toward with or without feedback.
+    assert!(bounce["Condition"].is_null());
+    let bounce = &bounce["Properties"];
+    assert_eq!(bounce["Namespace"], "AWS/SES");
+    assert_eq!(bounce["MetricName"], "Reputation.BounceRate");
+    assert!(is_ref(&bounce["Threshold"], "BounceRateAlarmThreshold"));
+    let threshold = &t["Parameters"]["BounceRateAlarmThreshold"];
+    // SES reviews an account at 5% bounces.
+    assert!(threshold["Default"].as_f64().unwrap() < 0.05);
+    assert!(threshold["MaxValue"].as_f64().unwrap() <= 0.1);
+    let complaint = &resource(&t, "ComplaintRateAlarm")["Properties"];
+    assert_eq!(complaint["Namespace"], "AWS/SES");
+    assert_eq!(complaint["MetricName"], "Reputation.ComplaintRate");
+    assert!(complaint["Threshold"].as_f64().unwrap() <= 0.001);
+    for name in
+        ["BounceRateAlarm", "ComplaintRateAlarm", "DeadLetterQueueAlarm", "DeliveryFeedbackErrorsAlarm"]
+    {
+        let props = &resource(&t, name)["Properties"];
+        assert_eq!(if_parts(&props["AlarmActions"]).0, "HasAlarmEmail", "{name}");
+        assert_eq!(props["TreatMissingData"], "notBreaching", "{name}");
     }
 }
