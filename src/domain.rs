@@ -331,7 +331,7 @@ where
         // SES puts a message's tags on every event it publishes about it (delivery, bounce,
         // complaint): they lead back to the link, so no write after the send is needed.
         message.tags = vec![
-            ("purpose".to_owned(), "passkey-registration".to_owned()),
+            ("purpose".to_owned(), crate::delivery::PURPOSE.to_owned()),
             ("org".to_owned(), tag_value(link.org_id.as_str())),
             ("user".to_owned(), tag_value(link.user_id.as_str())),
             ("code".to_owned(), tag_value(&link.code_id)),
