@@ -13,9 +13,14 @@ build() {
   # The arm64 standard library for cross-compiling; rustup does nothing when it is there.
   rustup target add aarch64-unknown-linux-gnu >/dev/null
   sam build --config-env "$STAGE"
-  local bootstrap="$ROOT/infra/.aws-sam/build/Function/bootstrap"
-  file "$bootstrap" 2>/dev/null || true
-  echo "bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes)"
+  local function bootstrap
+  for function in Function DeliveryFeedbackFunction; do
+    bootstrap="$ROOT/infra/.aws-sam/build/$function/bootstrap"
+    # DeliveryFeedback=disabled builds no second function.
+    [[ -f "$bootstrap" ]] || continue
+    file "$bootstrap" 2>/dev/null || true
+    echo "$function bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes)"
+  done
 }
 
 case "${1:-}" in
