@@ -16,7 +16,8 @@ use tracing::{info, warn};
 use crate::domain::{retry_conflicts, tag_id};
 use crate::error::Error;
 use crate::model::{OrgId, Undeliverable, UndeliverableReason, User, UserId};
-use crate::store::{DeliveryChange, DeliveryStore};
+use crate::registration::hidden_or_control;
+use crate::store::{DeliveryChange, DeliveryStore, LinkMail};
 
 /// The `purpose` tag every link mail carries; EventBridge's rule passes only these.
 pub const PURPOSE: &str = "passkey-registration";
@@ -47,19 +48,6 @@ pub enum MailState {
 }
 
 impl MailState {
-    /// Order of precedence: a later stage outranks an earlier one, whatever arrives last. A
-    /// bounce outranks a delivery (a server may bounce after accepting), a complaint all.
-    fn rank(self) -> u8 {
-        match self {
-            MailState::Sent => 0,
-            MailState::Delayed => 1,
-            MailState::Delivered => 2,
-            MailState::Rejected | MailState::Failed => 3,
-            MailState::Bounced => 4,
-            MailState::Complained => 5,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             MailState::Sent => "sent",
@@ -118,17 +106,37 @@ pub struct DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// Order of precedence: a later stage outranks an earlier one, whatever arrives last. A
+    /// bounce outranks a delivery (a server may bounce after accepting), a permanent bounce a
+    /// transient one (the link keeps the evidence of a mark), a complaint all.
+    fn rank(&self) -> u8 {
+        match self.state {
+            MailState::Sent => 0,
+            MailState::Delayed => 1,
+            MailState::Delivered => 2,
+            MailState::Rejected | MailState::Failed => 3,
+            MailState::Bounced if self.bounce_type.as_deref() == Some(PERMANENT) => 5,
+            MailState::Bounced => 4,
+            MailState::Complained => 6,
+        }
+    }
+
     /// Whether this status replaces `old` on the link: higher rank, or same rank and later.
+    /// Times compare as text: [`read`] writes them all in one form, years 2000 to 9999.
     pub fn supersedes(&self, old: &DeliveryStatus) -> bool {
-        (self.state.rank(), self.at.as_str()) > (old.state.rank(), old.at.as_str())
+        (self.rank(), self.at.as_str()) > (old.rank(), old.at.as_str())
     }
 }
+
+const PERMANENT: &str = "Permanent";
 
 /// One of SES's events about a link mail, read from EventBridge's envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailEvent {
     /// SES's `eventType` (`Bounce`, `Delivery`, ...).
     pub ses_type: String,
+    /// The event's time as SES wrote it (the status has it normalised to milliseconds).
+    pub raw_at: String,
     pub status: DeliveryStatus,
     pub message_id: String,
     pub user_id: UserId,
@@ -141,21 +149,29 @@ pub struct MailEvent {
 }
 
 impl MailEvent {
-    /// Names the event whichever way it arrives again: its type, its time and SES's
-    /// feedback id, hashed to a key of fixed length.
+    /// Names the event whichever envelope it arrives in again: its type, its mail, its time
+    /// as SES wrote it and SES's feedback id, hashed to a key of fixed length.
     pub fn marker(&self) -> String {
-        let raw =
-            format!("{}\n{}\n{}", self.ses_type, self.status.at, self.feedback_id.as_deref().unwrap_or(""));
+        let raw = format!(
+            "{}\n{}\n{}\n{}",
+            self.ses_type,
+            self.message_id,
+            self.raw_at,
+            self.feedback_id.as_deref().unwrap_or("")
+        );
         Sha256::digest(raw.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether the address can no longer take mail: a permanent bounce or a complaint.
+    /// A complaint of type `not-spam` is the recipient saying the opposite: no mark.
     pub fn undeliverable_reason(&self) -> Option<UndeliverableReason> {
         match self.status.state {
-            MailState::Bounced if self.status.bounce_type.as_deref() == Some("Permanent") => {
+            MailState::Bounced if self.status.bounce_type.as_deref() == Some(PERMANENT) => {
                 Some(UndeliverableReason::Bounced)
             }
-            MailState::Complained => Some(UndeliverableReason::Complained),
+            MailState::Complained if self.status.diagnostic.as_deref() != Some("not-spam") => {
+                Some(UndeliverableReason::Complained)
+            }
             _ => None,
         }
     }
@@ -187,6 +203,18 @@ pub enum Outcome {
     Ignored(Ignored),
 }
 
+impl Ignored {
+    /// The reason as answered and logged.
+    pub fn name(&self) -> String {
+        match self {
+            Ignored::NotALinkMail => "not-a-link-mail".into(),
+            Ignored::NotRecorded(ses_type) => format!("not-recorded: {ses_type}"),
+            Ignored::UserGone => "user-gone".into(),
+            Ignored::OtherOrg => "other-org".into(),
+        }
+    }
+}
+
 impl Outcome {
     pub fn to_json(&self) -> Value {
         match self {
@@ -194,7 +222,7 @@ impl Outcome {
                 "recorded": state.name(), "linkChanged": link_changed, "addressMarked": marked,
             }),
             Outcome::Duplicate => serde_json::json!({ "duplicate": true }),
-            Outcome::Ignored(why) => serde_json::json!({ "ignored": format!("{why:?}") }),
+            Outcome::Ignored(why) => serde_json::json!({ "ignored": why.name() }),
         }
     }
 }
@@ -232,14 +260,22 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
     let mail =
         detail.get("mail").filter(|m| m.is_object()).ok_or_else(|| malformed("detail.mail missing"))?;
     let tags = mail.get("tags").and_then(Value::as_object);
-    let tag = |name: &str| -> Option<Vec<&str>> {
-        tags?.get(name)?.as_array().map(|values| values.iter().filter_map(Value::as_str).collect())
+    // SES writes each tag as a list of strings; anything else is not SES's.
+    let tag = |name: &str| -> Result<Option<Vec<&str>>, FeedbackError> {
+        let Some(values) = tags.and_then(|t| t.get(name)) else {
+            return Ok(None);
+        };
+        values
+            .as_array()
+            .and_then(|values| values.iter().map(Value::as_str).collect::<Option<Vec<&str>>>())
+            .map(Some)
+            .ok_or_else(|| malformed(format!("tag {name} is not a list of strings")))
     };
-    if !tag("purpose").is_some_and(|values| values.contains(&PURPOSE)) {
+    if !tag("purpose")?.is_some_and(|values| values.contains(&PURPOSE)) {
         return Ok(Read::Ignored(Ignored::NotALinkMail));
     }
     let id_tag = |name: &str| -> Result<String, FeedbackError> {
-        match tag(name).as_deref() {
+        match tag(name)?.as_deref() {
             Some([value]) => tag_id(value)
                 .filter(|id| !id.is_empty())
                 .ok_or_else(|| malformed(format!("tag {name} is not an id"))),
@@ -249,12 +285,12 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
     let user_id = UserId::parse(&id_tag("user")?).ok_or_else(|| malformed("tag user is not a user id"))?;
     let org_id = OrgId::parse(&id_tag("org")?).ok_or_else(|| malformed("tag org is not an org id"))?;
     let code_id = id_tag("code")?;
-    if code_id.len() > 64 || !code_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if !is_code_id(&code_id) {
         return Err(malformed("tag code is not a code id"));
     }
     let message_id = text(mail, "/messageId")
-        .filter(|id| (1..=200).contains(&id.len()) && !id.chars().any(char::is_control))
-        .ok_or_else(|| malformed("detail.mail.messageId missing"))?;
+        .filter(|id| (1..=200).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| malformed("detail.mail.messageId missing or not printable ASCII"))?;
     let destination: Vec<String> = strings(mail.get("destination"));
 
     let (state, object) = match ses_type.as_str() {
@@ -265,20 +301,34 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
         "Complaint" => (MailState::Complained, "complaint"),
         "Reject" => (MailState::Rejected, "reject"),
         "Rendering Failure" => (MailState::Failed, "failure"),
-        other => return Ok(Read::Ignored(Ignored::NotRecorded(printable(other, 40)))),
+        // The type is logged: only a name of SES's kind, never whatever an event carries.
+        other
+            if (1..=40).contains(&other.len())
+                && other.chars().all(|c| c.is_ascii_alphabetic() || c == ' ') =>
+        {
+            return Ok(Read::Ignored(Ignored::NotRecorded(other.to_owned())))
+        }
+        _ => return Ok(Read::Ignored(Ignored::NotRecorded("(unreadable)".to_owned()))),
     };
     let body = detail
         .get(object)
         .filter(|b| b.is_object())
         .ok_or_else(|| malformed(format!("detail.{object} missing")))?;
     // Send, Reject and Rendering Failure carry no time of their own: the mail's is theirs.
-    let at = text(body, "/timestamp")
-        .or_else(|| text(mail, "/timestamp"))
-        .ok_or_else(|| malformed(format!("detail.{object}.timestamp missing")))?;
-    let at = DateTime::parse_from_rfc3339(&at)
-        .map_err(|_| malformed(format!("detail.{object}.timestamp is not RFC 3339")))?
-        .with_timezone(&Utc)
-        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    let (raw_at, field) = match state {
+        MailState::Sent | MailState::Rejected | MailState::Failed => (text(mail, "/timestamp"), "mail"),
+        _ => (text(body, "/timestamp"), object),
+    };
+    let raw_at = raw_at.ok_or_else(|| malformed(format!("detail.{field}.timestamp missing")))?;
+    let parsed = DateTime::parse_from_rfc3339(&raw_at)
+        .map_err(|_| malformed(format!("detail.{field}.timestamp is not RFC 3339")))?
+        .with_timezone(&Utc);
+    // Stored times stay comparable as text (four-digit years), and none from the future can
+    // pin a link's state: a day of clock skew is allowed.
+    if parsed.timestamp() < EARLIEST || parsed > Utc::now() + chrono::Duration::days(1) {
+        return Err(malformed(format!("detail.{field}.timestamp is not a time SES could have written")));
+    }
+    let at = parsed.to_rfc3339_opts(SecondsFormat::Millis, true);
 
     let first = |list: &str, field: &str| {
         body.get(list)
@@ -332,8 +382,13 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
         MailState::Sent => Vec::new(),
     };
     let feedback_id = text(body, "/feedbackId").map(|f| printable(&f, 200));
+    // SES gives every bounce and complaint one; without it two such events could be one.
+    if matches!(state, MailState::Bounced | MailState::Complained) && feedback_id.is_none() {
+        return Err(malformed(format!("detail.{object}.feedbackId missing")));
+    }
     Ok(Read::Event(Box::new(MailEvent {
         ses_type,
+        raw_at,
         status,
         message_id,
         user_id,
@@ -354,10 +409,26 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Text from outside (a remote server's answer) as stored and shown: control characters
-/// become spaces, at most `max` characters.
+/// 2000-01-01T00:00:00Z: no SES event is older.
+const EARLIEST: i64 = 946_684_800;
+
+/// Text from outside (a remote server's answer) as stored and shown to admins: control
+/// characters become spaces, bidi and invisible ones go, at most `max` characters.
 fn printable(raw: &str, max: usize) -> String {
-    raw.chars().take(max).map(|c| if c.is_control() { ' ' } else { c }).collect()
+    raw.chars()
+        .filter(|c| c.is_control() || !hidden_or_control(*c))
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Link ids are the send path's UUIDs, lower-case.
+fn is_code_id(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
 }
 
 /// Records SES's events about link mails.
@@ -372,10 +443,17 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
         match self.handle(envelope).await {
             Ok(outcome) => Ok(outcome.to_json()),
             Err(e) => {
-                let event_id: String =
-                    envelope.get("id").and_then(Value::as_str).unwrap_or("").chars().take(64).collect();
+                // EventBridge's ids are UUIDs: anything else is not logged.
+                let event_id = envelope
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .filter(|id| {
+                        (1..=64).contains(&id.len())
+                            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    })
+                    .unwrap_or("(unreadable)");
                 tracing::error!(
-                    event_id = %printable(&event_id, 64),
+                    event_id = %event_id,
                     error = %e,
                     "SES event not recorded: Lambda retries it, then the dead-letter queue keeps it"
                 );
@@ -390,7 +468,7 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
     pub async fn handle(&self, envelope: &Value) -> Result<Outcome, FeedbackError> {
         let event = match read(envelope)? {
             Read::Ignored(why) => {
-                info!(reason = ?why, "SES event ignored");
+                info!(reason = %why.name(), "SES event ignored");
                 return Ok(Outcome::Ignored(why));
             }
             Read::Event(event) => event,
@@ -410,7 +488,7 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
                 info!(code_id = %event.code_id, ses_type = %event.ses_type, "delivery event already recorded")
             }
             Outcome::Ignored(why) => {
-                warn!(code_id = %event.code_id, user_id = %event.user_id, reason = ?why, "delivery event ignored")
+                warn!(code_id = %event.code_id, user_id = %event.user_id, reason = %why.name(), "delivery event ignored")
             }
         }
         Ok(outcome)
@@ -433,30 +511,30 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
         Ok(Outcome::Recorded {
             state: event.status.state,
             link_changed: change.link_status.is_some(),
-            marked: change.undeliverable.is_some(),
+            marked: change.marks.is_some(),
         })
     }
 }
 
-/// What recording `event` writes, given the user and the link (`None`: no longer stored;
-/// `Some(None)`: stored, no event yet).
+/// What recording `event` writes, given the user and the link (`None`: no longer stored).
 pub fn plan(
     event: &MailEvent,
     user: &User,
-    link: Option<&Option<DeliveryStatus>>,
+    link: Option<&LinkMail>,
     marker: String,
     now: DateTime<Utc>,
 ) -> DeliveryChange {
-    let link_status = match link {
-        Some(Some(current)) if !event.status.supersedes(current) => None,
-        Some(_) => Some(event.status.clone()),
-        None => None,
-    };
+    let link_status = link.and_then(|link| {
+        // Once a link knows its mail, only that mail's events move it.
+        let same_mail = link.message_id.as_deref().is_none_or(|id| id == event.message_id);
+        let newer = link.status.as_ref().is_none_or(|current| event.status.supersedes(current));
+        (same_mail && newer).then(|| event.status.clone())
+    });
     // Only the address the user still has: one that changed since the mail is not marked.
     let undeliverable = event.undeliverable_reason().and_then(|reason| {
         let email = user.email.as_deref()?;
         let concerned = event.recipients.iter().any(|r| r.eq_ignore_ascii_case(email));
-        let already = user.undeliverable.as_ref().is_some_and(|m| m.applies_to(email));
+        let already = user.undeliverable.iter().any(|m| m.applies_to(email));
         (concerned && !already).then(|| Undeliverable {
             address: email.to_owned(),
             reason,
@@ -473,7 +551,7 @@ pub fn plan(
         event: event.clone(),
         link_exists: link.is_some(),
         link_status,
-        undeliverable,
+        marks: undeliverable.map(|mark| user.undeliverable.iter().cloned().chain([mark]).collect()),
         marker,
         marker_expires_at: now.timestamp() + MARKER_LIFETIME_SECS,
     }
@@ -495,7 +573,7 @@ mod tests {
         json!({"timestamp": "2026-12-02T10:00:00.000Z", "source": "no-reply@demo.example",
             "messageId": "0102018f-abc", "destination": ["alice@demo.example"],
             "tags": {"purpose": ["passkey-registration"], "org": ["1001"], "user": ["alice_40demo"],
-                "code": ["c0a6d565-4b2e"], "ses:configuration-set": ["links"]}})
+                "code": ["c0a6d565-4b2e-4630-b479-e6b120612da2"], "ses:configuration-set": ["links"]}})
     }
 
     fn bounce(kind: &str) -> Value {
@@ -527,7 +605,7 @@ mod tests {
             preferred_language: None,
             sequence: 4,
             recent_links: None,
-            undeliverable: None,
+            undeliverable: Vec::new(),
         }
     }
 
@@ -536,7 +614,7 @@ mod tests {
         let e = event_of(&bounce("Permanent"));
         assert_eq!(e.user_id.as_str(), "alice@demo");
         assert_eq!(e.org_id.as_str(), "1001");
-        assert_eq!(e.code_id, "c0a6d565-4b2e");
+        assert_eq!(e.code_id, "c0a6d565-4b2e-4630-b479-e6b120612da2");
         assert_eq!(e.status.state, MailState::Bounced);
         assert_eq!(e.status.at, "2026-12-02T10:00:03.500Z");
         assert_eq!(e.status.bounce_type.as_deref(), Some("Permanent"));
@@ -554,6 +632,8 @@ mod tests {
         assert!(matches!(read(&other), Ok(Read::Ignored(Ignored::NotALinkMail))));
         let open = envelope("Email Opened", json!({"eventType": "Open", "mail": mail(), "open": {}}));
         assert!(matches!(read(&open), Ok(Read::Ignored(Ignored::NotRecorded(t))) if t == "Open"));
+        let odd = envelope("x", json!({"eventType": "alice@demo.example", "mail": mail()}));
+        assert!(matches!(read(&odd), Ok(Read::Ignored(Ignored::NotRecorded(t))) if t == "(unreadable)"));
     }
 
     #[test]
@@ -571,6 +651,14 @@ mod tests {
             ("/detail/bounce", json!("x")),
             ("/detail/bounce/bounceType", json!(null)),
             ("/detail/bounce/timestamp", json!("yesterday")),
+            ("/detail/bounce/timestamp", json!(1764669603000u64)),
+            ("/detail/bounce/timestamp", json!("9999-12-31T23:59:59-01:00")),
+            ("/detail/bounce/timestamp", json!("1999-12-31T23:59:59Z")),
+            ("/detail/bounce/feedbackId", json!(null)),
+            ("/detail/mail/tags/code", json!(["C0A6D565-4B2E-4630-B479-E6B120612DA2"])),
+            ("/detail/mail/tags/code", json!(["c0a6d565"])),
+            ("/detail/mail/tags/user", json!(["alice_40demo", 5])),
+            ("/detail/mail/tags/purpose", json!(["passkey-registration", 7])),
         ] {
             let mut e = bounce("Permanent");
             *e.pointer_mut(pointer).unwrap() = value;
@@ -629,14 +717,73 @@ mod tests {
     fn only_the_address_the_user_still_has_is_marked() {
         let e = event_of(&bounce("Permanent"));
         let now = Utc::now();
-        let marked = plan(&e, &user("Alice@Demo.example"), Some(&None), e.marker(), now);
-        assert_eq!(marked.undeliverable.as_ref().unwrap().reason, UndeliverableReason::Bounced);
+        let fresh = LinkMail::default();
+        let marked = plan(&e, &user("Alice@Demo.example"), Some(&fresh), e.marker(), now);
+        let marks = marked.marks.clone().unwrap();
+        assert_eq!(marks.len(), 1);
+        assert_eq!(marks[0].reason, UndeliverableReason::Bounced);
         assert_eq!(marked.sequence, 5);
-        let moved = plan(&e, &user("alice@new.example"), Some(&None), e.marker(), now);
-        assert!(moved.undeliverable.is_none());
+        let moved = plan(&e, &user("alice@new.example"), Some(&fresh), e.marker(), now);
+        assert!(moved.marks.is_none());
         let mut again = user("alice@demo.example");
-        again.undeliverable = marked.undeliverable.clone();
-        assert!(plan(&e, &again, None, e.marker(), now).undeliverable.is_none());
+        again.undeliverable = marks.clone();
+        assert!(plan(&e, &again, None, e.marker(), now).marks.is_none());
+        // A second address's mark joins the first: back to the first, it still applies.
+        let mut other = user("alice@new.example");
+        other.undeliverable = marks;
+        let mut to_new = bounce("Permanent");
+        to_new["detail"]["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!("alice@new.example");
+        let to_new = event_of(&to_new);
+        let both = plan(&to_new, &other, None, to_new.marker(), now).marks.unwrap();
+        assert_eq!(
+            both.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(),
+            ["Alice@Demo.example", "alice@new.example"]
+        );
+    }
+
+    #[test]
+    fn a_link_follows_only_its_own_mail_and_keeps_a_permanent_bounce() {
+        let e = event_of(&bounce("Permanent"));
+        let now = Utc::now();
+        let other_mail = LinkMail { status: None, message_id: Some("another-message".into()) };
+        assert!(plan(&e, &user("alice@demo.example"), Some(&other_mail), e.marker(), now)
+            .link_status
+            .is_none());
+        let permanent = LinkMail { status: Some(e.status.clone()), message_id: Some(e.message_id.clone()) };
+        let mut later = bounce("Transient");
+        later["detail"]["bounce"]["timestamp"] = json!("2026-12-02T10:00:09.000Z");
+        later["detail"]["bounce"]["feedbackId"] = json!("fb-2");
+        let later = event_of(&later);
+        assert!(plan(&later, &user("alice@demo.example"), Some(&permanent), later.marker(), now)
+            .link_status
+            .is_none());
+        assert!(e.status.supersedes(&later.status));
+    }
+
+    #[test]
+    fn a_not_spam_report_marks_nothing() {
+        let complaint = |kind: &str| {
+            envelope(
+                "Email Complaint Received",
+                json!({"eventType": "Complaint", "mail": mail(), "complaint": {
+                "feedbackId": "fb-c", "complainedRecipients": [{"emailAddress": "alice@demo.example"}],
+                "timestamp": "2026-12-02T11:00:00.000Z", "complaintFeedbackType": kind}}),
+            )
+        };
+        assert_eq!(
+            event_of(&complaint("abuse")).undeliverable_reason(),
+            Some(UndeliverableReason::Complained)
+        );
+        assert_eq!(event_of(&complaint("not-spam")).undeliverable_reason(), None);
+    }
+
+    #[test]
+    fn outside_text_loses_bidi_and_invisible_characters() {
+        assert_eq!(printable("550\u{202E}evil\u{200B} x\r\ny", 100), "550evil x  y");
+        assert_eq!(printable("abcdef", 3), "abc");
+        let mut e = bounce("Permanent");
+        e["detail"]["mail"]["messageId"] = json!("\u{202E}mid");
+        assert!(matches!(read(&e), Err(FeedbackError::Malformed(_))));
     }
 
     #[test]
@@ -649,6 +796,13 @@ mod tests {
         let mut other = bounce("Permanent");
         other["detail"]["bounce"]["feedbackId"] = json!("fb-2");
         assert_ne!(a.marker(), event_of(&other).marker());
+        // Below the millisecond, or another mail: another event.
+        let mut finer = bounce("Permanent");
+        finer["detail"]["bounce"]["timestamp"] = json!("2026-12-02T10:00:03.5001Z");
+        assert_ne!(a.marker(), event_of(&finer).marker());
+        let mut other_mail = bounce("Permanent");
+        other_mail["detail"]["mail"]["messageId"] = json!("0102018f-def");
+        assert_ne!(a.marker(), event_of(&other_mail).marker());
         assert_eq!(a.marker().len(), 32);
     }
 }

@@ -247,7 +247,7 @@ where
                 }
                 // SES said this address does not take mail: sending again only hurts the
                 // sender's reputation (SES pauses senders with too many bounces).
-                if user.undeliverable.as_ref().is_some_and(|mark| mark.applies_to(email)) {
+                if user.undeliverable.iter().any(|mark| mark.applies_to(email)) {
                     return Err(Error::EmailUndeliverable);
                 }
                 Some(email)

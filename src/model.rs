@@ -97,9 +97,9 @@ pub struct User {
     /// The links sent to this user lately, for the rate limit; `None` when no window is
     /// stored yet (or only in an older form), so the next link writes it whole.
     pub recent_links: Option<Vec<RecentLink>>,
-    /// Set when mail to the user's address bounced for good or was reported as spam: no link
-    /// is mailed to that address again until it changes or an operator clears the mark.
-    pub undeliverable: Option<Undeliverable>,
+    /// Addresses of the user's whose mail bounced for good or was reported as spam: no link
+    /// is mailed to one of them again (the user's address changes, or an operator clears them).
+    pub undeliverable: Vec<Undeliverable>,
 }
 
 /// An address SES reported as not taking mail, and the event that said so.

@@ -131,7 +131,7 @@ fn check_code(
 
 /// Characters that would let a name hide or reorder text where admins read it: controls,
 /// Unicode format characters (bidi overrides, zero-width ones) and line separators.
-fn hidden_or_control(c: char) -> bool {
+pub(crate) fn hidden_or_control(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')

@@ -110,8 +110,8 @@ async fn a_permanent_bounce_blocks_mail_to_that_address_until_it_changes_or_is_c
         json!({"state": "MAIL_DELIVERY_STATE_BOUNCED", "changeDate": "2026-12-02T10:00:03.000Z",
             "bounceType": "Permanent", "bounceSubType": "General", "diagnostic": "smtp; 550 5.1.1 user unknown"})
     );
-    let mark = &h.user_item(ALICE).await["undeliverableEmail"];
-    let mark = mark.as_m().unwrap();
+    let marks = &h.user_item(ALICE).await["undeliverableEmails"];
+    let mark = marks.as_l().unwrap()[0].as_m().unwrap();
     assert_eq!(mark["address"].as_s().unwrap(), &sent.to);
     assert_eq!(mark["reason"].as_s().unwrap(), "bounced");
 
@@ -144,10 +144,69 @@ async fn a_permanent_bounce_blocks_mail_to_that_address_until_it_changes_or_is_c
     set_email(&h, &sent.to).await;
     assert_eq!(h.admin_sends_to_alice().await.0, 400);
     let before = h.user_sequence(ALICE).await;
-    assert!(h.table.clear_undeliverable(&UserId::parse(ALICE).unwrap(), "passkey-admin").await.unwrap());
-    assert!(!h.table.clear_undeliverable(&UserId::parse(ALICE).unwrap(), "passkey-admin").await.unwrap());
+    assert_eq!(
+        h.table.clear_undeliverable(&UserId::parse(ALICE).unwrap(), "passkey-admin").await.unwrap(),
+        1
+    );
+    assert_eq!(
+        h.table.clear_undeliverable(&UserId::parse(ALICE).unwrap(), "passkey-admin").await.unwrap(),
+        0
+    );
     assert_eq!(events_after(&h, before).await, ["user.human.email.undeliverable.cleared"]);
     assert_eq!(h.admin_sends_to_alice().await.0, 200);
+}
+
+/// A bounce for one address and a complaint for the next: both stay marked, whichever the
+/// user has.
+#[tokio::test]
+async fn each_marked_address_stays_marked() {
+    let h = Harness::new().await;
+    let feedback = h.feedback();
+    let first = send_alice_a_link(&h).await;
+    let bounced = bounce(&first, "Permanent", "General", "2026-12-02T10:00:03.000Z", "fb-1");
+    assert_eq!(feedback.handle(&bounced).await.unwrap(), recorded(MailState::Bounced, true, true));
+    let second_address = h.email_of("alice.two", "demo.example");
+    set_email(&h, &second_address).await;
+    let (status, body) = h.admin_sends_to_alice().await;
+    assert_eq!(status, 200, "{body}");
+    let mail = mails_to(&second_address).pop().unwrap();
+    let second = SentMail {
+        code_id: link_in(&mail).0,
+        message_id: mail["messageId"].as_str().unwrap().to_owned(),
+        to: second_address.clone(),
+        ..first.clone()
+    };
+    let complained = complaint(&second, "2026-12-02T11:00:00.000Z", "fb-2");
+    assert_eq!(feedback.handle(&complained).await.unwrap(), recorded(MailState::Complained, true, true));
+    for address in [&first.to, &second_address] {
+        set_email(&h, address).await;
+        let (status, body) = h.admin_sends_to_alice().await;
+        assert_eq!((status, error_id(&body)), (400, "USER-Em6Bq"), "{address}: {body}");
+    }
+    assert_eq!(
+        h.table.clear_undeliverable(&UserId::parse(ALICE).unwrap(), "passkey-admin").await.unwrap(),
+        2
+    );
+    assert_eq!(h.admin_sends_to_alice().await.0, 200);
+}
+
+/// An event naming the link but another mail (a forged or mixed-up tag) is history only:
+/// the link keeps its own mail's state.
+#[tokio::test]
+async fn a_link_follows_only_its_own_mail() {
+    let h = Harness::new().await;
+    let feedback = h.feedback();
+    let sent = send_alice_a_link(&h).await;
+    assert_eq!(
+        feedback.handle(&delivery(&sent, "2026-12-02T10:00:04.000Z")).await.unwrap(),
+        recorded(MailState::Delivered, true, false)
+    );
+    let other = SentMail { message_id: "0102019384-another-mail-000000".into(), ..sent.clone() };
+    let late = bounce(&other, "Transient", "MailboxFull", "2026-12-02T10:00:05.000Z", "fb-o");
+    assert_eq!(feedback.handle(&late).await.unwrap(), recorded(MailState::Bounced, false, false));
+    let link = listed(&h, &sent.code_id).await;
+    assert_eq!(link["mailDelivery"]["state"], "MAIL_DELIVERY_STATE_DELIVERED", "{link}");
+    assert_eq!(link["messageId"], sent.message_id.as_str());
 }
 
 async fn set_email(h: &Harness, email: &str) {
@@ -173,7 +232,7 @@ async fn soft_bounces_and_delays_do_not_mark_the_address() {
     assert_eq!(feedback.handle(&transient).await.unwrap(), recorded(MailState::Bounced, true, false));
     let undetermined = bounce(&sent, "Undetermined", "Undetermined", "2026-12-02T10:00:04.000Z", "fb-u");
     assert_eq!(feedback.handle(&undetermined).await.unwrap(), recorded(MailState::Bounced, true, false));
-    assert!(!h.user_item(ALICE).await.contains_key("undeliverableEmail"));
+    assert!(!h.user_item(ALICE).await.contains_key("undeliverableEmails"));
     assert_eq!(h.admin_sends_to_alice().await.0, 200);
 }
 
@@ -359,7 +418,7 @@ async fn malformed_events_fail_clearly_and_write_nothing() {
     }
     assert_eq!(h.user_sequence(ALICE).await, before);
     assert!(h.items(ALICE, "DELIVERY#").await.is_empty());
-    assert!(!h.user_item(ALICE).await.contains_key("undeliverableEmail"));
+    assert!(!h.user_item(ALICE).await.contains_key("undeliverableEmails"));
 }
 
 #[tokio::test]

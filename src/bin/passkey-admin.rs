@@ -107,16 +107,28 @@ async fn run(args: &[String]) -> Result<String, String> {
                     .clear_undeliverable(&user, "passkey-admin")
                     .await
                     .map_err(|e| at(&sdk, &table, e))?;
-                return Ok(if cleared {
-                    format!("user {user}: mark cleared; links are mailed to the address again")
-                } else {
-                    format!("user {user}: no mark to clear")
+                return Ok(match cleared {
+                    0 => format!("user {user}: no mark to clear"),
+                    n => {
+                        format!("user {user}: {n} mark(s) cleared; links are mailed to those addresses again")
+                    }
                 });
             }
-            match found.undeliverable {
-                Some(mark) => serde_json::to_string_pretty(&mark).map_err(|e| e.to_string()),
-                None => Ok(format!("user {user}: not marked undeliverable")),
+            if found.undeliverable.is_empty() {
+                return Ok(format!("user {user}: no address marked undeliverable"));
             }
+            // Whether each mark stops mail now: only one about the user's current address does.
+            let current = found.email.as_deref().unwrap_or_default();
+            let marks: Vec<serde_json::Value> = found
+                .undeliverable
+                .iter()
+                .map(|mark| {
+                    let mut shown = serde_json::to_value(mark).unwrap_or_default();
+                    shown["appliesToCurrentAddress"] = mark.applies_to(current).into();
+                    shown
+                })
+                .collect();
+            serde_json::to_string_pretty(&marks).map_err(|e| e.to_string())
         }
         Action::Seed(seed, moves) => {
             let table = table(&sdk)?;

@@ -372,10 +372,19 @@ pub trait PasskeyStore {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryView {
     pub user: Option<User>,
-    /// The link if it is still stored, with its status (`None` before the first event).
-    pub link: Option<Option<DeliveryStatus>>,
+    /// The link, if it is still stored.
+    pub link: Option<LinkMail>,
     /// The event's marker exists: it was recorded before.
     pub seen: bool,
+}
+
+/// What a stored link knows of its mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkMail {
+    /// `None` before the first event.
+    pub status: Option<DeliveryStatus>,
+    /// SES's id of the mail, from the first event.
+    pub message_id: Option<String>,
 }
 
 /// One SES event recorded: the user's new sequence and audit event, the event's marker,
@@ -390,9 +399,11 @@ pub struct DeliveryChange {
     pub event: MailEvent,
     /// The link was stored when read: the write requires it still is.
     pub link_exists: bool,
-    /// The link's new status; `None` leaves it (an older or lower event, or no link).
+    /// The link's new status; `None` leaves it (an older or lower event, another mail's,
+    /// or no link).
     pub link_status: Option<DeliveryStatus>,
-    pub undeliverable: Option<Undeliverable>,
+    /// The user's marks with the new one, when the event adds one.
+    pub marks: Option<Vec<Undeliverable>>,
     /// Names the event (see [`MailEvent::marker`]); written only if absent.
     pub marker: String,
     /// Epoch seconds.

@@ -34,7 +34,7 @@ impl DeliveryStore for Table {
         let found = self.batch_get(vec![user_key.clone(), link_key.clone(), marker_key.clone()]).await?;
         Ok(DeliveryView {
             user: find(&found, &user_key).map(item::user_from_item).transpose()?,
-            link: find(&found, &link_key).map(item::delivery_status_from),
+            link: find(&found, &link_key).map(item::link_mail_from),
             seen: find(&found, &marker_key).is_some(),
         })
     }
@@ -51,10 +51,11 @@ impl DeliveryStore for Table {
             .expression_attribute_values(":next", n(change.sequence))
             .expression_attribute_values(":now", s(&at))
             .expression_attribute_values(":org", s(change.org_id.as_str()));
-        user = match &change.undeliverable {
-            Some(mark) => user
-                .update_expression("SET #seq = :next, changeDate = :now, undeliverableEmail = :mark")
-                .expression_attribute_values(":mark", item::undeliverable_value(mark)),
+        // The whole list, as read: the sequence guard keeps it from having changed since.
+        user = match &change.marks {
+            Some(marks) => user
+                .update_expression("SET #seq = :next, changeDate = :now, undeliverableEmails = :marks")
+                .expression_attribute_values(":marks", item::undeliverable_list(marks)),
             None => user.update_expression("SET #seq = :next, changeDate = :now"),
         };
 
@@ -71,7 +72,7 @@ impl DeliveryStore for Table {
             ("sesEventType".to_owned(), s(&event.ses_type)),
             ("mailDelivery".to_owned(), item::delivery_status_value(&event.status)),
         ]);
-        if let Some(mark) = &change.undeliverable {
+        if let Some(mark) = change.marks.as_ref().and_then(|marks| marks.last()) {
             record.insert("undeliverableEmail".to_owned(), item::undeliverable_value(mark));
         }
         let mut marker: Item = keys::delivery_marker(&change.user_id, &event.code_id, &change.marker);
@@ -89,17 +90,22 @@ impl DeliveryStore for Table {
             .transact_items(TransactWriteItem::builder().put(self.put_new(marker)?).build());
         if change.link_exists {
             // The link is updated, or only required to be there, so that a link deleted since
-            // the read (revoked, used) is re-read instead of written back.
+            // the read (revoked, used) is re-read instead of written back; only its own mail's
+            // events change its state.
             let link = Update::builder()
                 .table_name(&self.name)
                 .set_key(Some(keys::passkey_link(&change.user_id, &event.code_id)))
-                .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":mid", s(&event.message_id));
             let link = match &change.link_status {
                 Some(status) => link
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(messageId) OR messageId = :mid)",
+                    )
                     .update_expression("SET mailDelivery = :status, messageId = :mid")
                     .expression_attribute_values(":status", item::delivery_status_value(status)),
-                None => link.update_expression("SET messageId = if_not_exists(messageId, :mid)"),
+                None => link
+                    .condition_expression("attribute_exists(pk)")
+                    .update_expression("SET messageId = if_not_exists(messageId, :mid)"),
             };
             request = request
                 .transact_items(TransactWriteItem::builder().update(link.build().map_err(internal)?).build());
@@ -109,23 +115,23 @@ impl DeliveryStore for Table {
 }
 
 impl Table {
-    /// Removes the user's undeliverable mark with an audit event; `false` when there was none.
-    pub async fn clear_undeliverable(&self, user: &UserId, editor: &str) -> Result<bool, StoreError> {
+    /// Removes the user's undeliverable marks with an audit event; how many there were.
+    pub async fn clear_undeliverable(&self, user: &UserId, editor: &str) -> Result<usize, StoreError> {
         for _ in 0..crate::domain::MAX_COMMIT_ATTEMPTS {
-            let Some(found) = self.get(keys::user(user)).await? else {
-                return Ok(false);
+            let Some(current) = self.user(user).await? else {
+                return Ok(0);
             };
-            let current = item::user_from_item(&found)?;
-            let Some(mark) = current.undeliverable else {
-                return Ok(false);
-            };
+            let marks = current.undeliverable;
+            if marks.is_empty() {
+                return Ok(0);
+            }
             let at = rfc3339(&chrono::Utc::now());
             let sequence = current.sequence + 1;
             let clear = Update::builder()
                 .table_name(&self.name)
                 .set_key(Some(keys::user(user)))
                 .condition_expression(sequence_guard(current.sequence))
-                .update_expression("SET #seq = :next, changeDate = :now REMOVE undeliverableEmail")
+                .update_expression("SET #seq = :next, changeDate = :now REMOVE undeliverableEmails")
                 .expression_attribute_names("#seq", "sequence")
                 .expression_attribute_values(":prev", n(current.sequence))
                 .expression_attribute_values(":next", n(sequence))
@@ -141,7 +147,7 @@ impl Table {
                 ("sequence".to_owned(), n(sequence)),
                 ("createdAt".to_owned(), s(&at)),
                 ("editorUserId".to_owned(), s(editor)),
-                ("undeliverableEmail".to_owned(), item::undeliverable_value(&mark)),
+                ("undeliverableEmails".to_owned(), item::undeliverable_list(&marks)),
             ]);
             let written = self
                 .client
@@ -152,7 +158,7 @@ impl Table {
                 .await;
             match guarded_write_outcome(written) {
                 Err(StoreError::Conflict) => continue,
-                outcome => return outcome.map(|()| true),
+                outcome => return outcome.map(|()| marks.len()),
             }
         }
         Err(StoreError::Conflict)

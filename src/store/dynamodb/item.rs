@@ -11,8 +11,8 @@ use crate::message_text::CustomTexts;
 use crate::model::{
     Org, OrgId, OrgState, RecentLink, Undeliverable, UndeliverableReason, User, UserId, UserKind, UserState,
 };
-use crate::store::TextsRecord;
 use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
+use crate::store::{LinkMail, TextsRecord};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -78,16 +78,26 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
     })
 }
 
-/// The user's `undeliverableEmail` map; one that cannot be read counts as none (a mark
-/// that cannot be read must not block sends for good).
-fn undeliverable_from(item: &Item) -> Option<Undeliverable> {
-    let map = item.get("undeliverableEmail")?.as_m().ok()?;
+/// The user's `undeliverableEmails`, a list of maps; an entry that cannot be read counts as
+/// none (a mark that cannot be read must not block sends for good).
+fn undeliverable_from(item: &Item) -> Vec<Undeliverable> {
+    let Some(Ok(list)) = item.get("undeliverableEmails").map(AttributeValue::as_l) else {
+        return Vec::new();
+    };
+    list.iter().filter_map(|entry| entry.as_m().ok()).filter_map(mark_from).collect()
+}
+
+fn mark_from(map: &Item) -> Option<Undeliverable> {
     Some(Undeliverable {
         address: get_s(map, "address")?.to_owned(),
         reason: serde_json::from_value(serde_json::Value::String(get_s(map, "reason")?.to_owned())).ok()?,
         at: get_s(map, "at").unwrap_or_default().to_owned(),
         code_id: get_s(map, "codeId").unwrap_or_default().to_owned(),
     })
+}
+
+pub fn undeliverable_list(marks: &[Undeliverable]) -> AttributeValue {
+    AttributeValue::L(marks.iter().map(undeliverable_value).collect())
 }
 
 pub fn undeliverable_value(mark: &Undeliverable) -> AttributeValue {
@@ -103,8 +113,13 @@ pub fn undeliverable_value(mark: &Undeliverable) -> AttributeValue {
     ]))
 }
 
+/// What a link item knows of its mail.
+pub fn link_mail_from(item: &Item) -> LinkMail {
+    LinkMail { status: delivery_status_from(item), message_id: get_s(item, "messageId").map(str::to_owned) }
+}
+
 /// A link's `mailDelivery` map; none when absent or unreadable.
-pub fn delivery_status_from(item: &Item) -> Option<DeliveryStatus> {
+fn delivery_status_from(item: &Item) -> Option<DeliveryStatus> {
     let map = item.get("mailDelivery")?.as_m().ok()?;
     let text = |name: &str| get_s(map, name).map(str::to_owned);
     Some(DeliveryStatus {
