@@ -61,6 +61,8 @@ def local_template(template: dict, args) -> dict:
         "AWS_ENDPOINT_URL_SESV2": args.ses,
         # As `make dev` has it: the demo sends to the same few users again and again.
         "RATE_LIMIT_LINKS": "100",
+        # A plain value for the stack name the template refers to.
+        "MAIL_DEPLOYMENT_TAG": "sam-local",
     })
 
     feedback = resources["DeliveryFeedbackFunction"]

@@ -56,8 +56,10 @@ class LocalTemplateTest(unittest.TestCase):
         deployed_vars = deployed_fn["Properties"]["Environment"]["Variables"]
         local_vars = fn["Properties"]["Environment"]["Variables"]
         for name, value in deployed_vars.items():
-            if name != "TABLE_NAME":
+            # The table and the stack's name are the local ones.
+            if name not in ("TABLE_NAME", "MAIL_DEPLOYMENT_TAG"):
                 self.assertEqual(local_vars[name], value, name)
+        self.assertEqual(local_vars["MAIL_DEPLOYMENT_TAG"], "sam-local")
 
     def test_cfn_lint_finds_nothing(self):
         cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")

@@ -25,6 +25,7 @@ pub const VARIABLES: &[&str] = &[
     "MAIL_FROM",
     "SES_CONFIGURATION_SET",
     "SES_TEMPLATE_NAME",
+    "MAIL_DEPLOYMENT_TAG",
     "LINK_URL_TEMPLATE",
     "LINK_LIFETIME_SECONDS",
     "ORG_CLAIM",
@@ -58,6 +59,9 @@ pub struct Config {
     pub mail_from: String,
     /// `SES_CONFIGURATION_SET`: optional SES configuration set for every send.
     pub ses_configuration_set: Option<String>,
+    /// `MAIL_DEPLOYMENT_TAG`: the `deployment` tag on every mail (the template sets the stack
+    /// name), so that each deployment's delivery-feedback rule takes only its own mails' events.
+    pub mail_deployment_tag: Option<String>,
     /// `SES_TEMPLATE_NAME`: send through this SES stored template instead of the rendered
     /// content (`passkey-admin create-template` makes it).
     pub ses_template_name: Option<String>,
@@ -102,6 +106,12 @@ pub const DEFAULT_RP_NAME: &str = "ZITADEL";
 pub struct RateLimit {
     pub links: usize,
     pub window: Duration,
+}
+
+/// What SES takes as a message tag's value.
+pub fn valid_tag_value(value: &str) -> bool {
+    (1..=256).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Five links in 15 minutes covers a person retrying on several devices; more is a mailbomb.
@@ -193,6 +203,16 @@ impl Config {
             table_name,
             mail_from,
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            mail_deployment_tag: match get("MAIL_DEPLOYMENT_TAG") {
+                None => None,
+                Some(tag) if valid_tag_value(&tag) => Some(tag),
+                Some(_) => {
+                    return Err(ConfigError {
+                        variable: "MAIL_DEPLOYMENT_TAG",
+                        reason: "must be 1-256 characters of A-Z a-z 0-9 _ - (an SES tag value)".into(),
+                    })
+                }
+            },
             ses_template_name: match get("SES_TEMPLATE_NAME") {
                 None => None,
                 Some(name) if valid_template_name(&name) => Some(name),
@@ -274,6 +294,25 @@ mod tests {
         assert_eq!(config.link_lifetime, Duration::from_secs(3600));
         assert_eq!(config.org_claim, DEFAULT_ORG_CLAIM);
         assert_eq!(config.ses_configuration_set, None);
+    }
+
+    #[test]
+    fn the_deployment_tag_must_be_an_ses_tag_value() {
+        let with = |tag: &str| {
+            Config::from_lookup(|name| match name {
+                "TABLE_NAME" => Some("passkeys".into()),
+                "MAIL_FROM" => Some("no-reply@demo.example".into()),
+                "MAIL_DEPLOYMENT_TAG" => Some(tag.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(
+            with("send-passkey-link-prod").unwrap().mail_deployment_tag.as_deref(),
+            Some("send-passkey-link-prod")
+        );
+        for bad in ["a b", "a.b", "ä", &"x".repeat(257)] {
+            assert_eq!(with(bad).unwrap_err().variable, "MAIL_DEPLOYMENT_TAG", "{bad:?}");
+        }
     }
 
     #[test]

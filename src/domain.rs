@@ -112,6 +112,8 @@ pub struct LinkPolicy {
     pub rate_limit: RateLimit,
     /// Revoke the user's outstanding links when a new one is created.
     pub supersede: bool,
+    /// The `deployment` tag of every mail (`MAIL_DEPLOYMENT_TAG`).
+    pub deployment_tag: Option<String>,
 }
 
 pub struct PasskeyLinks<S, M> {
@@ -336,6 +338,9 @@ where
             ("user".to_owned(), tag_value(link.user_id.as_str())),
             ("code".to_owned(), tag_value(&link.code_id)),
         ];
+        if let Some(deployment) = &self.policy.deployment_tag {
+            message.tags.push(("deployment".to_owned(), deployment.clone()));
+        }
         self.store.commit_link(&link).await?;
         match self.mailer.send(&message).await {
             Ok(message_id) => {

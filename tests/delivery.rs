@@ -447,6 +447,8 @@ async fn the_tags_a_send_puts_on_its_mail_lead_the_event_back_to_the_link() {
     let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     let request: Value = serde_json::from_str(&stub.bodies()[0]).unwrap();
+    let tags = request["EmailTags"].as_array().unwrap();
+    assert!(tags.contains(&json!({"Name": "deployment", "Value": DEPLOYMENT_TAG})), "{tags:?}");
     let code_id = h.items(ALICE, "PASSKEYLINK#").await[0]["codeId"].as_s().unwrap().clone();
     let sent = SentMail {
         user: ALICE.into(),

@@ -177,8 +177,6 @@ fn policies_are_least_privilege() {
         actions(&t, "DeliveryFeedbackFunction"),
         [
             "dynamodb:BatchGetItem",
-            "dynamodb:ConditionCheckItem",
-            "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "kms:Decrypt",
@@ -460,6 +458,15 @@ fn the_rule_takes_the_link_mails_ses_events_and_no_other() {
         strings(&pattern["detail"]["mail"]["tags"]["purpose"]),
         [send_passkey_link::delivery::PURPOSE]
     );
+    // Only this stack's mails: the deployment tag the send function puts on each is the
+    // stack's name, and so is the destination's name on a configuration set stacks share.
+    assert!(is_ref(&pattern["detail"]["mail"]["tags"]["deployment"][0], "AWS::StackName"));
+    let send_env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
+    assert!(is_ref(&send_env["MAIL_DEPLOYMENT_TAG"], "AWS::StackName"));
+    let name = &resource(&t, "DeliveryEventDestination")["Properties"]["EventDestination"]["Name"];
+    assert!(
+        matches!(name, Value::Tagged(t) if t.tag == "Sub" && t.value.as_str().unwrap().contains("${AWS::StackName}"))
+    );
 
     // The detail types of exactly the event types the configuration set publishes.
     let destination = &resource(&t, "DeliveryEventDestination");
@@ -569,8 +576,10 @@ fn the_send_function_uses_the_created_or_the_given_configuration_set() {
 fn the_reputation_alarms_fire_before_ses_reviews_the_account() {
     let t = template();
     let bounce = resource(&t, "BounceRateAlarm");
-    // The account's rate, which the link mails count toward with or without feedback.
-    assert!(bounce["Condition"].is_null());
+    // The account's rate, which the link mails count toward with or without feedback: one
+    // stack of an account keeps these alarms.
+    assert_eq!(bounce["Condition"], "HasReputationAlarms");
+    assert_eq!(t["Parameters"]["ReputationAlarms"]["Default"], "enabled");
     let bounce = &bounce["Properties"];
     assert_eq!(bounce["Namespace"], "AWS/SES");
     assert_eq!(bounce["MetricName"], "Reputation.BounceRate");

@@ -76,6 +76,7 @@ async fn serve() -> Result<(), Error> {
                 permissions: config.permissions.clone(),
                 rate_limit: config.rate_limit,
                 supersede: config.supersede_links,
+                deployment_tag: config.mail_deployment_tag.clone(),
             },
             renderer: MailRenderer::new()?,
             registration: RegistrationPolicy::from_config(&config)?,

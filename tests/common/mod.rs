@@ -48,6 +48,9 @@ pub const INSTANCE_OWNER: &str = "300000000000000010";
 
 pub type TestApi = Api<Table, SesMailer>;
 
+/// The `deployment` tag the harness's function puts on its mails (`MAIL_DEPLOYMENT_TAG`).
+pub const DEPLOYMENT_TAG: &str = "passkeys-test";
+
 pub struct Harness {
     pub api: TestApi,
     pub table: Table,
@@ -187,6 +190,7 @@ impl Harness {
                     permissions: RolePermissions::default(),
                     rate_limit: send_passkey_link::config::DEFAULT_RATE_LIMIT,
                     supersede: false,
+                    deployment_tag: Some(DEPLOYMENT_TAG.into()),
                 },
                 renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
                 registration: RegistrationPolicy::from_config(&config_defaults()).unwrap(),
