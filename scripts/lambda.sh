@@ -5,8 +5,8 @@
 #                       a running function whose configuration changed is restarted
 #   lambda.sh down      stop it (by PID)
 #   lambda.sh running   exit 0 when it runs
-#   lambda.sh invoke EVENT.json [FUNCTION]   send an event to FUNCTION (default send-passkey-link;
-#                       delivery-feedback takes events/ses/); gives up after
+#   lambda.sh invoke EVENT.json [FUNCTION]   send an event to FUNCTION (default: delivery-feedback
+#                       for SES's events, as in events/ses/, else send-passkey-link); gives up after
 #                       LAMBDA_INVOKE_TIMEOUT seconds (default 30) and shows the log's last lines
 #
 # The function's environment is $STATE/lambda.env (mode 0600: it holds AWS keys), written here
@@ -104,7 +104,15 @@ up() {
 
 invoke() {
   local event; event="$(realpath "${1:?usage: lambda.sh invoke EVENT.json [FUNCTION]}")"
-  local function="${2:-send-passkey-link}"
+  local function="${2:-}"
+  # SES's events (source aws.ses, as in events/ses/) are delivery-feedback's; the rest the API's.
+  if [[ -z "$function" ]]; then
+    function=send-passkey-link
+    if python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("source") == "aws.ses" else 1)' \
+      "$event" 2>/dev/null; then
+      function=delivery-feedback
+    fi
+  fi
   if ! port_answers "$LAMBDA_PORT"; then
     echo "lambda: nothing answers on 127.0.0.1:$LAMBDA_PORT: start it with 'make dev'" >&2
     exit 1
@@ -114,6 +122,9 @@ invoke() {
      --invoke-port "$LAMBDA_PORT" --data-file "$event" "$function") || status=$?
   if ((status == 124)); then
     echo "lambda: no answer from 127.0.0.1:$LAMBDA_PORT within $INVOKE_TIMEOUT s (LAMBDA_INVOKE_TIMEOUT)" >&2
+  elif ((status != 0)) && [[ "$function" == delivery-feedback ]]; then
+    echo "lambda: delivery-feedback refused the event (exit $status; its reason is above). Deployed," >&2
+    echo "  Lambda retries such an event twice, then its dead-letter queue keeps it." >&2
   elif ((status != 0)); then
     echo "lambda: the invocation failed (exit $status)" >&2
   fi

@@ -22,19 +22,25 @@ echo
 echo "== POST /management/v1/users/100000000000000011/passwordless/_send_link ($(basename "$EVENT"))"
 response="$("$ROOT/scripts/lambda.sh" invoke "$EVENT")"
 echo "$response" | python3 -m json.tool
-echo "$response" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r.get("statusCode")==200 else 1)' \
-  || { echo "run: the call did not succeed" >&2; exit 1; }
+if ! echo "$response" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r.get("statusCode")==200 else 1)'; then
+  echo "run: the call did not succeed" >&2
+  if [[ "$response" == *USER-Em6Bq* ]]; then
+    echo "run: Alice's address is marked undeliverable (an SES bounce or complaint event was recorded for it);" >&2
+    echo "  clear it: eval \"\$(scripts/stack.sh env)\" && cargo run -q --bin passkey-admin -- undeliverable --clear 100000000000000011" >&2
+  fi
+  exit 1
+fi
 
 echo
 echo "== the e-mail that arrived (SES emulator at $MAILBOX_URL)"
 python3 "$ROOT/scripts/show-mail.py" "$MAILBOX_URL" alice@demo.example
 echo
-echo "== SES reports the mail delivered: events/ses/delivery.json about this mail, to delivery-feedback"
+echo "== SES's delivery event for this mail (simulated: events/ses/delivery.json with the mail's ids), to delivery-feedback"
 delivered="$STATE/ses-delivery-event.json"
 python3 "$ROOT/scripts/ses-event.py" "$MAILBOX_URL" alice@demo.example "$ROOT/events/ses/delivery.json" > "$delivered"
 "$ROOT/scripts/lambda.sh" invoke "$delivered" delivery-feedback | python3 -m json.tool
 code_id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["detail"]["mail"]["tags"]["code"][0])' "$delivered")"
-echo "== passkey-admin links 100000000000000011: the link, with what SES said about its mail"
+echo "== passkey-admin links 100000000000000011, this link only: what SES said about its mail"
 "${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin" links 100000000000000011 \
   | python3 -c 'import json,sys; print(json.dumps([l for l in json.load(sys.stdin) if l["codeId"]==sys.argv[1]], indent=2))' "$code_id"
 echo

@@ -33,7 +33,7 @@ status() {
   echo "local stack (state and logs in $STATE):"
   part dynamodb 18000 "DynamoDB (dynoxide, in memory)" AWS_ENDPOINT_URL_DYNAMODB
   part ses 18005 "SES v2 (aws-ses-v2-local, in memory)" AWS_ENDPOINT_URL_SESV2
-  part lambda 19000 "send-passkey-link under cargo lambda watch"
+  part lambda 19000 "send-passkey-link and delivery-feedback under cargo lambda watch"
   part gateway 18080 "JWT gateway -> lambda"
   if running lambda; then
     echo "function configuration ($STATE/lambda.env, AWS settings aside):"
@@ -43,7 +43,10 @@ status() {
   if [[ "$STATE" != "$ROOT/.stack" ]]; then stack_dir="PASSKEY_STACK_DIR=$STATE "; fi
   if running dynamodb || running ses || running lambda || running gateway; then echo "try:"; fi
   if running ses; then echo "  mailbox web UI: http://127.0.0.1:$(port_of ses 18005)/"; fi
-  if running lambda; then echo "  ${stack_dir}scripts/lambda.sh invoke events/send-link.json"; fi
+  if running lambda; then
+    echo "  ${stack_dir}scripts/lambda.sh invoke events/send-link.json"
+    echo "  ${stack_dir}scripts/lambda.sh invoke events/ses/delivery.json   (SES's event, to delivery-feedback)"
+  fi
   if running dynamodb; then
     echo "  eval \"\$(${stack_dir}scripts/stack.sh env)\" && cargo run -q --bin passkey-admin -- links 100000000000000011"
   fi

@@ -26,7 +26,22 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    match run(&args).await {
+    let action = match parse(&args) {
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Action(action)) => action,
+        Err(Refused::Usage(message)) => {
+            eprintln!("passkey-admin: {message}");
+            return ExitCode::from(2);
+        }
+        Err(Refused::Failed(message)) => {
+            eprintln!("passkey-admin: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(action).await {
         Ok(message) => {
             println!("{message}");
             ExitCode::SUCCESS
@@ -36,6 +51,18 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+enum Parsed {
+    Help,
+    Action(Action),
+}
+
+/// Why a command line is not run: a usage error (exit 2) or a failure (exit 1, a seed file
+/// that cannot be read or is refused).
+enum Refused {
+    Usage(String),
+    Failed(String),
 }
 
 enum Action {
@@ -52,12 +79,14 @@ enum Action {
     CreateTemplate(String),
 }
 
-async fn run(args: &[String]) -> Result<String, String> {
+fn parse(args: &[String]) -> Result<Parsed, Refused> {
     let command: Vec<&str> = args.iter().map(String::as_str).collect();
-    if matches!(command.as_slice(), ["-h" | "--help" | "help"]) {
-        return Ok(USAGE.to_owned());
-    }
-    let action = match command.as_slice() {
+    let user_id = |raw: &str| {
+        UserId::parse(raw).ok_or_else(|| Refused::Usage(format!("not a user id: {raw:?}\n{USAGE}")))
+    };
+    let read_seed = |path: &str| read_seed(path).map_err(Refused::Failed);
+    Ok(Parsed::Action(match command.as_slice() {
+        ["-h" | "--help" | "help"] => return Ok(Parsed::Help),
         ["create-table"] => Action::CreateTable,
         ["seed", path] => Action::Seed(read_seed(path)?, Moves::Refuse),
         ["seed", "--allow-move", path] | ["seed", path, "--allow-move"] => {
@@ -70,10 +99,13 @@ async fn run(args: &[String]) -> Result<String, String> {
         }
         ["create-template", name] if valid_template_name(name) => Action::CreateTemplate((*name).to_owned()),
         ["create-template", name] => {
-            return Err(format!("not a template name (1-64 of A-Z a-z 0-9 _ -): {name:?}"))
+            return Err(Refused::Usage(format!("not a template name (1-64 of A-Z a-z 0-9 _ -): {name:?}")))
         }
-        _ => return Err(USAGE.to_owned()),
-    };
+        _ => return Err(Refused::Usage(USAGE.to_owned())),
+    }))
+}
+
+async fn run(action: Action) -> Result<String, String> {
     let sdk = aws::load().await;
     match action {
         Action::CreateTemplate(name) => {
@@ -165,10 +197,6 @@ fn at(sdk: &aws_config::SdkConfig, table: &Table, error: impl std::fmt::Display)
             None => "the AWS endpoint of no region (AWS_REGION is not set)".to_owned(),
         });
     format!("{error} (table {}, DynamoDB at {endpoint})", table.name())
-}
-
-fn user_id(raw: &str) -> Result<UserId, String> {
-    UserId::parse(raw).ok_or_else(|| format!("not a user id: {raw:?}"))
 }
 
 /// Roles are checked against the mapping the function will use (`ROLE_PERMISSIONS`).
