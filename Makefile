@@ -62,7 +62,7 @@ stop: ## stop everything `make dev` or an interrupted run started
 validate: tools-stack ## cfn-lint + sam validate --lint + checkov on infra/template.yaml (offline, zero warnings)
 	@scripts/infra.sh validate
 
-package: tools-stack ## sam build: the arm64 bootstrap via cargo-lambda + zig; prints its size
+package: tools-stack ## sam build: the arm64 bootstraps via cargo-lambda + zig; prints their sizes
 	@scripts/infra.sh package
 
 deploy: tools-stack ## sam build + sam deploy (guided the first time; STAGE=prod for prod)
