@@ -66,6 +66,19 @@ fn library_cap() -> Targets {
 }
 
 /// Installs the process-wide subscriber writing to stdout.
+/// Logs as `RUST_LOG` and `LOG_FORMAT` ask, or by default when they cannot be read: then
+/// their error is returned, for the caller to report through the logger. Panics go to the
+/// log (JSON, with the request id) instead of plain text on stderr.
+pub fn init_from_env() -> Result<(), ConfigError> {
+    let (settings, error) = match LogSettings::from_env() {
+        Ok(settings) => (settings, None),
+        Err(e) => (LogSettings::default(), Some(e)),
+    };
+    init(settings);
+    std::panic::set_hook(Box::new(|info| tracing::warn!(panic = %info, "panic")));
+    error.map_or(Ok(()), Err)
+}
+
 pub fn init(settings: LogSettings) {
     if settings.text {
         tracing_subscriber::fmt()

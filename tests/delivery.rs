@@ -210,17 +210,7 @@ async fn a_link_follows_only_its_own_mail() {
 }
 
 async fn set_email(h: &Harness, email: &str) {
-    h.table
-        .client()
-        .update_item()
-        .table_name(h.table.name())
-        .key("pk", AttributeValue::S(format!("USER#{ALICE}")))
-        .key("sk", AttributeValue::S("#USER".into()))
-        .update_expression("SET email = :e")
-        .expression_attribute_values(":e", AttributeValue::S(email.into()))
-        .send()
-        .await
-        .unwrap();
+    h.set_user_attribute(ALICE, "email", AttributeValue::S(email.into())).await;
 }
 
 #[tokio::test]

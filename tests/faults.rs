@@ -237,20 +237,8 @@ async fn dynamodb_throttling_is_retried_and_then_unavailable() {
 async fn a_corrupt_future_window_entry_neither_locks_the_user_out_nor_stays() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let h = Harness::new().await;
-    h.table
-        .client()
-        .update_item()
-        .table_name(h.table.name())
-        .key("pk", AttributeValue::S(format!("USER#{ALICE}")))
-        .key("sk", AttributeValue::S("#USER".into()))
-        .update_expression("SET recentLinks = :w")
-        .expression_attribute_values(
-            ":w",
-            AttributeValue::M([("corrupt".to_owned(), AttributeValue::N(i64::MAX.to_string()))].into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let corrupt = AttributeValue::M([("corrupt".to_owned(), AttributeValue::N(i64::MAX.to_string()))].into());
+    h.set_user_attribute(ALICE, "recentLinks", corrupt).await;
     let (status, body) = h.admin_sends_to_alice().await;
     assert_eq!(status, 200, "{body}");
     let window = h.user_item(ALICE).await["recentLinks"].as_m().unwrap().clone();

@@ -136,18 +136,7 @@ async fn instance_user_manager_and_org_user_manager_are_allowed() {
 }
 
 async fn set_state(h: &Harness, user: &str, state: &str) {
-    h.table
-        .client()
-        .update_item()
-        .table_name(h.table.name())
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#USER".into()))
-        .update_expression("SET #s = :s")
-        .expression_attribute_names("#s", "state")
-        .expression_attribute_values(":s", aws_sdk_dynamodb::types::AttributeValue::S(state.into()))
-        .send()
-        .await
-        .unwrap();
+    h.set_user_attribute(user, "state", aws_sdk_dynamodb::types::AttributeValue::S(state.into())).await;
 }
 
 /// A token outlives its account: an org owner whose user is locked, deleted or gone, or who

@@ -11,7 +11,6 @@ use lambda_http::lambda_runtime::{self, service_fn, Error, LambdaEvent};
 use send_passkey_link::config::ConfigError;
 use send_passkey_link::delivery::DeliveryFeedback;
 use send_passkey_link::store::dynamodb::Table;
-use send_passkey_link::telemetry::LogSettings;
 use send_passkey_link::{aws, telemetry};
 use serde_json::Value;
 
@@ -27,20 +26,14 @@ fn main() -> ExitCode {
 
 #[tokio::main(flavor = "current_thread")]
 async fn serve() -> Result<(), Error> {
-    let (logs, log_error) = match LogSettings::from_env() {
-        Ok(logs) => (logs, None),
-        Err(e) => (LogSettings::default(), Some(e)),
-    };
-    telemetry::init(logs);
-    std::panic::set_hook(Box::new(|info| tracing::warn!(panic = %info, "panic")));
-    let table_name = match log_error {
-        Some(e) => Err(e),
-        None => std::env::var("TABLE_NAME")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError { variable: "TABLE_NAME", reason: "must be set".into() }),
-    }
-    .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let table_name = telemetry::init_from_env()
+        .and_then(|()| {
+            std::env::var("TABLE_NAME")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or(ConfigError { variable: "TABLE_NAME", reason: "must be set".into() })
+        })
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;
     let feedback = DeliveryFeedback { store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name) };
     let feedback = &feedback;

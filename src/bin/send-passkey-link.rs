@@ -46,20 +46,12 @@ fn main() -> ExitCode {
 // cross-thread wake-ups (make bench: about a quarter less CPU per call than the default runtime).
 #[tokio::main(flavor = "current_thread")]
 async fn serve() -> Result<(), Error> {
-    // Bad log settings still need a logger to report them.
-    let (logs, log_error) = match LogSettings::from_env() {
-        Ok(logs) => (logs, None),
-        Err(e) => (LogSettings::default(), Some(e)),
-    };
-    telemetry::init(logs);
-    // A panic that send_passkey_link::event catches would otherwise print plain text to
-    // stderr, outside the JSON log stream and its request id.
-    std::panic::set_hook(Box::new(|info| tracing::warn!(panic = %info, "panic")));
-    let config = match log_error {
-        Some(e) => Err(e),
-        None => Config::from_env(),
-    }
-    .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    // Bad log settings still need a logger to report them; a panic that
+    // send_passkey_link::event catches would otherwise print plain text to stderr, outside
+    // the JSON log stream and its request id.
+    let config = telemetry::init_from_env()
+        .and_then(|()| Config::from_env())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;
     let api = Api::new(
         PasskeyLinks {

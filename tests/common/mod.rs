@@ -283,6 +283,22 @@ impl Harness {
         self.user_item(user).await.get("sequence").map_or(0, |v| v.as_n().unwrap().parse().unwrap())
     }
 
+    /// Sets one attribute of the user's item, around every check, as another writer could.
+    pub async fn set_user_attribute(&self, user: &str, name: &str, value: AttributeValue) {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .key("pk", AttributeValue::S(format!("USER#{user}")))
+            .key("sk", AttributeValue::S("#USER".into()))
+            .update_expression("SET #name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", value)
+            .send()
+            .await
+            .expect("update user");
+    }
+
     /// The user's item as stored (empty when there is none).
     pub async fn user_item(&self, user: &str) -> HashMap<String, AttributeValue> {
         self.table
