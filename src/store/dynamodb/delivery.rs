@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::item::{self, n, s, Item};
-use super::{guarded_write_outcome, internal, keys, rfc3339, sequence_guard, Table};
+use super::{guarded_write_outcome, internal, keys, rfc3339, Table};
 use crate::error::StoreError;
 use crate::model::UserId;
 use crate::store::{DeliveryChange, DeliveryStore, DeliveryView};
@@ -42,15 +42,13 @@ impl DeliveryStore for Table {
     async fn commit_delivery(&self, change: &DeliveryChange) -> Result<(), StoreError> {
         let at = rfc3339(&change.at);
         let event = &change.event;
-        let mut user = Update::builder()
-            .table_name(&self.name)
-            .set_key(Some(keys::user(&change.user_id)))
-            .condition_expression(sequence_guard(change.previous_sequence))
-            .expression_attribute_names("#seq", "sequence")
-            .expression_attribute_values(":prev", n(change.previous_sequence))
-            .expression_attribute_values(":next", n(change.sequence))
-            .expression_attribute_values(":now", s(&at))
-            .expression_attribute_values(":org", s(change.org_id.as_str()));
+        let mut user = self.sequence_update(
+            &change.user_id,
+            &change.org_id,
+            change.previous_sequence,
+            change.sequence,
+            &at,
+        );
         // The whole list, as read: the sequence guard keeps it from having changed since.
         user = match &change.marks {
             Some(marks) => user
@@ -127,16 +125,9 @@ impl Table {
             }
             let at = rfc3339(&chrono::Utc::now());
             let sequence = current.sequence + 1;
-            let clear = Update::builder()
-                .table_name(&self.name)
-                .set_key(Some(keys::user(user)))
-                .condition_expression(sequence_guard(current.sequence))
+            let clear = self
+                .sequence_update(user, &current.org_id, current.sequence, sequence, &at)
                 .update_expression("SET #seq = :next, changeDate = :now REMOVE undeliverableEmails")
-                .expression_attribute_names("#seq", "sequence")
-                .expression_attribute_values(":prev", n(current.sequence))
-                .expression_attribute_values(":next", n(sequence))
-                .expression_attribute_values(":now", s(&at))
-                .expression_attribute_values(":org", s(current.org_id.as_str()))
                 .build()
                 .map_err(internal)?;
             let mut record: Item = keys::user_event(user, sequence);

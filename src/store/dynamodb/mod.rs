@@ -372,18 +372,31 @@ impl Table {
         next: u64,
         at: &str,
     ) -> Result<Update, StoreError> {
+        self.sequence_update(user, org, previous, next, at)
+            .update_expression("SET #seq = :next, changeDate = :now")
+            .build()
+            .map_err(internal)
+    }
+
+    /// The user's update from `previous` to `next`, guarded by [`sequence_guard`], with the
+    /// values `#seq`, `:next` and `:now` for the caller's update expression.
+    fn sequence_update(
+        &self,
+        user: &UserId,
+        org: &crate::model::OrgId,
+        previous: u64,
+        next: u64,
+        at: &str,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         Update::builder()
             .table_name(&self.name)
             .set_key(Some(keys::user(user)))
             .condition_expression(sequence_guard(previous))
-            .update_expression("SET #seq = :next, changeDate = :now")
             .expression_attribute_names("#seq", "sequence")
             .expression_attribute_values(":prev", n(previous))
             .expression_attribute_values(":next", n(next))
             .expression_attribute_values(":now", s(at))
             .expression_attribute_values(":org", s(org.as_str()))
-            .build()
-            .map_err(internal)
     }
 
     fn put_new(&self, item: Item) -> Result<Put, StoreError> {
