@@ -100,7 +100,8 @@ pub struct DeliveryStatus {
     pub bounce_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounce_sub_type: Option<String>,
-    /// The receiving server's answer (bounce, delay) or SES's reason (reject, failure).
+    /// The receiving server's answer (bounce, delay), the complaint's feedback type
+    /// (`abuse`, `not-spam`, ...) or SES's reason (reject, failure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
 }
