@@ -118,8 +118,15 @@ impl DeliveryStatus {
             MailState::Rejected | MailState::Failed => 3,
             MailState::Bounced if self.bounce_type.as_deref() == Some(PERMANENT) => 5,
             MailState::Bounced => 4,
+            // The recipient saying the mail is not spam: proof of delivery, no more.
+            MailState::Complained if self.is_not_spam() => 2,
             MailState::Complained => 6,
         }
+    }
+
+    fn is_not_spam(&self) -> bool {
+        self.state == MailState::Complained
+            && self.diagnostic.as_deref().is_some_and(|kind| kind.eq_ignore_ascii_case("not-spam"))
     }
 
     /// Whether this status replaces `old` on the link: higher rank, or same rank and later.
@@ -170,9 +177,7 @@ impl MailEvent {
             MailState::Bounced if self.status.bounce_type.as_deref() == Some(PERMANENT) => {
                 Some(UndeliverableReason::Bounced)
             }
-            MailState::Complained if self.status.diagnostic.as_deref() != Some("not-spam") => {
-                Some(UndeliverableReason::Complained)
-            }
+            MailState::Complained if !self.status.is_not_spam() => Some(UndeliverableReason::Complained),
             _ => None,
         }
     }
@@ -512,7 +517,7 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
         Ok(Outcome::Recorded {
             state: event.status.state,
             link_changed: change.link_status.is_some(),
-            marked: change.marks.is_some(),
+            marked: change.undeliverable.is_some(),
         })
     }
 }
@@ -552,7 +557,7 @@ pub fn plan(
         event: event.clone(),
         link_exists: link.is_some(),
         link_status,
-        marks: undeliverable.map(|mark| user.undeliverable.iter().cloned().chain([mark]).collect()),
+        undeliverable,
         marker,
         marker_expires_at: now.timestamp() + MARKER_LIFETIME_SECS,
     }
@@ -720,26 +725,22 @@ mod tests {
         let now = Utc::now();
         let fresh = LinkMail::default();
         let marked = plan(&e, &user("Alice@Demo.example"), Some(&fresh), e.marker(), now);
-        let marks = marked.marks.clone().unwrap();
-        assert_eq!(marks.len(), 1);
-        assert_eq!(marks[0].reason, UndeliverableReason::Bounced);
+        let mark = marked.undeliverable.clone().unwrap();
+        assert_eq!(mark.reason, UndeliverableReason::Bounced);
         assert_eq!(marked.sequence, 5);
         let moved = plan(&e, &user("alice@new.example"), Some(&fresh), e.marker(), now);
-        assert!(moved.marks.is_none());
+        assert!(moved.undeliverable.is_none());
         let mut again = user("alice@demo.example");
-        again.undeliverable = marks.clone();
-        assert!(plan(&e, &again, None, e.marker(), now).marks.is_none());
-        // A second address's mark joins the first: back to the first, it still applies.
+        again.undeliverable = vec![mark.clone()];
+        assert!(plan(&e, &again, None, e.marker(), now).undeliverable.is_none());
+        // A second address gets a mark of its own.
         let mut other = user("alice@new.example");
-        other.undeliverable = marks;
+        other.undeliverable = vec![mark];
         let mut to_new = bounce("Permanent");
         to_new["detail"]["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!("alice@new.example");
         let to_new = event_of(&to_new);
-        let both = plan(&to_new, &other, None, to_new.marker(), now).marks.unwrap();
-        assert_eq!(
-            both.iter().map(|m| m.address.as_str()).collect::<Vec<_>>(),
-            ["Alice@Demo.example", "alice@new.example"]
-        );
+        let added = plan(&to_new, &other, None, to_new.marker(), now).undeliverable.unwrap();
+        assert_eq!(added.address, "alice@new.example");
     }
 
     #[test]
@@ -776,6 +777,11 @@ mod tests {
             Some(UndeliverableReason::Complained)
         );
         assert_eq!(event_of(&complaint("not-spam")).undeliverable_reason(), None);
+        assert_eq!(event_of(&complaint("Not-Spam")).undeliverable_reason(), None);
+        // Proof of delivery, no more: it does not hide a permanent bounce.
+        let bounced = event_of(&bounce("Permanent")).status;
+        assert!(!event_of(&complaint("not-spam")).status.supersedes(&bounced));
+        assert!(event_of(&complaint("abuse")).status.supersedes(&bounced));
     }
 
     #[test]

@@ -190,6 +190,21 @@ async fn each_marked_address_stays_marked() {
     assert_eq!(h.admin_sends_to_alice().await.0, 200);
 }
 
+/// A mark is appended: entries another version wrote, which this one cannot read, stay.
+#[tokio::test]
+async fn marks_are_appended_to_what_is_stored() {
+    let h = Harness::new().await;
+    let odd = AttributeValue::M([("reason".to_owned(), AttributeValue::S("suppressed".into()))].into());
+    h.set_user_attribute(ALICE, "undeliverableEmails", AttributeValue::L(vec![odd.clone()])).await;
+    let sent = send_alice_a_link(&h).await;
+    let bounced = bounce(&sent, "Permanent", "General", "2026-12-02T10:00:03.000Z", "fb-1");
+    assert_eq!(h.feedback().handle(&bounced).await.unwrap(), recorded(MailState::Bounced, true, true));
+    let marks = h.user_item(ALICE).await["undeliverableEmails"].as_l().unwrap().clone();
+    assert_eq!(marks.len(), 2);
+    assert_eq!(marks[0], odd);
+    assert_eq!(marks[1].as_m().unwrap()["address"].as_s().unwrap(), &sent.to);
+}
+
 /// An event naming the link but another mail (a forged or mixed-up tag) is history only:
 /// the link keeps its own mail's state.
 #[tokio::test]

@@ -459,14 +459,17 @@ fn the_rule_takes_the_link_mails_ses_events_and_no_other() {
         [send_passkey_link::delivery::PURPOSE]
     );
     // Only this stack's mails: the deployment tag the send function puts on each is the
-    // stack's name, and so is the destination's name on a configuration set stacks share.
+    // stack's name; on a configuration set stacks share, each adds a destination named after
+    // its stack id (names must be shorter than 64 characters).
     assert!(is_ref(&pattern["detail"]["mail"]["tags"]["deployment"][0], "AWS::StackName"));
     let send_env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
     assert!(is_ref(&send_env["MAIL_DEPLOYMENT_TAG"], "AWS::StackName"));
     let name = &resource(&t, "DeliveryEventDestination")["Properties"]["EventDestination"]["Name"];
-    assert!(
-        matches!(name, Value::Tagged(t) if t.tag == "Sub" && t.value.as_str().unwrap().contains("${AWS::StackName}"))
-    );
+    let Value::Tagged(name) = name else { panic!("{name:?}") };
+    assert_eq!(name.tag, "Sub");
+    assert_eq!(name.value[0], "passkeys-${StackUuid}");
+    let uuid = serde_yaml::to_string(&name.value[1]["StackUuid"]).unwrap();
+    assert!(uuid.contains("AWS::StackId"), "{uuid}");
 
     // The detail types of exactly the event types the configuration set publishes.
     let destination = &resource(&t, "DeliveryEventDestination");

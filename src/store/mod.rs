@@ -402,8 +402,8 @@ pub struct DeliveryChange {
     /// The link's new status; `None` leaves it (an older or lower event, another mail's,
     /// or no link).
     pub link_status: Option<DeliveryStatus>,
-    /// The user's marks with the new one, when the event adds one.
-    pub marks: Option<Vec<Undeliverable>>,
+    /// The mark the event adds to the user's.
+    pub undeliverable: Option<Undeliverable>,
     /// Names the event (see [`MailEvent::marker`]); written only if absent.
     pub marker: String,
     /// Epoch seconds.

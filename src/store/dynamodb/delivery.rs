@@ -1,7 +1,7 @@
 //! SES's events on links and users: one `BatchGetItem` to read, one `TransactWriteItems` to
 //! record; and the operator's clearing of an address's mark.
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::item::{self, n, s, Item};
 use super::{guarded_write_outcome, internal, keys, rfc3339, Table};
@@ -49,11 +49,15 @@ impl DeliveryStore for Table {
             change.sequence,
             &at,
         );
-        // The whole list, as read: the sequence guard keeps it from having changed since.
-        user = match &change.marks {
-            Some(marks) => user
-                .update_expression("SET #seq = :next, changeDate = :now, undeliverableEmails = :marks")
-                .expression_attribute_values(":marks", item::undeliverable_list(marks)),
+        // Appended: entries this version cannot read stay as they are.
+        user = match &change.undeliverable {
+            Some(mark) => user
+                .update_expression(
+                    "SET #seq = :next, changeDate = :now, \
+                     undeliverableEmails = list_append(if_not_exists(undeliverableEmails, :none), :mark)",
+                )
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":mark", item::undeliverable_list(std::slice::from_ref(mark))),
             None => user.update_expression("SET #seq = :next, changeDate = :now"),
         };
 
@@ -70,7 +74,7 @@ impl DeliveryStore for Table {
             ("sesEventType".to_owned(), s(&event.ses_type)),
             ("mailDelivery".to_owned(), item::delivery_status_value(&event.status)),
         ]);
-        if let Some(mark) = change.marks.as_ref().and_then(|marks| marks.last()) {
+        if let Some(mark) = &change.undeliverable {
             record.insert("undeliverableEmail".to_owned(), item::undeliverable_value(mark));
         }
         let mut marker: Item = keys::delivery_marker(&change.user_id, &event.code_id, &change.marker);
