@@ -7,15 +7,11 @@ import datetime
 import json
 import re
 import sys
-import urllib.request
+
+from mailbox_store import newest_mail
 
 mailbox, recipient, template = sys.argv[1], sys.argv[2], sys.argv[3]
-with urllib.request.urlopen(f"{mailbox}/store", timeout=5) as response:
-    emails = json.load(response)["emails"]
-mine = [m for m in emails if recipient in m["destination"]["to"]]
-if not mine:
-    sys.exit(f"no mail for {recipient} in {mailbox}")
-mail = mine[-1]
+mail = newest_mail(mailbox, recipient)
 ids = {name: re.search(rf"{name}=([0-9A-Za-z._@-]+)", mail["body"].get("text", "")) for name in ("userID", "orgID", "codeID")}
 if not all(ids.values()):
     sys.exit(f"the mail to {recipient} holds no complete link")

@@ -1,18 +1,13 @@
 #!/usr/bin/env python3
 """Prints the newest mail the SES emulator holds for a recipient: sender, recipient, subject,
 link. Usage: show-mail.py MAILBOX_URL RECIPIENT"""
-import json
 import re
 import sys
-import urllib.request
+
+from mailbox_store import newest_mail
 
 mailbox, recipient = sys.argv[1], sys.argv[2]
-with urllib.request.urlopen(f"{mailbox}/store", timeout=5) as response:
-    emails = json.load(response)["emails"]
-mine = [m for m in emails if recipient in m["destination"]["to"]]
-if not mine:
-    sys.exit(f"no mail for {recipient} in {mailbox}")
-mail = mine[-1]
+mail = newest_mail(mailbox, recipient)
 link = re.search(r"https?://\S+", mail["body"].get("text", ""))
 if not link or re.search(r"[{}]", link.group(0)) or "code=" not in link.group(0):
     sys.exit(f"the mail to {recipient} has no complete link: {link.group(0) if link else '(none)'}")

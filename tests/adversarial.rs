@@ -480,12 +480,7 @@ async fn list_and_remove_across_orgs_and_odd_ids() {
 
 #[tokio::test]
 async fn the_page_flow_logs_no_code_hash_or_state() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
-        EnvFilter::new("debug"),
-        move || writer.clone(),
-    ));
+    let (logs, _logging) = Captured::json(EnvFilter::new("debug"));
     let h = Harness::new().await;
     let (id, code) = code_for(&h, ALICE, ADMIN).await;
     let hash = send_passkey_link::link::hash_code(&code);

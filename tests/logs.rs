@@ -11,12 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::test]
 async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
-        EnvFilter::new("debug"),
-        move || writer.clone(),
-    ));
+    let (logs, _logging) = Captured::json(EnvFilter::new("debug"));
 
     let h = Harness::new().await;
     let (status, body) = h.admin_sends_to_alice().await;
@@ -39,13 +34,8 @@ async fn a_successful_call_logs_neither_the_secret_nor_the_link() {
 
 #[tokio::test]
 async fn trace_level_opens_this_crate_but_not_the_runtime_or_sdk_payloads() {
-    let logs = Captured::default();
-    let writer = logs.clone();
     let settings = LogSettings::from_lookup(|k| (k == "RUST_LOG").then(|| "trace".to_owned())).unwrap();
-    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
-        settings.filter,
-        move || writer.clone(),
-    ));
+    let (logs, _logging) = Captured::json(settings.filter);
 
     let h = Harness::new().await;
     let alice = h.email_of("alice", "demo.example");
@@ -70,12 +60,7 @@ async fn trace_level_opens_this_crate_but_not_the_runtime_or_sdk_payloads() {
 /// it, for the caller) reaches the logs.
 #[tokio::test]
 async fn the_logs_carry_no_text_stored_or_refused() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
-        EnvFilter::new("info"),
-        move || writer.clone(),
-    ));
+    let (logs, _logging) = Captured::json(EnvFilter::new("info"));
     let h = Harness::new().await;
     for (language, body, expected) in [
         ("en", r#"{"text":"{{leak-me-1}}"}"#, 400),
@@ -103,12 +88,7 @@ async fn the_logs_carry_no_text_stored_or_refused() {
 #[tokio::test]
 async fn delivery_feedback_logs_name_the_event_but_not_the_address() {
     use common::ses_events::*;
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _logging = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
-        EnvFilter::new("debug"),
-        move || writer.clone(),
-    ));
+    let (logs, _logging) = Captured::json(EnvFilter::new("debug"));
 
     let h = Harness::new().await;
     let sent = send_alice_a_link(&h).await;

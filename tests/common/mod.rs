@@ -75,6 +75,17 @@ impl Write for Captured {
 }
 
 impl Captured {
+    /// This thread's logs in the production JSON format at `filter`, until the guard drops.
+    pub fn json(filter: tracing_subscriber::EnvFilter) -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let guard = tracing::subscriber::set_default(send_passkey_link::telemetry::json_subscriber(
+            filter,
+            move || writer.clone(),
+        ));
+        (logs, guard)
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
