@@ -48,9 +48,6 @@ pub enum Authority {
     PermissionOrSelf(&'static str),
     /// Being the user; no permission needed (the auth API's `/me` calls).
     OwnUser,
-    /// Any active caller: something else is the proof (a link's code, a ceremony the caller
-    /// started).
-    AnyCaller,
 }
 
 /// How the link reaches the user.
@@ -217,10 +214,15 @@ where
                 is_self || self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, p)
             }
             Authority::OwnUser => is_self,
-            Authority::AnyCaller => true,
         };
         if !entitled {
-            return Err(Error::PermissionDenied);
+            // v2 names no org: answering 403 for a user of another org and 404 for none would
+            // tell a caller without the permission which user ids exist, and where. (The user
+            // acting on itself knows it exists: it hears the real reason.)
+            return Err(match t.scope {
+                Scope::UsersOrg if !is_self => Error::UserNotFound,
+                _ => Error::PermissionDenied,
+            });
         }
         let org = snap.org.ok_or(Error::OrgNotFound)?;
         if org.state != OrgState::Active {

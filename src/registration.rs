@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::link::hash_code;
 use crate::mailer::Mailer;
 use crate::model::{Caller, Details, Org, OrgState, User, UserId, UserKind, UserState};
-use crate::permissions::USER_PASSKEY_WRITE;
+use crate::permissions::USER_CREDENTIAL_WRITE;
 use crate::store::{Ceremony, CodeAttempt, LinkRecord, NewPasskey, PasskeyRemoval, Store, StoredPasskey};
 
 /// How long a started ceremony waits for its verification: webauthn-rs's authenticator
@@ -255,11 +255,11 @@ where
                 (user, org, Some(proof.id.clone()), cmd.user_id.clone())
             }
             (Actor::Caller(caller), code) => {
-                // With a code the code is the proof; without one, the user or a permission.
-                let authority = match code {
-                    Some(_) => Authority::AnyCaller,
-                    None => Authority::PermissionOrSelf(USER_PASSKEY_WRITE),
-                };
+                // A code proves the link reached someone, not that the caller may act for the
+                // user: a caller enrols its own authenticator on the user's account, so it must
+                // be the user or hold user.credential.write in the user's organisation, with or
+                // without a code (user.passkey.write, which user managers hold, only mails).
+                let authority = Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE);
                 let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
                 if let Some(proof) = code {
                     let link = self.redeem(&cmd.user_id, proof).await?;
@@ -338,11 +338,10 @@ where
                 (self.link_holders_user(&cmd.user_id, &link).await?.0, cmd.user_id.clone())
             }
             Actor::Caller(caller) => {
-                let authority = if ceremony.started_by == caller.user_id {
-                    Authority::AnyCaller
-                } else {
-                    Authority::PermissionOrSelf(USER_PASSKEY_WRITE)
-                };
+                // Checked again at the finish, whoever started the ceremony: a permission
+                // revoked in between, or a ceremony id that reached another caller, must not
+                // put a key on the account.
+                let authority = Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE);
                 let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
                 (resolved.user, caller.user_id.clone())
             }

@@ -35,10 +35,13 @@ async fn a_code_registers_a_passkey_once_and_is_spent_in_the_same_write() {
     let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
     let sequence = h.user_sequence(ALICE).await;
 
-    // The code is the proof: a caller without any permission on Alice may redeem it.
-    let helpdesk = Some((HELPDESK, DEMO_ORG));
-    let (status, begun) =
-        register(&h, ALICE, helpdesk, json!({"code":{"id":code_id,"code":code},"domain":"localhost"})).await;
+    // A code is no permission: a caller without user.credential.write on Alice is refused (as
+    // if she did not exist) and the code stays as it was; Alice herself redeems it.
+    let with_code = json!({"code":{"id":code_id,"code":code},"domain":"localhost"});
+    let (status, body) = register(&h, ALICE, Some((HELPDESK, DEMO_ORG)), with_code.clone()).await;
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
+    let alice = Some((ALICE, DEMO_ORG));
+    let (status, begun) = register(&h, ALICE, alice, with_code).await;
     assert_eq!(status, 200, "{begun}");
     let options = &begun["publicKeyCredentialCreationOptions"]["publicKey"];
     assert_eq!(options["rp"]["id"], "localhost");
@@ -54,7 +57,7 @@ async fn a_code_registers_a_passkey_once_and_is_spent_in_the_same_write() {
     let credential =
         authenticator.register(&begun["publicKeyCredentialCreationOptions"], PAGE_ORIGIN).unwrap();
     let passkey_id = begun["passkeyId"].as_str().unwrap();
-    let (status, body) = verify(&h, ALICE, passkey_id, helpdesk, &credential).await;
+    let (status, body) = verify(&h, ALICE, passkey_id, alice, &credential).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["sequence"], (sequence + 1).to_string());
 
@@ -72,12 +75,12 @@ async fn a_code_registers_a_passkey_once_and_is_spent_in_the_same_write() {
     let event = &h.items(ALICE, &format!("EVENT#{:020}", sequence + 1)).await[0];
     assert_eq!(s(event, "eventType"), "user.human.passwordless.token.verified");
     assert_eq!(s(event, "codeId"), code_id);
-    assert_eq!(s(event, "editorUserId"), HELPDESK);
+    assert_eq!(s(event, "editorUserId"), ALICE);
 
     // Replayed: the ceremony is gone; the spent code starts nothing new.
-    let (status, body) = verify(&h, ALICE, passkey_id, helpdesk, &credential).await;
+    let (status, body) = verify(&h, ALICE, passkey_id, alice, &credential).await;
     assert_eq!((status, error_id(&body)), (404, "PASSKEY-Cn7Wm"), "{body}");
-    let (status, body) = register(&h, ALICE, helpdesk, json!({"code":{"id":code_id,"code":code}})).await;
+    let (status, body) = register(&h, ALICE, alice, json!({"code":{"id":code_id,"code":code}})).await;
     assert_eq!((status, error_id(&body)), (400, "CODE-Us4Dz"), "{body}");
     // A spent link is no longer outstanding.
     let (_, links) =
@@ -183,10 +186,10 @@ async fn expire(h: &Harness, user: &str, code_id: &str) {
 }
 
 #[tokio::test]
-async fn without_a_code_the_user_or_user_passkey_write_registers() {
+async fn without_a_code_the_user_or_user_credential_write_registers() {
     let h = Harness::new().await;
     let (status, body) = register(&h, ALICE, Some((HELPDESK, DEMO_ORG)), json!({})).await;
-    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
     let (status, own) = register(
         &h,
         ALICE,
@@ -202,10 +205,10 @@ async fn without_a_code_the_user_or_user_passkey_write_registers() {
     );
     let mut authenticator = SoftAuthenticator::new();
     let credential = authenticator.register(&own["publicKeyCredentialCreationOptions"], PAGE_ORIGIN).unwrap();
-    // Only who started the ceremony, the user or user.passkey.write may finish it.
+    // Only the user or user.credential.write may finish it.
     let id = own["passkeyId"].as_str().unwrap();
     let (status, body) = verify(&h, ALICE, id, Some((HELPDESK, DEMO_ORG)), &credential).await;
-    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
     let (status, body) = verify(&h, ALICE, id, Some((ALICE, DEMO_ORG)), &credential).await;
     assert_eq!(status, 200, "{body}");
 
@@ -248,7 +251,7 @@ async fn passkeys_are_listed_and_removed_in_v2_and_v1_with_permissions() {
         assert_eq!(body["details"]["totalResult"], "1");
     }
     let (status, body) = call(&h, "POST", &search, Some((OTHER_OWNER, OTHER_ORG)), json!({})).await;
-    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
     let (status, body) =
         call(&h, "POST", "/zitadel.user.v2.UserService/ListPasskeys", ADMIN, json!({"userId": ALICE})).await;
     assert_eq!((status, body["result"][0]["id"].as_str()), (200, Some(id)), "{body}");

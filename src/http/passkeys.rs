@@ -11,7 +11,7 @@ use crate::ceremony::Attachment;
 use crate::domain::{Authority, LinkTarget, PasskeyLinks, Scope};
 use crate::error::{Error, FieldProblem};
 use crate::mailer::Mailer;
-use crate::permissions::{USER_READ, USER_WRITE};
+use crate::permissions::{USER_CREDENTIAL_WRITE, USER_READ};
 use crate::registration::{Actor, BeginRegistration, CodeProof, FinishRegistration};
 use crate::store::{Store, StoredPasskey};
 
@@ -83,7 +83,8 @@ pub(super) async fn list_passkeys<S: Store, M: Mailer + Sync>(
     }))
 }
 
-/// `DELETE /v2/users/{userId}/passkeys/{passkeyId}` (`user.write` or the user).
+/// `DELETE /v2/users/{userId}/passkeys/{passkeyId}` (`user.credential.write` or the user: a
+/// user manager must not strip an owner of the keys it signs in with).
 pub(super) async fn remove_passkey<S: Store, M: Mailer + Sync>(
     links: &PasskeyLinks<S, M>,
     call: &Call<'_>,
@@ -91,7 +92,7 @@ pub(super) async fn remove_passkey<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let (user_id, body) = user_and_body(call, family)?;
     let passkey_id = passkey_id(call, &body, family)?;
-    let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_WRITE));
+    let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE));
     let details = links.remove_passkey(&target, &passkey_id).await?;
     Ok(json!({ "details": details.v2_json() }))
 }
@@ -107,12 +108,13 @@ pub(super) async fn list_human_passwordless<S: Store, M: Mailer + Sync>(
     Ok(json!({ "result": passkeys.iter().map(passkey_json).collect::<Vec<_>>() }))
 }
 
-/// `DELETE /management/v1/users/{userId}/passwordless/{tokenId}` (`user.write` in the org).
+/// `DELETE /management/v1/users/{userId}/passwordless/{tokenId}` (`user.credential.write` in
+/// the org, as v2's RemovePasskey).
 pub(super) async fn remove_human_passwordless<S: Store, M: Mailer + Sync>(
     links: &PasskeyLinks<S, M>,
     call: &Call<'_>,
 ) -> Result<Value, Error> {
-    let target = v1_target(call, USER_WRITE)?;
+    let target = v1_target(call, USER_CREDENTIAL_WRITE)?;
     call.body()?;
     let token_id = call
         .params

@@ -75,14 +75,16 @@ class CreatePasskeyRegistrationLink(unittest.TestCase):
             )
         self.assertEqual(raised.exception.code, 401)
 
-    def test_no_permission_is_403_permission_denied(self):
+    def test_no_permission_is_404_not_found(self):
+        # v2 names no org: a caller without the permission learns nothing of where, or whether,
+        # the user exists.
         with self.assertRaises(ApiError) as raised:
             client(HELPDESK, DEMO_ORG).users.create_passkey_registration_link(
                 UserServiceCreatePasskeyRegistrationLinkRequest(user_id=BOB, return_code={})
             )
-        self.assertEqual(raised.exception.code, 403)
-        self.assertEqual(raised.exception.response_body["code"], "permission_denied")
-        self.assertIn("AUTH-5mWD2", raised.exception.response_body["message"])
+        self.assertEqual(raised.exception.code, 404)
+        self.assertEqual(raised.exception.response_body["code"], "not_found")
+        self.assertIn("USER-3n8fS", raised.exception.response_body["message"])
 
     def test_unknown_user_is_404_not_found(self):
         with self.assertRaises(ApiError) as raised:

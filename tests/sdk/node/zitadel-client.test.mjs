@@ -85,11 +85,13 @@ test("no valid token is Unauthenticated", async () => {
   );
 });
 
-test("no permission is PermissionDenied", async () => {
+// v2 names no org: a caller without the permission learns nothing of where, or whether, the
+// user exists.
+test("no permission is NotFound", async () => {
   await rejectsWith(
     users(token(HELPDESK, DEMO_ORG)).createPasskeyRegistrationLink({ userId: BOB, medium: { case: "returnCode", value: {} } }),
-    Code.PermissionDenied,
-    "AUTH-5mWD2",
+    Code.NotFound,
+    "USER-3n8fS",
   );
 });
 
