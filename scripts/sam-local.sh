@@ -13,7 +13,8 @@
 #
 # What it does, and undoes on exit (also after a failure or Ctrl-C), so the machine is left as
 # it was found:
-# - installs Debian's docker.io (and qemu-user-static for a foreign architecture), pinned;
+# - installs Debian's docker.io (and qemu-user-static for a foreign architecture): the archive's
+#   current build, within scripts/tools.sh's range;
 # - starts dockerd by PID (its data in the tool cache, so built images are kept; its socket in
 #   $SAM_LOCAL_RUN_DIR) with --userland-proxy=false (with the proxy SAM sometimes gets no answer
 #   from a container that is still starting), and stops it; removes the docker0 bridge if it made
@@ -245,7 +246,8 @@ binfmt_up() {
 }
 
 # public.ecr.aws/lambda/provided:al2023-ARCH, built from scripts/tools.sh sam-base's root file
-# system; labelled with that folder's name, so a changed pin rebuilds it.
+# system; labelled with that folder's name (a hash of the package builds it holds), so other
+# builds rebuild it.
 base_image() { # ARCH
   local arch="$1" dir tag platform have
   tag="public.ecr.aws/lambda/provided:al2023-$arch"

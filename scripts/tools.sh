@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the pinned local-stack tools into a per-user cache, idempotently.
+# Installs the local-stack tools, idempotently: registry packages (crates.io, PyPI, npm, Maven
+# Central) at pinned versions into a per-user cache, Debian 12's packages at the archive's
+# current build within a stated range (see below).
 # Each tool is installed into a versioned folder and marked complete only at the end,
 # so an interrupted install is redone rather than half-used.
 set -euo pipefail
@@ -21,18 +23,21 @@ ZITADEL_CLIENT_VERSION=4.1.9
 # wants cryptography <45, and authlib from 1.7 on (zitadel-client asks for >=1.3.2,<2) wants
 # cryptography >=45: this set is the one pip resolves, pinned so that it cannot move.
 ZITADEL_CLIENT_EXTRAS=(soft-webauthn==0.1.4 fido2==1.2.0 cryptography==44.0.3 authlib==1.6.12)
-# Debian 12's chromium (bookworm-security). Debian keeps only the newest security build in its
-# archive: when this version is gone, `apt-cache policy chromium` names the one to pin.
-CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
-# make sam-local: Debian 12's Docker engine (its dockerd runs as root), and qemu for arm64
-# functions on another architecture; installed with apt like chromium.
-DOCKER_IO_VERSION=20.10.24+dfsg1-1+deb12u1+b6
-QEMU_USER_STATIC_VERSION=1:7.2+dfsg-7+deb12u18+b3
+# Debian 12's packages are not pinned: Debian's archive keeps only the newest security build of
+# each (chromium's builds replace each other every few weeks), so an exact pin stops installing
+# the day a newer build lands. Each is installed at the build apt picks from the archive at the
+# time ("NAME MIN [MAX]": MIN <= version < MAX in dpkg's order), checked after install, and
+# refused outside its range by name, version and range. Only ranges are ever edited here.
+# Headless Chromium for tests/browser.
+CHROMIUM_DEB="chromium 150 200"
+# make sam-local: Debian 12's Docker engine (its dockerd runs as root; scripts/sam-local.sh knows
+# 20.10's bridge), and qemu for arm64 functions on another architecture.
+DOCKER_IO_DEB="docker.io 20.10 21"
+QEMU_USER_STATIC_DEB="qemu-user-static 1:7.2 1:8"
 # The packages the local Lambda base image is made of (scripts/sam-local.sh): a shell and the
 # tools SAM's image build runs (mv, chmod), glibc and libgcc for the bootstrap, CA certificates.
 # Fetched for each architecture by a private apt (no change to the machine's apt set-up).
-SAM_BASE_PACKAGES=(libc6=2.36-9+deb12u14 libgcc-s1=12.2.0-14+deb12u1 busybox-static=1:1.35.0-4+deb12u1+b1
-  ca-certificates=20250419~deb12u2)
+SAM_BASE_PACKAGES=("libc6 2.36 2.37" "libgcc-s1 12 13" "busybox-static 1:1.35 1:1.36" "ca-certificates 20230311")
 # The benchmark peer (scripts/peer.sh): Keycloak's Quarkus distribution from Maven Central, and
 # an SMTP sink for the mail it sends.
 KEYCLOAK_VERSION=26.5.6
@@ -84,7 +89,7 @@ install_python_tools() {
 # The folder's name holds every pin, so a changed pin installs afresh.
 venv_dir() {
   local name="venv-$1-$2" pin
-  for pin in "${@:3}"; do name+="+${pin/==/-}"; done
+  for pin in "$3" "$4"; do name+="+${pin/==/-}"; done
   echo "$TOOLS_DIR/$name"
 }
 install_venv() {
@@ -94,7 +99,7 @@ install_venv() {
   echo "tools: installing $1 $2 ${*:3} into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" "${@:3}" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" "$3" "$4" >&2
   touch "$dir/.done"
 }
 install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
@@ -147,80 +152,176 @@ install_zitadel_client_node() {
   touch "$dir/.done"
 }
 
-# A Debian 12 package at its pinned version (NAME VERSION WHAT-FOR), system-wide (outside the
-# tool cache), installed as root without questions; skipped when that version is installed.
+# ---- Debian 12's packages: the archive's current build, within a range ----
+
+# The range a spec ("NAME MIN [MAX]") states, as people read it: ">= MIN < MAX".
+deb_range() { # MIN MAX (MAX may be empty: no upper bound)
+  echo ">= $1${2:+ < $2}"
+}
+deb_in_range() { # VERSION MIN MAX
+  dpkg --compare-versions "$1" ge "$2" && { [[ -z "${3:-}" ]] || dpkg --compare-versions "$1" lt "$3"; }
+}
+# The version dpkg has installed, or nothing.
+deb_installed() { # NAME
+  local status
+  status="$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$1" 2>/dev/null)" || return 0
+  [[ "$status" == "ii "* ]] && echo "${status#ii }"
+  return 0
+}
+# The version apt would install now (its candidate), or nothing; APT_OPTIONS for a private apt.
+deb_candidate() { # NAME
+  LC_ALL=C apt-cache "${APT_OPTIONS[@]}" policy "$1" | awk '$1 == "Candidate:" && $2 != "(none)" {print $2}'
+}
+APT_OPTIONS=()
+
+# What this script installed, one "NAME VERSION" a line: a version seen for the first time
+# (installed here, or upgraded since by the machine's own apt) is said once.
+DEB_RECORD="$TOOLS_DIR/debian-packages"
+deb_record() { # NAME VERSION MIN MAX
+  [[ -f "$DEB_RECORD" ]] && grep -qxF "$1 $2" "$DEB_RECORD" && return 0
+  { grep -v "^$1 " "$DEB_RECORD" 2>/dev/null || true; echo "$1 $2"; } > "$DEB_RECORD.new"
+  mv "$DEB_RECORD.new" "$DEB_RECORD"
+  echo "tools: $1 $2 (Debian 12, wanted $(deb_range "$3" "$4"))" >&2
+}
+
+# A Debian 12 package (SPEC WHAT-FOR), system-wide (outside the tool cache), installed as root
+# without questions at the build the archive offers now. Installed and in range: nothing to do,
+# not even apt-get update.
 install_deb() {
-  local name="$1" version="$2" what="$3"
-  [[ "$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null)" == "ii $version" ]] && return 0
+  local name min max what="$2" installed candidate range
+  read -r name min max <<<"$1"
+  range="$(deb_range "$min" "$max")"
+  installed="$(deb_installed "$name")"
+  if [[ -n "$installed" ]] && deb_in_range "$installed" "$min" "$max"; then
+    deb_record "$name" "$installed" "$min" "$max"
+    return 0
+  fi
+  if [[ -n "$installed" ]] && dpkg --compare-versions "$installed" ge "$min"; then
+    echo "tools: $name $installed is installed, newer than the range scripts/tools.sh accepts" \
+      "for $what (Debian 12's, $range): install Debian 12's $name or widen the range there" >&2
+    exit 1
+  fi
   if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
-    echo "tools: $name $version ($what) is Debian 12's package and this machine has no apt-get/dpkg;" \
-      "install that $name yourself or use a Debian 12 machine" >&2
+    echo "tools: $name ($what) is Debian 12's package ($range) and this machine has no" \
+      "apt-get/dpkg; install that $name yourself or use a Debian 12 machine" >&2
     exit 1
   fi
   if [[ "$(id -u)" != 0 ]]; then
-    echo "tools: installing $name $version (Debian package, for $what) needs root: run" \
-      "'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $name=$version'" \
+    echo "tools: installing $name (Debian package $range, for $what) needs root: run" \
+      "'sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $name'" \
       "or this command as root" >&2
     exit 1
   fi
-  echo "tools: installing $name $version (Debian package, apt-get, for $what)" >&2
-  # The package lists are read only when they lack the pinned version (a fresh machine has none).
-  # (apt-cache show NAME=VERSION exits 0 for a version it does not know: madison lists what is.)
-  offered() { apt-cache madison "$name" 2>/dev/null | awk -F' *[|] *' '{print $2}' | grep -qxF "$version"; }
-  if ! offered; then
-    apt-get update -q >&2
-    if ! offered; then
-      echo "tools: Debian's archive no longer offers $name $version (a newer security" \
-        "build replaced it?): pin the candidate 'apt-cache policy $name' shows in scripts/tools.sh" >&2
-      exit 1
-    fi
+  # Fresh lists, always: with old ones apt would ask for a build the archive has dropped.
+  apt-get update -q >&2
+  candidate="$(deb_candidate "$name")"
+  if [[ -z "$candidate" ]]; then
+    echo "tools: apt offers no $name (for $what): add Debian 12's main and bookworm-security to" \
+      "apt's sources ('apt-cache policy $name' shows what it knows)" >&2
+    exit 1
   fi
+  if ! deb_in_range "$candidate" "$min" "$max"; then
+    echo "tools: Debian's archive offers $name $candidate, outside the range scripts/tools.sh" \
+      "accepts for $what ($range): check that build, then widen the range there" >&2
+    exit 1
+  fi
+  echo "tools: installing $name $candidate (Debian package, apt-get, for $what)" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    -o DPkg::Lock::Timeout=300 "$name=$version" >&2
+    -o DPkg::Lock::Timeout=300 "$name=$candidate" >&2
+  installed="$(deb_installed "$name")"
+  if [[ -z "$installed" ]] || ! deb_in_range "$installed" "$min" "$max"; then
+    echo "tools: after apt-get install, $name is '${installed:-not installed}', not $range" >&2
+    exit 1
+  fi
+  deb_record "$name" "$installed" "$min" "$max"
 }
 
-# Headless Chromium for tests/browser.
-install_chromium() { install_deb chromium "$CHROMIUM_VERSION" "tests/browser"; }
-install_docker() { install_deb docker.io "$DOCKER_IO_VERSION" "make sam-local"; }
-install_qemu() { install_deb qemu-user-static "$QEMU_USER_STATIC_VERSION" "make sam-local's arm64 functions"; }
+install_chromium() { install_deb "$CHROMIUM_DEB" "tests/browser"; }
+install_docker() { install_deb "$DOCKER_IO_DEB" "make sam-local"; }
+install_qemu() { install_deb "$QEMU_USER_STATIC_DEB" "make sam-local's arm64 functions"; }
 
 # The root file system of the local Lambda base image for ARCH (arm64|x86_64): SAM_BASE_PACKAGES
-# for that architecture, unpacked, with busybox's applets linked into /bin and the CA bundle
-# made as update-ca-certificates makes it. The folder's name holds a hash of the pins and of this
-# function, so a change builds afresh.
-sam_base_dir() {
-  local arch="$1" key
-  key="$( { printf '%s\n' "${SAM_BASE_PACKAGES[@]}"; declare -f install_sam_base; } | sha256sum | cut -c1-12)"
-  echo "$TOOLS_DIR/sam-base-$arch-$key"
+# for that architecture at the builds the archive offers, unpacked, with busybox's applets linked
+# into /bin and the CA bundle made as update-ca-certificates makes it. The versions fetched are
+# recorded (sam-base-ARCH.versions, "NAME=VERSION" lines); the folder's name holds a hash of
+# them and of these functions, so another build of a package, or a changed recipe, builds afresh.
+sam_base_record() { echo "$TOOLS_DIR/sam-base-$1.versions"; }
+sam_base_dir_for() { # ARCH < VERSIONS
+  local key
+  key="$( { cat; declare -f sam_base_dir_for install_sam_base sam_base_rootfs; } | sha256sum | cut -c1-12)"
+  echo "$TOOLS_DIR/sam-base-$1-$key"
+}
+sam_base_dir() { sam_base_dir_for "$1" < "$(sam_base_record "$1")"; }
+# VERSIONS ("NAME=VERSION" lines) name exactly SAM_BASE_PACKAGES, each in its range.
+sam_base_in_range() { # VERSIONS
+  local spec name min max version
+  [[ "$(wc -l <<<"$1")" == "${#SAM_BASE_PACKAGES[@]}" ]] || return 1
+  for spec in "${SAM_BASE_PACKAGES[@]}"; do
+    read -r name min max <<<"$spec"
+    version="$(sed -n "s/^$name=//p" <<<"$1")"
+    [[ -n "$version" ]] && deb_in_range "$version" "$min" "$max" || return 1
+  done
 }
 install_sam_base() {
-  local arch="$1" deb_arch dir work
+  local arch="$1" deb_arch record versions dir work spec name min max candidate deb wanted=()
   case "$arch" in arm64) deb_arch=arm64 ;; x86_64) deb_arch=amd64 ;; *) echo "tools: no base image for '$arch'" >&2; exit 2 ;; esac
-  dir="$(sam_base_dir "$arch")"
-  [[ -f "$dir/.done" ]] && return 0
-  echo "tools: fetching the Lambda base image's Debian packages ($deb_arch) into $dir" >&2
-  rm -rf "$dir"
-  work="$dir/apt"
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$dir/debs" "$dir/rootfs"
+  record="$(sam_base_record "$arch")"
+  # Built once in range, kept (no apt, no network): delete the record to fetch newer builds.
+  if [[ -f "$record" ]] && sam_base_in_range "$(cat "$record")" && [[ -f "$(sam_base_dir "$arch")/.done" ]]; then
+    return 0
+  fi
+  work="$TOOLS_DIR/sam-base-$arch.apt"
+  rm -rf "$work"
+  mkdir -p "$work/lists/partial" "$work/archives/partial"
   cat > "$work/sources.list" <<SOURCES
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
 SOURCES
   # apt with its own lists, cache and architecture: the machine's apt set-up is not touched.
-  local apt=(-q -o "Dir::State=$work" -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work"
+  APT_OPTIONS=(-q -o "Dir::State=$work" -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work"
     -o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
     -o "APT::Architecture=$deb_arch" -o "APT::Architectures=$deb_arch" -o Debug::NoLocking=1
     -o APT::Sandbox::User=root)
-  apt-get "${apt[@]}" update >&2
-  if ! (cd "$dir/debs" && apt-get "${apt[@]}" download "${SAM_BASE_PACKAGES[@]}" >&2); then
-    echo "tools: Debian's archive no longer offers one of ${SAM_BASE_PACKAGES[*]} for $deb_arch" \
-      "(a newer security build replaced it?): pin what 'apt-cache policy NAME' shows in scripts/tools.sh" >&2
-    exit 1
+  echo "tools: resolving the Lambda base image's Debian packages ($deb_arch)" >&2
+  apt-get "${APT_OPTIONS[@]}" update >&2
+  for spec in "${SAM_BASE_PACKAGES[@]}"; do
+    read -r name min max <<<"$spec"
+    candidate="$(deb_candidate "$name")"
+    if [[ -z "$candidate" ]] || ! deb_in_range "$candidate" "$min" "$max"; then
+      echo "tools: Debian's archive offers $name '${candidate:-none}' for $deb_arch, outside the" \
+        "range scripts/tools.sh accepts for the Lambda base image ($(deb_range "$min" "$max"))" >&2
+      exit 1
+    fi
+    wanted+=("$name=$candidate")
+  done
+  versions="$(printf '%s\n' "${wanted[@]}")"
+  dir="$(sam_base_dir_for "$arch" <<<"$versions")"
+  if [[ ! -f "$dir/.done" ]]; then
+    echo "tools: fetching the Lambda base image's Debian packages ($deb_arch) into $dir: ${wanted[*]}" >&2
+    rm -rf "$dir"
+    mkdir -p "$dir/debs" "$dir/rootfs"
+    (cd "$dir/debs" && apt-get "${APT_OPTIONS[@]}" download "${wanted[@]}" >&2)
+    for deb in "$dir"/debs/*.deb; do
+      grep -qxF "$(dpkg-deb -f "$deb" Package)=$(dpkg-deb -f "$deb" Version)" <<<"$versions" || {
+        echo "tools: apt fetched $(basename "$deb"), not one of ${wanted[*]}" >&2
+        exit 1
+      }
+      dpkg-deb -x "$deb" "$dir/rootfs"
+    done
+    sam_base_rootfs "$dir"
+    rm -rf "$dir/debs"
+    echo "$versions" > "$dir/versions"
+    touch "$dir/.done"
   fi
-  local deb applet
-  for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/rootfs"; done
-  cd "$dir/rootfs"
+  echo "$versions" > "$record.new"
+  mv "$record.new" "$record"
+  rm -rf "$work"
+  APT_OPTIONS=()
+}
+sam_base_rootfs() ( # DIR: its rootfs/ made whole, and the Dockerfile beside it
+  local applet
+  cd "$1/rootfs"
   mkdir -p etc/ssl/certs tmp var/task var/runtime opt
   chmod 1777 tmp
   cat usr/share/ca-certificates/mozilla/*.crt > etc/ssl/certs/ca-certificates.crt
@@ -230,15 +331,13 @@ SOURCES
     sed grep head tail wc tr id uname find xargs tar gzip wget ps kill; do
     [[ -e "bin/$applet" ]] || ln -s busybox "bin/$applet"
   done
-  cat > "$dir/Dockerfile" <<'DOCKERFILE'
+  cat > "$1/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY rootfs/ /
 ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8
 CMD ["/bin/sh"]
 DOCKERFILE
-  rm -rf "$work" "$dir/debs"
-  touch "$dir/.done"
-}
+)
 
 # playwright-core for tests/browser (no browser of its own: it drives Debian's chromium through
 # executablePath): npm ci from the committed lock file, into a folder named after the lock's hash.
