@@ -9,7 +9,7 @@ STACK := scripts/stack.sh
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-tools: ## install every pinned tool (make test's too: chromium needs root) into the per-user cache
+tools: ## install every tool make test needs (registry packages pinned, Debian packages within ranges; chromium and docker.io need root) into the per-user cache
 	@scripts/tools.sh all
 
 tools-stack: ## install what the local stack needs (no browser, no root)

@@ -89,7 +89,7 @@ install_python_tools() {
 # The folder's name holds every pin, so a changed pin installs afresh.
 venv_dir() {
   local name="venv-$1-$2" pin
-  for pin in "$3" "$4"; do name+="+${pin/==/-}"; done
+  for pin in "${@:3}"; do name+="+${pin/==/-}"; done
   echo "$TOOLS_DIR/$name"
 }
 install_venv() {
@@ -99,7 +99,7 @@ install_venv() {
   echo "tools: installing $1 $2 ${*:3} into $dir" >&2
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" "$3" "$4" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$1==$2" "${@:3}" >&2
   touch "$dir/.done"
 }
 install_schemathesis() { install_venv schemathesis "$SCHEMATHESIS_VERSION"; }
