@@ -129,8 +129,8 @@ fn v1(method: &str, path: &str, caller: Option<(&str, &str)>, org: &str, body: V
 }
 
 /// A passkey of the user's own (registered by the user), and a ceremony the user started
-/// with its options: what the caller's list, remove and verify calls act on.
-async fn prepare(h: &Harness, user: &str, org: &str) -> (String, String, Value) {
+/// (its answer): what the caller's list, remove and verify calls act on.
+async fn prepare(h: &Harness, user: &str, org: &str) -> (String, Value) {
     let own = Some((user, org));
     let mut authenticator = SoftAuthenticator::new();
     let (status, begun) = register(h, user, own, json!({"domain":"localhost"})).await;
@@ -142,9 +142,21 @@ async fn prepare(h: &Harness, user: &str, org: &str) -> (String, String, Value) 
     let (status, answer) =
         call(h, "POST", &format!("/v2/users/{user}/passkeys/{passkey_id}"), own, body).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, started) = register(h, user, own, json!({"domain":"localhost"})).await;
+    (passkey_id, started_by_the_user(h, user, org).await)
+}
+
+async fn started_by_the_user(h: &Harness, user: &str, org: &str) -> Value {
+    let (status, started) = register(h, user, Some((user, org)), json!({"domain":"localhost"})).await;
     assert_eq!(status, 200, "{started}");
-    (passkey_id, started["passkeyId"].as_str().unwrap().to_owned(), started)
+    started
+}
+
+/// The user's ceremony finished by the caller with a key of the caller's.
+fn verify_body(started: &Value, name: &str) -> Value {
+    let credential = SoftAuthenticator::new()
+        .register(&started["publicKeyCredentialCreationOptions"], PAGE_ORIGIN)
+        .unwrap();
+    json!({"publicKeyCredential": credential, "passkeyName": name})
 }
 
 struct Outcome {
@@ -160,7 +172,8 @@ async fn run_case(who: Who, target: &'static str, target_org: &'static str) {
     // Each case makes up to six links for one user: more than the default allows in a window.
     h.api.links.policy.rate_limit.links = 20;
     grant(&h, who).await;
-    let (own_key, ceremony, started) = prepare(&h, target, target_org).await;
+    let (own_key, started) = prepare(&h, target, target_org).await;
+    let started_too = started_by_the_user(&h, target, target_org).await;
     let caller = caller_of(who, target_org);
     let cred = needs(&CREDENTIAL_WRITE, true);
     let mut outcomes = Vec::new();
@@ -219,16 +232,19 @@ async fn run_case(who: Who, target: &'static str, target_org: &'static str) {
     connect_code["userId"] = target.into();
     let got = call(&h, "POST", "/zitadel.user.v2.UserService/RegisterPasskey", caller, connect_code).await;
     record("RegisterPasskey with code", Api::Connect, cred, got);
-    let mut authenticator = SoftAuthenticator::new();
-    let credential =
-        authenticator.register(&started["publicKeyCredentialCreationOptions"], PAGE_ORIGIN).unwrap();
-    let body = json!({"publicKeyCredential": credential, "passkeyName": "caller's key"});
+    let ceremony = started["passkeyId"].as_str().unwrap();
+    let body = verify_body(&started, "caller's key");
     let got = call(&h, "POST", &format!("/v2/users/{target}/passkeys/{ceremony}"), caller, body).await;
     record("VerifyPasskeyRegistration of the user's ceremony", Api::Rest, cred, got);
+    let mut body = verify_body(&started_too, "caller's other key");
+    body["userId"] = target.into();
+    body["passkeyId"] = started_too["passkeyId"].clone();
+    let got = call(&h, "POST", "/zitadel.user.v2.UserService/VerifyPasskeyRegistration", caller, body).await;
+    record("VerifyPasskeyRegistration of the user's ceremony", Api::Connect, cred, got);
     // Refused callers left no trace: no key of theirs, no ceremony, the code unspent.
     if !allowed(who, target_org, cred) {
         assert_eq!(h.items(target, "PASSKEY#").await.len(), 1, "{who:?}: only the user's own key");
-        assert_eq!(h.items(target, "PASSKEYREG#").await.len(), 1, "{who:?}: only the user's ceremony");
+        assert_eq!(h.items(target, "PASSKEYREG#").await.len(), 2, "{who:?}: only the user's ceremonies");
         let link = &h.items(target, &format!("PASSKEYLINK#{code_id}")).await[0];
         assert!(!link.contains_key("usedAt"), "{who:?}: the code is unspent");
     }
