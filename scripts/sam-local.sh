@@ -78,13 +78,15 @@ esac
 # loopback (a terminal that ran `eval "$(scripts/stack.sh env)"`, say), and a check must not
 # create its tables in whatever AWS account the environment names.
 if [[ "$MODE" != __inner-* ]]; then unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL; fi
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+# The inner modes run passkey-admin and SAM on the stack the outer one started (on STACK_HOST).
+if [[ "$MODE" == __inner-* ]]; then require_local_stack sam-local; fi
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
 # SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
 # retries. A closed local port refuses at once (SAM then uses its default account id).
 export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9
-# shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
 
 # ---- the engine, binfmt, the firewall, and their undoing (outer modes) ----
 
