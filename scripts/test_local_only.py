@@ -79,8 +79,9 @@ class RefusesWithoutTheLocalStackTest(unittest.TestCase):
         self.assertIn(problem, done.stderr, what)
         for hint in ("make test", 'eval "$(scripts/stack.sh env)"'):
             self.assertIn(hint, done.stderr, what)
-        self.assertFalse(os.path.exists(self.calls), f"{what} called:\n" +
-                         (open(self.calls).read() if os.path.exists(self.calls) else ""))
+        if os.path.exists(self.calls):
+            with open(self.calls) as f:
+                self.fail(f"{what} called:\n{f.read()}")
         self.assertEqual(connects, "", f"{what} opened network connections")
 
     def test_each_script_refuses_without_the_endpoints(self):
