@@ -99,6 +99,13 @@ restore_machine() {
 
 # RUN_DIR made and marked as this script's; what an interrupted run left there undone first.
 run_dir_up() {
+  # Root for the firewall rule that guards the stack whichever engine runs (guard_stack), and
+  # for undoing what an interrupted run changed.
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "sam-local: needs root: an iptables rule keeps the stack it runs on the Docker bridge's" \
+      "address (the mailbox holds the links' codes) to the bridge's containers and this host" >&2
+    exit 1
+  fi
   if [[ -f "$MARK" ]]; then
     echo "sam-local: undoing what an interrupted run left ($RUN_DIR)" >&2
     undo_machine
@@ -112,12 +119,6 @@ run_dir_up() {
 }
 
 engine_up() {
-  # Root for the firewall rule that guards the stack, whichever engine runs (guard_stack).
-  if [[ "$(id -u)" != 0 ]]; then
-    echo "sam-local: needs root: an iptables rule keeps the stack it runs on the Docker bridge's" \
-      "address (the mailbox holds the links' codes) to the bridge's containers and this host" >&2
-    exit 1
-  fi
   if [[ -n "${DOCKER_HOST:-}" ]]; then
     docker info >/dev/null 2>&1 || { echo "sam-local: no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2; exit 1; }
     echo "sam-local: using the engine at DOCKER_HOST=$DOCKER_HOST" >&2
