@@ -20,7 +20,7 @@ run: tools-stack ## the main job end to end: stack, table, seed, function under 
 
 test: tools lint validate ## lint, unit + integration tests on the local stack, `make run`'s path, schemathesis, sam local
 	@"$$(scripts/tools.sh python)/python" -B -m unittest discover -s scripts -p 'test_*.py'
-	@$(STACK) with bash -c 'cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh && scripts/browser-check.sh'
+	@$(STACK) with bash -c 'source scripts/lib.sh && require_local_stack "make test" && cargo test --locked && scripts/run.sh && scripts/api-check.sh && scripts/sdk-check.sh && scripts/browser-check.sh'
 	@scripts/check-first-hour.sh
 	@scripts/sam-local.sh check
 	@echo "make test: all passed"

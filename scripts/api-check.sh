@@ -5,13 +5,14 @@
 # (run it under `scripts/stack.sh with`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_local_stack
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
-# shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
 
 check_stack_up
 GATEWAY_PORT="$(port_of gateway 18080)"

@@ -8,6 +8,7 @@ STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+require_local_stack
 
 demo_table
 "$ROOT/scripts/lambda.sh" up

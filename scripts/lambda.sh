@@ -21,6 +21,9 @@ mkdir -p "$STATE"
 
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+# `up` starts the function, whose calls go to the endpoints it is given; invoke, down and
+# running only talk to the local emulator (from a fresh shell too).
+if [[ "${1:-}" == up ]]; then require_local_stack; fi
 
 LAMBDA_PORT="$(port_of lambda 19000)"
 INVOKE_TIMEOUT="${LAMBDA_INVOKE_TIMEOUT:-30}"

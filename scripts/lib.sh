@@ -6,6 +6,35 @@
 # STACK_HOST: the address the stack's processes listen on (make sam-local: the Docker bridge's).
 port_answers() { (exec 3<>"/dev/tcp/${STACK_HOST:-127.0.0.1}/$1") 2>/dev/null; }
 
+# Refuses to go on (exit 1) unless AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SESV2 name
+# the local stack: 127.0.0.1, localhost, ::1 or STACK_HOST. Without them the SDKs, the function
+# and passkey-admin reach whatever AWS account this machine's credentials name (CreateTable
+# included). Every script that makes AWS calls runs it first, before any tool is looked up.
+require_local_stack() { # [NAME]: the script's name for the message (default: $0's)
+  local who="${1:-$(basename "$0" .sh)}" name url host problem=""
+  for name in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2; do
+    url="${!name:-}"
+    if [[ -z "$url" ]]; then problem="$name is not set"; break; fi
+    host="${url#*://}"
+    host="${host%%/*}"
+    host="${host##*@}"
+    if [[ "$host" == \[* ]]; then host="${host%%]*}]"; else host="${host%%:*}"; fi
+    case "$host" in
+      127.0.0.1 | localhost | "[::1]" | "${STACK_HOST:-127.0.0.1}") ;;
+      *) problem="$name is $url, not the local stack (127.0.0.1, localhost${STACK_HOST:+ or $STACK_HOST})"; break ;;
+    esac
+  done
+  [[ -n "$problem" ]] || return 0
+  cat >&2 <<EOF
+$who: refusing to run: $problem, so its AWS calls could reach a real AWS account.
+  Run it on the local stack: through make (make test, make run, make dev), or in a shell
+  that has the stack's environment:
+    scripts/stack.sh up && eval "\$(scripts/stack.sh env)"
+  (scripts/stack.sh with COMMAND... runs one command so, stopping the stack after it).
+EOF
+  exit 1
+}
+
 running() { # NAME: its PID file names a live process
   local pid_file="$STATE/$1.pid" pid
   [[ -f "$pid_file" ]] || return 1
@@ -71,6 +100,7 @@ step() { # LABEL COMMAND...: run a long step, saying what it is and how long it 
 # The demo table ($TABLE_NAME) created and seeded, both binaries built first in one cargo call
 # (they share the library). Needs ROOT and the stack's environment.
 demo_table() {
+  require_local_stack
   local admin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/passkey-admin" label="building passkey-admin and the functions"
   # Only a first build takes minutes; saying so on every run would cry wolf.
   [[ -x "$admin" ]] || label+=" (a first build: minutes, see README)"
@@ -98,6 +128,9 @@ check_stack_up() {
 # RIE, PYTHON_TOOLS, and the function's configuration for the emulator's environment.
 bench_setup() { # NAME DYNAMODB_PORT SES_PORT DEFAULT_CALLS
   local name="$1"
+  # Always a stack of its own (stack.sh with starts it): endpoints from the environment, an
+  # AWS account's included, are never benchmarked.
+  unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL
   export PASSKEY_STACK_DIR="${PASSKEY_BENCH_DIR:-$ROOT/.stack/$name}"
   export DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-$2}" SES_PORT="${BENCH_SES_PORT:-$3}"
   CALLS="${BENCH_CALLS:-$4}"

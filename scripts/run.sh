@@ -10,6 +10,7 @@ export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 EVENT="${EVENT:-$ROOT/events/send-link.json}"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+require_local_stack
 
 demo_table
 # A function left up by `make dev` is used (restarted if its configuration differs) and left running.

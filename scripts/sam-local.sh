@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `sam local invoke` and `sam local start-api` on this machine with no image pulled (README,
-# "sam local"). Needs root: it starts its own Docker engine.
+# "sam local"). Needs root: it guards the stack with an iptables rule, and starts its own Docker
+# engine when none runs.
 #
 #   sam-local.sh check   every events/ file through `sam local invoke`, then `start-api` with a
 #                        token (scripts/sam-local-check.py); make sam-local, part of make test
@@ -19,19 +20,20 @@
 #   $SAM_LOCAL_RUN_DIR) with --userland-proxy=false (with the proxy SAM sometimes gets no answer
 #   from a container that is still starting), and stops it; removes the docker0 bridge if it made
 #   it, and the iptables rules and chains dockerd added, puts the FORWARD policy and
-#   net.ipv4.ip_forward back; what it changed is recorded in $SAM_LOCAL_RUN_DIR, so a run that
-#   was killed outright is undone by the next;
+#   net.ipv4.ip_forward and br_netfilter's net.bridge.bridge-nf-* switches back; what it changed
+#   is recorded in $SAM_LOCAL_RUN_DIR, so a run that was killed outright is undone by the next;
 # - builds the base image SAM layers its runtime emulator onto,
 #   public.ecr.aws/lambda/provided:al2023-ARCH, from Debian packages (scripts/tools.sh sam-base),
 #   since no registry is reachable: hence always --skip-pull-image;
 # - for arm64: mounts binfmt_misc and registers qemu-aarch64 if they are not, and undoes that;
 # - runs the local stack on the Docker bridge's gateway address (containers cannot reach the
 #   host's 127.0.0.1; SAM's --docker-network host does not change that), in its own state folder
-#   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), reachable only from docker0 and the host itself
-#   (an iptables rule while it runs), and stops it.
+#   and ports (SAM_DYNAMODB_PORT, SAM_SES_PORT), reachable only from the bridge and the host
+#   itself (an iptables rule while it runs, whichever engine it uses), and stops it.
 # With DOCKER_HOST set, or an engine answering at /var/run/docker.sock, that engine is used as it
 # is: nothing is started or stopped there, and a base image it already has (AWS's own, say) is not
-# replaced (one built here stays in its image store).
+# replaced (one built here stays in its image store); the firewall rule is added and removed all
+# the same.
 # One make sam-local at a time per machine (the engine's bridge and firewall rules are the
 # machine's): a second waits for the first, up to 15 minutes ($SAM_LOCAL_LOCK_FILE).
 set -euo pipefail
@@ -79,171 +81,20 @@ esac
 # loopback (a terminal that ran `eval "$(scripts/stack.sh env)"`, say), and a check must not
 # create its tables in whatever AWS account the environment names.
 if [[ "$MODE" != __inner-* ]]; then unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 MAILBOX_URL; fi
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+# The inner modes run passkey-admin and SAM on the stack the outer one started (on STACK_HOST).
+if [[ "$MODE" == __inner-* ]]; then require_local_stack sam-local; fi
 PYTHON_TOOLS="$("$ROOT/scripts/tools.sh" python)"
 export PATH="$PYTHON_TOOLS:$PATH" SAM_CLI_TELEMETRY=0
 # SAM asks STS for the account id before every invoke; with no route to AWS that takes ~10 s of
 # retries. A closed local port refuses at once (SAM then uses its default account id).
 export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9
-# shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
 
 # ---- the engine, binfmt, the firewall, and their undoing (outer modes) ----
 
-INNER=""
-
-# Undoes what the record in RUN_DIR says this script (this run or an interrupted one) changed:
-# the engine and everything started from its run folder, the docker0 bridge it made, the rules
-# dockerd and this script added (each rule and chain that names Docker's chains or docker0 and
-# was not there before; other changes made meanwhile stay), the FORWARD policy and ip_forward,
-# binfmt_misc. In a subshell without set -e, so one failing step does not skip the rest, nor end
-# the caller.
-undo_machine() (
-  set +e
-  [[ -f "$MARK" ]] || exit 0
-  local pid before="$RUN_DIR/iptables.before" table line chain chains policy
-  # The inner session (its start-api too) and the stack, should a kill have left them.
-  pid="$(cat "$RUN_DIR/inner.pid" 2>/dev/null)"
-  if [[ -n "$pid" ]]; then
-    kill -KILL -- "-$pid" 2>/dev/null
-    for pid in $(ps -e -o pid=,sid= | awk -v sid="$pid" '$2 == sid {print $1}'); do kill -KILL "$pid" 2>/dev/null; done
-  fi
-  "$ROOT/scripts/stack.sh" down 7>&-
-  pid="$(cat "$RUN_DIR/engine.pid" 2>/dev/null)"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    echo "sam-local: dockerd stopped (pid $pid)" >&2
-  fi
-  # containerd and the shims have sessions of their own; they name the run folder.
-  for pid in $(grep -lzF -- "$RUN_DIR/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
-    [[ "$pid" != "$$" ]] && kill -KILL "$pid" 2>/dev/null
-  done
-  awk -v dir="$RUN_DIR/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
-  if [[ -f "$RUN_DIR/made-docker0" ]] && ip link show docker0 >/dev/null 2>&1; then ip link delete docker0; fi
-  if [[ -f "$before" ]]; then
-    for table in filter nat; do
-      iptables-save -t "$table" | grep -E '^-A .*(DOCKER|docker0)' | grep -vxF -f <(grep '^-A ' "$before") |
-        while read -r line; do
-          read -ra rule <<<"${line#-A }"
-          iptables -t "$table" -D "${rule[@]}"
-        done
-      chains="$(iptables-save -t "$table" | sed -n 's/^:\(DOCKER[A-Za-z0-9_-]*\) .*/\1/p' | grep -vxF -f <(sed -n 's/^:\([^ ]*\) .*/\1/p' "$before"))"
-      for chain in $chains; do iptables -t "$table" -F "$chain"; done
-      for chain in $chains; do iptables -t "$table" -X "$chain"; done
-    done
-    policy="$(awk '$0 == "*filter" {on = 1} on && /^:FORWARD / {print $2; exit}' "$before")"
-    iptables -P FORWARD "${policy:-ACCEPT}"
-    echo "sam-local: docker0, Docker's iptables rules and the FORWARD policy are as before" >&2
-  fi
-  if [[ -f "$RUN_DIR/ip_forward.before" ]]; then cat "$RUN_DIR/ip_forward.before" > /proc/sys/net/ipv4/ip_forward; fi
-  if [[ -f "$RUN_DIR/registered-qemu" ]]; then echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64; fi
-  if [[ -f "$RUN_DIR/mounted-binfmt" ]]; then umount /proc/sys/fs/binfmt_misc; fi
-  if [[ -f "$RUN_DIR/registered-qemu" || -f "$RUN_DIR/mounted-binfmt" ]]; then echo "sam-local: binfmt_misc is as before" >&2; fi
-  rm -rf --one-file-system "$RUN_DIR/exec"
-  rm -f "$RUN_DIR"/{inner.pid,engine.pid,dockerd.pid,docker.sock,made-docker0,iptables.before,ip_forward.before,registered-qemu,mounted-binfmt}
-  rm -f "$MARK"
-  rmdir "$RUN_DIR"
-)
-
-# The EXIT trap: the inner run (its own session, so that TERM reaches it at once) and its stack
-# first, then the machine.
-restore_machine() {
-  local status=$?
-  # make passes its TERM on, so a second one arrives while this runs: it must not cut it short.
-  trap '' INT TERM
-  set +e
-  if [[ -n "$INNER" ]] && kill -0 "$INNER" 2>/dev/null; then
-    kill -TERM -- "-$INNER" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$INNER" 2>/dev/null || break; sleep 0.1; done
-  fi
-  undo_machine
-  exit "$status"
-}
-
-# RUN_DIR made and marked as this script's; what an interrupted run left there undone first.
-run_dir_up() {
-  if [[ -f "$MARK" ]]; then
-    echo "sam-local: undoing what an interrupted run left ($RUN_DIR)" >&2
-    undo_machine
-  fi
-  mkdir -p "$RUN_DIR"
-  if [[ -n "$(ls -A "$RUN_DIR")" ]]; then
-    echo "sam-local: $RUN_DIR holds files that are not this script's: set SAM_LOCAL_RUN_DIR to another folder" >&2
-    exit 1
-  fi
-  touch "$MARK"
-}
-
-engine_up() {
-  if [[ -n "${DOCKER_HOST:-}" ]]; then
-    docker info >/dev/null 2>&1 || { echo "sam-local: no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2; exit 1; }
-    echo "sam-local: using the engine at DOCKER_HOST=$DOCKER_HOST" >&2
-    return
-  fi
-  if [[ "$(id -u)" != 0 ]]; then
-    echo "sam-local: starting a Docker engine needs root (or set DOCKER_HOST to one that runs)" >&2
-    exit 1
-  fi
-  "$ROOT/scripts/tools.sh" docker >/dev/null
-  # The machine's own engine (where systemd starts docker.io's service, also on install): a
-  # second one would fight it over the bridge and the firewall, so it is used as it is.
-  if [[ -S /var/run/docker.sock ]] && docker -H unix:///var/run/docker.sock info >/dev/null 2>&1; then
-    export DOCKER_HOST=unix:///var/run/docker.sock
-    echo "sam-local: using the engine already running at $DOCKER_HOST (nothing is started or stopped)" >&2
-    return
-  fi
-  iptables-save > "$RUN_DIR/iptables.before"
-  cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.before"
-  ip link show docker0 >/dev/null 2>&1 || touch "$RUN_DIR/made-docker0"
-  mkdir -p "$PASSKEY_STACK_DIR"
-  setsid dockerd --data-root "$TOOLS_DIR/docker" --exec-root "$RUN_DIR/exec" \
-    --pidfile "$RUN_DIR/dockerd.pid" -H "unix://$RUN_DIR/docker.sock" --userland-proxy=false \
-    >"$ENGINE_LOG" 2>&1 </dev/null 7>&- &
-  # setsid execs dockerd: $! is its PID.
-  echo $! > "$RUN_DIR/engine.pid"
-  export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
-  for _ in $(seq 1 300); do
-    if docker info >/dev/null 2>&1; then
-      echo "sam-local: dockerd up (pid $(cat "$RUN_DIR/engine.pid"), log $ENGINE_LOG)" >&2
-      # Containers an interrupted run left behind (the images stay).
-      docker container prune --force >/dev/null
-      return
-    fi
-    kill -0 "$(cat "$RUN_DIR/engine.pid")" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "sam-local: dockerd did not come up; the end of $ENGINE_LOG:" >&2
-  tail -n 20 "$ENGINE_LOG" >&2
-  exit 1
-}
-
-# The stack listens on the bridge's address, which any interface could reach: only containers
-# on docker0 and the host itself may (a rule naming docker0, so undo_machine removes it).
-guard_stack() { # GATEWAY
-  [[ -f "$RUN_DIR/iptables.before" ]] || return 0
-  iptables -I INPUT -d "$1" -p tcp -m multiport --dports "$DYNAMODB_PORT,$SES_PORT" \
-    ! -i docker0 -m addrtype ! --src-type LOCAL -j DROP
-}
-
-binfmt_up() {
-  [[ "$ARCH" == "$HOST_ARCH" ]] && return
-  "$ROOT/scripts/tools.sh" qemu >/dev/null
-  if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
-    touch "$RUN_DIR/mounted-binfmt"
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  fi
-  local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
-  if [[ -e "$entry" ]]; then
-    # Containers see the host's interpreter only when the kernel holds it open (flag F).
-    grep -q '^flags:.*F' "$entry" || { echo "sam-local: $entry is registered without the F flag, so" \
-      "containers cannot use it; remove it (echo -1 > $entry) and run again" >&2; exit 1; }
-    return
-  fi
-  touch "$RUN_DIR/registered-qemu"
-  # Debian's qemu-aarch64 magic and mask (/usr/share/binfmts/qemu-aarch64).
-  printf '%s' ':qemu-aarch64:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
-    > /proc/sys/fs/binfmt_misc/register
-}
+# shellcheck source=scripts/sam-local-machine.sh
+source "$ROOT/scripts/sam-local-machine.sh"
 
 # public.ecr.aws/lambda/provided:al2023-ARCH, built from scripts/tools.sh sam-base's root file
 # system; labelled with that folder's name (a hash of the package builds it holds), so other

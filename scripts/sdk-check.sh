@@ -7,13 +7,14 @@
 # they are not up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+require_local_stack
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SDK_PYTHON="$("$ROOT/scripts/tools.sh" zitadel-client)"
 SDK_NODE="$("$ROOT/scripts/tools.sh" zitadel-client-node)"
-# shellcheck source=scripts/lib.sh
-source "$ROOT/scripts/lib.sh"
 
 check_stack_up
 

@@ -12,7 +12,9 @@
 # takes ${NAME}_PORT or the default.
 #
 # An endpoint already set in AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SESV2 is used as it is
-# and nothing is started for it, so the same commands run against another emulator or AWS.
+# and nothing is started for it, so the same commands run against another emulator; the scripts
+# that make AWS calls accept only one on this machine or on STACK_HOST (lib.sh,
+# require_local_stack), never AWS itself.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -376,11 +376,13 @@ fn the_release_profile_names_unwind_so_cargo_lambda_keeps_it() {
     assert_eq!(release_panic, ["panic=\"unwind\""], "[profile.release] must say panic = \"unwind\"");
 }
 
+/// API Gateway's regional quota for all of an account's APIs, requests a second.
+const ACCOUNT_RATE_QUOTA: u64 = 10_000;
+
 #[test]
-fn the_anonymous_page_routes_have_their_own_smaller_throttle() {
+fn the_anonymous_page_routes_throttle_only_as_a_cost_ceiling() {
     let t = template();
     let api = &resource(&t, "HttpApi")["Properties"];
-    let default = &api["DefaultRouteSettings"];
     let settings = api["RouteSettings"].as_mapping().unwrap();
     let page_routes: Vec<String> = send_passkey_link::http::routes::ROUTES
         .iter()
@@ -392,9 +394,25 @@ fn the_anonymous_page_routes_have_their_own_smaller_throttle() {
     let mut expected = page_routes.clone();
     expected.sort();
     assert_eq!(throttled, expected);
-    for (_, s) in settings {
-        assert!(s["ThrottlingRateLimit"].as_u64() < default["ThrottlingRateLimit"].as_u64());
-        assert!(s["ThrottlingBurstLimit"].as_u64() < default["ThrottlingBurstLimit"].as_u64());
+    // A route's bucket is shared by every caller: one client must not be able to empty it
+    // (2/s once let three requests a second lock everyone out). The function's per-source
+    // and per-link limits stop single clients; the route limit is only a ceiling on cost.
+    let mut total = 0;
+    for (route, s) in settings {
+        let rate = s["ThrottlingRateLimit"].as_u64().unwrap();
+        let burst = s["ThrottlingBurstLimit"].as_u64().unwrap();
+        assert!(rate >= 1000, "{route:?}: {rate}/s is within one client's reach");
+        assert!(burst >= rate, "{route:?}");
+        total += rate;
+    }
+    assert!(total <= ACCOUNT_RATE_QUOTA / 2, "the page routes could take {total}/s of the account's quota");
+    let env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
+    assert!(is_ref(&env["PAGE_RATE_LIMIT_PER_SOURCE"], "PageRateLimitPerSource"));
+    assert!(is_ref(&env["PAGE_RATE_LIMIT_PER_CODE"], "PageRateLimitPerCode"));
+    // Far below the route ceiling: the function's limits are the ones a client meets.
+    for name in ["PageRateLimitPerSource", "PageRateLimitPerCode"] {
+        let per_minute = t["Parameters"][name]["Default"].as_u64().unwrap();
+        assert!(per_minute <= 60, "{name}: {per_minute} a minute");
     }
 }
 

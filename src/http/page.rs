@@ -3,6 +3,8 @@
 //! Content-Security-Policy, `Referrer-Policy: no-referrer` (the page's URL holds the code)
 //! and, for the page and calls, `Cache-Control: no-store`.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
@@ -201,8 +203,9 @@ async fn finish<S: Store, M: Mailer + Sync>(
     Ok(json!({ "details": details.v2_json() }))
 }
 
-/// The client's address as API Gateway saw it; behind a load balancer, the address it
-/// appended to `X-Forwarded-For` (the last entry: earlier ones are the client's to write).
+/// The key the page's per-source limit counts under: the client's address as API Gateway saw
+/// it (behind a load balancer, the address it appended to `X-Forwarded-For`: the last entry,
+/// earlier ones are the client's to write), an IPv6 address as its /64.
 fn source(req: &Request) -> String {
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
@@ -218,5 +221,53 @@ fn source(req: &Request) -> String {
             .map(str::to_owned),
         _ => None,
     }
-    .unwrap_or_else(|| "unknown".into())
+    .map_or_else(|| "unknown".into(), |address| source_key(&address))
+}
+
+/// An IPv4 address as it is; an IPv6 address as its /64: a network (a home's, a server's) has
+/// at least a whole /64 and its hosts take any address in it at will, so counting per address
+/// would let one client through; anything else (not an address) as it is.
+fn source_key(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_key;
+
+    #[test]
+    fn an_ipv4_address_is_its_own_key() {
+        assert_eq!(source_key("198.51.100.7"), "198.51.100.7");
+        assert_ne!(source_key("198.51.100.7"), source_key("198.51.100.8"));
+    }
+
+    #[test]
+    fn ipv6_addresses_are_keyed_on_their_64() {
+        assert_eq!(source_key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(source_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(source_key("2001:DB8:1:2:a:b:c:d"), "2001:db8:1:2::/64");
+        assert_eq!(source_key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(source_key("::1"), "::/64");
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_the_ipv4_address() {
+        assert_eq!(source_key("::ffff:198.51.100.7"), "198.51.100.7");
+    }
+
+    #[test]
+    fn what_is_no_address_stays_as_it_is() {
+        assert_eq!(source_key("unknown"), "unknown");
+        assert_eq!(source_key(""), "");
+    }
 }
