@@ -1,7 +1,10 @@
 //! The seed file `passkey-admin seed` reads: organisations with their users and members,
-//! and instance members. Applying it is an idempotent upsert (README.md, "Seed format"):
+//! and instance members. Applying it is an idempotent upsert, except that a members list
+//! replaces the stored memberships (README.md, "Seed format"):
 //! a file that contradicts itself, names unknown roles or moves an existing user to another
 //! organisation (unless allowed) is refused before anything is written.
+
+mod members;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,7 +15,7 @@ use crate::error::StoreError;
 use crate::message_text::{canonical_language, check_sender_name, MessageText, MAX_LANGUAGES};
 use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
-use crate::store::dynamodb::admin::{UserProfile, Written};
+use crate::store::dynamodb::admin::{MemberOf, UserProfile, Written};
 use crate::store::dynamodb::Table;
 use crate::store::{TextChange, TextCommit, TextLevel, TextsRecord};
 use crate::texts::set_change;
@@ -21,8 +24,10 @@ use chrono::Utc;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Seed {
+    /// The instance's members, all of them: stored ones it does not name are removed.
+    /// Left out, the stored ones stay.
     #[serde(default)]
-    pub instance_members: Vec<SeedMember>,
+    pub instance_members: Option<Vec<SeedMember>>,
     /// The instance's texts, what every organisation without its own falls back to.
     #[serde(default)]
     pub instance_mail_texts: Option<SeedTexts>,
@@ -39,8 +44,10 @@ pub struct SeedOrg {
     pub state: OrgState,
     #[serde(default)]
     pub users: Vec<SeedUser>,
+    /// The organisation's members, all of them: stored ones it does not name are removed.
+    /// Left out, the stored ones stay.
     #[serde(default)]
-    pub members: Vec<SeedMember>,
+    pub members: Option<Vec<SeedMember>>,
     /// The organisation's sender name and per-language texts for the mail.
     #[serde(default)]
     pub mail_texts: Option<SeedTexts>,
@@ -148,6 +155,8 @@ pub struct Applied {
     pub members: usize,
     pub created: Vec<String>,
     pub changed: Vec<String>,
+    /// Stored memberships the file no longer names, deleted.
+    pub removed: Vec<String>,
 }
 
 impl Applied {
@@ -276,7 +285,7 @@ impl Seed {
     /// Everything is checked before anything is written, so a bad file writes nothing.
     fn validate(&self, roles: &RolePermissions) -> Result<(), SeedError> {
         let mut instance_members = HashSet::new();
-        for m in &self.instance_members {
+        for m in self.instance_members.iter().flatten() {
             user_id(&m.user_id)?;
             once(&mut instance_members, &m.user_id, "instance member")?;
             check_roles(m, |r| roles.knows_instance_role(r), "instanceMembers")?;
@@ -308,7 +317,7 @@ impl Seed {
                     .map_err(|reason| SeedError::Invalid(format!("mailTexts of org {}: {reason}", org.id)))?;
             }
             let mut members = HashSet::new();
-            for m in &org.members {
+            for m in org.members.iter().flatten() {
                 user_id(&m.user_id)?;
                 once(&mut members, &m.user_id, &format!("member of org {}", org.id))?;
                 check_roles(m, |r| roles.knows_org_role(r), &format!("the members of org {}", org.id))?;
@@ -337,10 +346,13 @@ impl Seed {
             }
         }
         let mut applied = Applied::default();
-        for m in &self.instance_members {
-            let written = table.put_instance_member(&user_id(&m.user_id)?, &m.roles).await?;
-            applied.record(written, format!("instance membership of user {}", m.user_id));
-            applied.members += 1;
+        if let Some(instance_members) = &self.instance_members {
+            for m in instance_members {
+                let written = table.put_instance_member(&user_id(&m.user_id)?, &m.roles).await?;
+                applied.record(written, format!("instance membership of user {}", m.user_id));
+                applied.members += 1;
+            }
+            members::remove_unnamed(table, MemberOf::Instance, instance_members, &mut applied).await?;
         }
         if let Some(texts) = &self.instance_mail_texts {
             let written = apply_texts(table, TextLevel::Instance, texts).await?;
@@ -376,10 +388,13 @@ impl Seed {
                 applied.record(written, what);
                 applied.users += 1;
             }
-            for m in &org.members {
-                let written = table.put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles).await?;
-                applied.record(written, format!("membership of user {} in org {}", m.user_id, org.id));
-                applied.members += 1;
+            if let Some(org_members) = &org.members {
+                for m in org_members {
+                    let written = table.put_org_member(&org_id, &user_id(&m.user_id)?, &m.roles).await?;
+                    applied.record(written, format!("membership of user {} in org {}", m.user_id, org.id));
+                    applied.members += 1;
+                }
+                members::remove_unnamed(table, MemberOf::Org(&org_id), org_members, &mut applied).await?;
             }
         }
         Ok(applied)

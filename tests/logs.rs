@@ -111,3 +111,42 @@ async fn delivery_feedback_logs_name_the_event_but_not_the_address() {
     assert!(errors[0].contains("dead-letter queue"), "{}", errors[0]);
     assert!(errors[0].contains("tag code"), "{}", errors[0]);
 }
+
+/// SES's refusals are logged and stored by error code alone: their message can name the
+/// recipient (the sandbox's "identities failed the check ...: <address>").
+#[tokio::test]
+async fn ses_refusals_are_logged_and_stored_by_code_without_their_message() {
+    for (answer, code) in [
+        (SES_REJECTED, "MessageRejected"),
+        (SES_PAUSED, "SendingPausedException"),
+        (SES_THROTTLED, "TooManyRequestsException"),
+    ] {
+        let settings = LogSettings::from_lookup(|k| (k == "RUST_LOG").then(|| "trace".to_owned())).unwrap();
+        let (logs, _logging) = Captured::json(settings.filter);
+        let message = serde_json::from_str::<serde_json::Value>(answer.body).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let (h, _stub) = Harness::with_ses_stub(vec![answer]).await;
+        let (status, body) = h.admin_sends_to_alice().await;
+        assert!(status >= 400, "{code}: {body}");
+        assert!(!body.to_string().contains(&message), "{code}: SES's text in the answer: {body}");
+
+        let logs = logs.text();
+        assert!(logs.contains(code), "{code} is logged: {logs}");
+        assert!(!logs.contains(&message), "SES's message in the logs: {logs}");
+        assert!(!logs.contains(SES_REJECTED_ADDRESS), "an address in the logs: {logs}");
+        let failed: Vec<String> = h
+            .items(ALICE, "EVENT#")
+            .await
+            .iter()
+            .filter(|e| e["eventType"].as_s().is_ok_and(|t| t.ends_with("code.send.failed")))
+            .map(|e| format!("{e:?}"))
+            .collect();
+        assert_eq!(failed.len(), 1, "{code}: {failed:?}");
+        assert!(failed[0].contains(code), "{code} is stored: {failed:?}");
+        assert!(!failed[0].contains(&message), "SES's message stored: {failed:?}");
+        assert!(!failed[0].contains(SES_REJECTED_ADDRESS), "an address stored: {failed:?}");
+    }
+}

@@ -6,8 +6,9 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use send_passkey_link::model::UserId;
+use send_passkey_link::model::{OrgId, UserId};
 use send_passkey_link::seed::{Moves, Seed, SeedError};
+use send_passkey_link::store::dynamodb::admin::MemberOf;
 
 /// Alice (of Demo Corp) listed in Other Org, next to a new user in a new org.
 fn moving_alice() -> String {
@@ -95,7 +96,7 @@ async fn passkey_admin_seed_needs_allow_move_and_reports_the_change() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         stdout.starts_with(&format!(
-            "seeded table {}: 2 orgs, 2 users, 0 memberships (2 created, 1 changed)",
+            "seeded table {}: 2 orgs, 2 users, 0 memberships (2 created, 1 changed), 0 memberships removed",
             h.table.name()
         )),
         "{stdout}"
@@ -131,4 +132,81 @@ async fn passkey_admin_seed_refuses_unknown_roles_and_permissions_before_writing
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown permission \"user.wirte\""), "{out:?}");
     std::fs::remove_file(file).unwrap();
+}
+
+/// Demo Corp with only these members (`(user, role)`).
+fn demo_corp_members(members: &[(&str, &str)]) -> String {
+    let members: Vec<String> =
+        members.iter().map(|(user, role)| format!(r#"{{"userId":"{user}","roles":["{role}"]}}"#)).collect();
+    format!(r#"{{"orgs":[{{"id":"{DEMO_ORG}","name":"Demo Corp","members":[{}]}}]}}"#, members.join(","))
+}
+
+fn send_to_alice_as(caller: &str, caller_org: &str) -> serde_json::Value {
+    event(Some((caller, caller_org)), ALICE, Some(DEMO_ORG))
+}
+
+/// Re-seeding without a member used to leave the membership, and its rights, in place.
+#[tokio::test]
+async fn a_member_the_file_no_longer_names_is_removed_and_loses_its_rights() {
+    let h = Harness::new().await;
+    let demo = OrgId::parse(DEMO_ORG).unwrap();
+    let two =
+        Seed::from_json(&demo_corp_members(&[(DEMO_ADMIN, "ORG_OWNER"), (HELPDESK, "ORG_USER_MANAGER")]))
+            .unwrap()
+            .apply(&h.table)
+            .await
+            .unwrap();
+    // The demo file's third member of Demo Corp is not in this file either.
+    assert_eq!(two.removed, [format!("membership of user 100000000000000018 in org {DEMO_ORG}")]);
+    let (status, body) = h.call(&send_to_alice_as(HELPDESK, DEMO_ORG)).await;
+    assert_eq!(status, 200, "a member with user.write may send: {body}");
+
+    let file = std::env::temp_dir().join(format!("seed-members-{}.json", h.tag));
+    std::fs::write(&file, demo_corp_members(&[(DEMO_ADMIN, "ORG_OWNER")])).unwrap();
+    let out = admin(h.table.name(), &["seed", file.to_str().unwrap()]);
+    std::fs::remove_file(file).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (status, body) = h.call(&send_to_alice_as(HELPDESK, DEMO_ORG)).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    let (status, body) = h.call(&send_to_alice_as(DEMO_ADMIN, DEMO_ORG)).await;
+    assert_eq!(status, 200, "the member the file names keeps its rights: {body}");
+    assert_eq!(h.table.member_ids(MemberOf::Org(&demo)).await.unwrap(), [user(DEMO_ADMIN)]);
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "seeded table {}: 1 orgs, 0 users, 1 memberships (0 created, 0 changed), 1 memberships removed",
+            h.table.name()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\nremoved membership of user {HELPDESK} in org {DEMO_ORG}")),
+        "{stdout}"
+    );
+}
+
+/// Only the lists a file gives replace the stored ones: an org it leaves out, an org without
+/// `members` and a file without `instanceMembers` keep their memberships.
+#[tokio::test]
+async fn memberships_a_file_does_not_cover_stay_and_an_empty_list_removes_them() {
+    let h = Harness::new().await;
+    let other = OrgId::parse(OTHER_ORG).unwrap();
+    let seed = |text: &str| Seed::from_json(text).unwrap();
+    let kept = seed(&format!(r#"{{"orgs":[{{"id":"{OTHER_ORG}","name":"Other Org"}}]}}"#))
+        .apply(&h.table)
+        .await
+        .unwrap();
+    assert!(kept.removed.is_empty(), "{kept:?}");
+    assert_eq!(h.table.member_ids(MemberOf::Org(&other)).await.unwrap(), [user(OTHER_OWNER)]);
+    assert_eq!(h.table.member_ids(MemberOf::Instance).await.unwrap(), [user(INSTANCE_OWNER)]);
+    let (status, body) = h.call(&send_to_alice_as(INSTANCE_OWNER, INSTANCE_ORG)).await;
+    assert_eq!(status, 200, "the instance owner may send in any org: {body}");
+
+    let emptied = seed(r#"{"instanceMembers":[]}"#).apply(&h.table).await.unwrap();
+    assert_eq!(emptied.removed, [format!("instance membership of user {INSTANCE_OWNER}")]);
+    assert!(h.table.member_ids(MemberOf::Instance).await.unwrap().is_empty());
+    let (status, body) = h.call(&send_to_alice_as(INSTANCE_OWNER, INSTANCE_ORG)).await;
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    assert_eq!(h.table.member_ids(MemberOf::Org(&other)).await.unwrap(), [user(OTHER_OWNER)]);
 }

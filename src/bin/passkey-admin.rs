@@ -169,17 +169,22 @@ async fn run(action: Action) -> Result<String, String> {
                 e => e.to_string(),
             })?;
             let mut report = format!(
-                "seeded table {}: {} orgs, {} users, {} memberships ({} created, {} changed)",
+                "seeded table {}: {} orgs, {} users, {} memberships ({} created, {} changed), \
+                 {} memberships removed",
                 table.name(),
                 applied.orgs,
                 applied.users,
                 applied.members,
                 applied.created.len(),
-                applied.changed.len()
+                applied.changed.len(),
+                applied.removed.len()
             );
-            // Only changes are listed one by one: they are what overwrote something.
+            // Only changes and removals are listed one by one: they are what overwrote something.
             for what in &applied.changed {
                 report.push_str(&format!("\nchanged {what}"));
+            }
+            for what in &applied.removed {
+                report.push_str(&format!("\nremoved {what}"));
             }
             Ok(report)
         }

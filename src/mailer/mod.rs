@@ -31,7 +31,9 @@ impl std::fmt::Debug for Mail {
     }
 }
 
-/// Sends one message; returns the provider's message id.
+/// Sends one message; returns the provider's message id. A [`MailError`]'s text is logged
+/// and stored with the user's events: it names the provider's error code, never the
+/// provider's message, which may name the recipient.
 pub trait Mailer {
     fn send(&self, mail: &Mail) -> impl Future<Output = Result<String, MailError>> + Send;
 }

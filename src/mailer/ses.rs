@@ -144,20 +144,28 @@ fn utf8(text: &str) -> Result<Content, String> {
 
 /// Sorts a failed send by what SES did with the message: refused it (nothing sent), or
 /// perhaps took it without the answer reaching us (sent or not: never send it again).
+///
+/// Of a refusal only SES's error code is kept, never its message: that names addresses (the
+/// sandbox's "identities failed the check ...: alice@example.com"), and the text goes to the
+/// logs and into the user's stored `code.send.failed` event.
 fn classify<E>(err: SdkError<E, HttpResponse>) -> Refusal
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("unknown");
-            let text = format!("SendEmail: {code}: {}", service.err().message().unwrap_or_default());
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default();
+            let text = match code {
+                "" => format!("SendEmail: HTTP {status} without an error code"),
+                _ => format!("SendEmail: {code}"),
+            };
             match code {
                 "MessageRejected" | "MailFromDomainNotVerifiedException" | "BadRequestException" => {
                     Refusal::Other(MailError::Rejected(text))
                 }
                 "TooManyRequestsException" | "ThrottlingException" | "Throttling" => Refusal::Throttled(text),
-                _ if service.raw().status().as_u16() == 429 => Refusal::Throttled(text),
+                _ if status == 429 => Refusal::Throttled(text),
                 // A 5xx (SES's InternalFailure, or a proxy's 502/504) does not say the message
                 // was not taken: it may be on its way, so it must not be sent again.
                 _ if service.raw().status().is_server_error() => {

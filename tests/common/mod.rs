@@ -453,12 +453,15 @@ pub const SES_THROTTLED: StubAnswer = StubAnswer {
     body: r#"{"message":"Maximum sending rate exceeded."}"#,
     after: Duration::ZERO,
 };
+/// The SES sandbox refusing an unverified recipient, naming it ([`SES_REJECTED_ADDRESS`]).
 pub const SES_REJECTED: StubAnswer = StubAnswer {
     status: 400,
     error_type: Some("MessageRejected"),
-    body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: no-reply@demo.example"}"#,
+    body: r#"{"message":"Email address is not verified. The following identities failed the check in region EU-CENTRAL-1: refused.recipient@sandbox.example"}"#,
     after: Duration::ZERO,
 };
+/// The address [`SES_REJECTED`]'s message names.
+pub const SES_REJECTED_ADDRESS: &str = "refused.recipient@sandbox.example";
 /// DynamoDB (JSON 1.0 protocol) refusing for capacity, as on a throttled table.
 pub const DYNAMODB_THROTTLED: StubAnswer = StubAnswer {
     status: 400,

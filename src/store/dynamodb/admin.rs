@@ -233,6 +233,38 @@ impl Table {
         self.replace(item).await
     }
 
+    /// The users holding a membership of `of`, as stored.
+    pub async fn member_ids(&self, of: MemberOf<'_>) -> Result<Vec<UserId>, StoreError> {
+        let items = self.query_partition(&keys::members_partition(of.org()), keys::MEMBER_PREFIX).await?;
+        items
+            .iter()
+            .map(|item| {
+                let sk = item.get(keys::SK).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+                sk.strip_prefix(keys::MEMBER_PREFIX)
+                    .and_then(UserId::parse)
+                    .ok_or_else(|| StoreError::Internal(format!("membership item with sort key {sk:?}")))
+            })
+            .collect()
+    }
+
+    /// Deletes a membership; `false` when there was none.
+    pub async fn delete_member(&self, of: MemberOf<'_>, user: &UserId) -> Result<bool, StoreError> {
+        let key = match of.org() {
+            Some(org) => keys::org_member(org, user),
+            None => keys::instance_member(user),
+        };
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(key))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(out.attributes.is_some())
+    }
+
     /// Writes `item` whole, reporting against the item it replaced.
     async fn replace(&self, item: Item) -> Result<Written, StoreError> {
         let new = item.clone();
@@ -252,6 +284,22 @@ impl Table {
             .await
             .map_err(|e| classify("PutItem", e))?;
         Ok(out.attributes)
+    }
+}
+
+/// Whose memberships: an organisation's or the instance's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOf<'a> {
+    Org(&'a OrgId),
+    Instance,
+}
+
+impl<'a> MemberOf<'a> {
+    fn org(self) -> Option<&'a OrgId> {
+        match self {
+            MemberOf::Org(org) => Some(org),
+            MemberOf::Instance => None,
+        }
     }
 }
 

@@ -71,12 +71,20 @@ pub fn legacy_org_texts(org: &OrgId) -> Key {
     key(format!("ORG#{org}"), "#MAILTEXTS".into())
 }
 
+/// The sort keys of the memberships in an organisation's or the instance's partition.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// The partition of an organisation's memberships (`None`: of the instance's).
+pub fn members_partition(org: Option<&OrgId>) -> String {
+    org.map_or_else(|| "INSTANCE".to_owned(), |org| format!("ORG#{org}"))
+}
+
 pub fn org_member(org: &OrgId, user: &UserId) -> Key {
-    key(format!("ORG#{org}"), format!("MEMBER#{user}"))
+    key(members_partition(Some(org)), format!("{MEMBER_PREFIX}{user}"))
 }
 
 pub fn instance_member(user: &UserId) -> Key {
-    key("INSTANCE".into(), format!("MEMBER#{user}"))
+    key(members_partition(None), format!("{MEMBER_PREFIX}{user}"))
 }
 
 pub fn user(user: &UserId) -> Key {

@@ -328,6 +328,11 @@ fn guarded_write_outcome(result: TransactResult) -> Result<(), StoreError> {
 impl Table {
     /// A user's items whose sort key starts with `prefix`, every page of them.
     async fn query_prefix(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_partition(&format!("USER#{user}"), prefix).await
+    }
+
+    /// The items of partition `pk` whose sort key starts with `prefix`, every page of them.
+    async fn query_partition(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -336,7 +341,7 @@ impl Table {
                 .query()
                 .table_name(&self.name)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(format!("USER#{user}")))
+                .expression_attribute_values(":pk", s(pk))
                 .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
