@@ -45,6 +45,11 @@ pub const VARIABLES: &[&str] = &[
     "LOG_FORMAT",
 ];
 
+/// The header infra/page-edge.yaml's CloudFront distribution adds to each page request, holding
+/// the secret whose SHA-256 is `PAGE_EDGE_SECRET_SHA256` (CloudFront overwrites a viewer's own
+/// header of that name).
+pub const PAGE_EDGE_HEADER: &str = "x-passkeys-edge";
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {variable}: {reason}")]
 pub struct ConfigError {

@@ -16,6 +16,7 @@ use tracing::info;
 use super::routes::{Family, Operation, Route};
 use super::{failure_response, json_body, json_response, passkeys};
 use crate::ceremony::Attachment;
+use crate::config::PAGE_EDGE_HEADER;
 use crate::domain::PasskeyLinks;
 use crate::error::{Error, FieldProblem};
 use crate::event::Query;
@@ -216,9 +217,6 @@ async fn finish<S: Store, M: Mailer + Sync>(
     Ok(json!({ "details": details.v2_json() }))
 }
 
-/// The origin header infra/page-edge.yaml's distribution adds, holding the edge's secret
-/// (CloudFront overwrites a viewer's own header of that name).
-const EDGE_HEADER: &str = "x-passkeys-edge";
 /// The viewer's address and port as CloudFront saw them.
 const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
 
@@ -257,7 +255,7 @@ fn source(req: &Request, edge_secret_sha256: Option<[u8; 32]>) -> String {
 /// Whether the request carries the edge's secret: one `x-passkeys-edge` value whose SHA-256
 /// is the configured one (compared in constant time; the value is never logged).
 fn through_edge(req: &Request, secret_sha256: &[u8; 32]) -> bool {
-    single_header(req, EDGE_HEADER)
+    single_header(req, PAGE_EDGE_HEADER)
         .is_some_and(|secret| constant_time_eq(&Sha256::digest(secret.as_bytes()), secret_sha256))
 }
 
