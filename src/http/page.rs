@@ -274,7 +274,7 @@ fn single_header<'r>(req: &'r Request, name: &str) -> Option<&'r HeaderValue> {
 /// a missing port included, is no address.
 fn viewer_address(value: &str) -> Option<IpAddr> {
     let (address, port) = value.trim().rsplit_once(':')?;
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
+    if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
         return None;
     }
     match address.strip_prefix('[') {
