@@ -59,7 +59,7 @@ stop: ## stop everything `make dev` or an interrupted run started
 	@scripts/lambda.sh down
 	@$(STACK) down
 
-validate: tools-stack ## cfn-lint + sam validate --lint + checkov on infra/template.yaml (offline, zero warnings)
+validate: tools-stack ## cfn-lint + sam validate --lint + checkov on infra/template.yaml and infra/page-edge.yaml (offline, zero warnings)
 	@scripts/infra.sh validate
 
 package: tools-stack ## sam build: the arm64 bootstraps via cargo-lambda + zig; prints their sizes

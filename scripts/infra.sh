@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # infra/template.yaml: validate (offline), package (sam build: arm64 bootstrap via
-# cargo-lambda + zig), deploy (sam deploy, guided the first time).
+# cargo-lambda + zig), deploy (sam deploy, guided the first time). validate also checks
+# infra/page-edge.yaml, the page's optional edge (deployed by hand: README, Deploying).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
@@ -25,13 +26,19 @@ build() {
 
 case "${1:-}" in
   validate)
-    cfn-lint template.yaml
-    sam validate --lint --template-file template.yaml
-    # Findings that do not apply are skipped, with the reason, in the template's Metadata.
-    # --skip-download: offline, no call to the vendor's platform.
-    "$("$ROOT/scripts/tools.sh" checkov)" -f template.yaml --framework cloudformation \
-      --skip-download --compact --quiet
-    echo "validate: cfn-lint, sam validate --lint and checkov passed with no errors and no warnings"
+    checkov="$("$ROOT/scripts/tools.sh" checkov)"
+    # page-edge.yaml lives in us-east-1 (CloudFront's web ACLs), whatever the stack's region.
+    for template in template.yaml page-edge.yaml; do
+      region="$AWS_DEFAULT_REGION"
+      [[ "$template" == page-edge.yaml ]] && region=us-east-1
+      cfn-lint --regions "$region" -- "$template"
+      sam validate --lint --region "$region" --template-file "$template"
+      # Findings that do not apply are skipped, with the reason, in the template's Metadata.
+      # --skip-download: offline, no call to the vendor's platform.
+      "$checkov" -f "$template" --framework cloudformation --skip-download --compact --quiet
+    done
+    echo "validate: cfn-lint, sam validate --lint and checkov passed on template.yaml and" \
+      "page-edge.yaml with no errors and no warnings"
     ;;
   package) build ;;
   deploy)

@@ -40,9 +40,15 @@ pub const VARIABLES: &[&str] = &[
     "PASSKEY_CODE_MAX_ATTEMPTS",
     "PAGE_RATE_LIMIT_PER_SOURCE",
     "PAGE_RATE_LIMIT_PER_CODE",
+    "PAGE_EDGE_SECRET_SHA256",
     "RUST_LOG",
     "LOG_FORMAT",
 ];
+
+/// The header infra/page-edge.yaml's CloudFront distribution adds to each page request, holding
+/// the secret whose SHA-256 is `PAGE_EDGE_SECRET_SHA256` (CloudFront overwrites a viewer's own
+/// header of that name).
+pub const PAGE_EDGE_HEADER: &str = "x-passkeys-edge";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {variable}: {reason}")]
@@ -86,18 +92,24 @@ pub struct Config {
     /// `PASSKEY_CODE_MAX_ATTEMPTS`: wrong codes a link takes before it locks.
     pub code_max_attempts: u32,
     /// `PAGE_RATE_LIMIT_PER_SOURCE` / `PAGE_RATE_LIMIT_PER_CODE`: requests per minute the
-    /// anonymous registration page takes from one address / for one link.
+    /// anonymous registration page takes from one address / for one link;
+    /// `PAGE_EDGE_SECRET_SHA256`: the edge whose viewer address counts as the source.
     pub page_limits: PageLimits,
 }
 
-/// Requests per minute the anonymous page routes take.
+/// Requests per minute the anonymous page routes take, and whose address is the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageLimits {
     pub per_source: u32,
     pub per_code: u32,
+    /// The SHA-256 of the secret the page's CloudFront distribution (infra/page-edge.yaml)
+    /// adds to each request: only a request carrying it has its `CloudFront-Viewer-Address`
+    /// believed. `None`: the source is always the address API Gateway saw.
+    pub edge_secret_sha256: Option<[u8; 32]>,
 }
 
-pub const DEFAULT_PAGE_LIMITS: PageLimits = PageLimits { per_source: 30, per_code: 10 };
+pub const DEFAULT_PAGE_LIMITS: PageLimits =
+    PageLimits { per_source: 30, per_code: 10, edge_secret_sha256: None };
 pub const DEFAULT_CODE_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_RP_NAME: &str = "ZITADEL";
 
@@ -193,6 +205,13 @@ impl Config {
         let page_limits = PageLimits {
             per_source: bounded("PAGE_RATE_LIMIT_PER_SOURCE", DEFAULT_PAGE_LIMITS.per_source, 100_000)?,
             per_code: bounded("PAGE_RATE_LIMIT_PER_CODE", DEFAULT_PAGE_LIMITS.per_code, 10_000)?,
+            edge_secret_sha256: match get("PAGE_EDGE_SECRET_SHA256") {
+                None => None,
+                Some(raw) => Some(
+                    parse_sha256_hex(raw.trim())
+                        .map_err(|reason| ConfigError { variable: "PAGE_EDGE_SECRET_SHA256", reason })?,
+                ),
+            },
         };
         Ok(Self {
             relying_parties,
@@ -252,6 +271,26 @@ fn parse_bounded(raw: &str, min: u64, max: u64) -> Result<u64, String> {
         return Err(format!("must be between {min} and {max}"));
     }
     Ok(value)
+}
+
+/// SHA-256 of nothing: a header that is present but empty would match it.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// A SHA-256 as `sha256sum` prints it: 64 lowercase hex digits.
+fn parse_sha256_hex(raw: &str) -> Result<[u8; 32], String> {
+    let well_formed = raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !well_formed {
+        return Err("must be a SHA-256 as 64 lowercase hex digits (sha256sum's output)".into());
+    }
+    if raw == EMPTY_SHA256 {
+        return Err("is the SHA-256 of an empty secret".into());
+    }
+    let nibble = |digit: u8| if digit.is_ascii_digit() { digit - b'0' } else { digit - b'a' + 10 };
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(raw.as_bytes().chunks_exact(2)) {
+        *byte = nibble(pair[0]) << 4 | nibble(pair[1]);
+    }
+    Ok(digest)
 }
 
 fn parse_lifetime(raw: &str) -> Result<Duration, String> {
@@ -364,6 +403,30 @@ mod tests {
             pairs.push((var, bad));
             assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, var, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_edge_secret_hash_is_64_lowercase_hex_digits() {
+        let with = |v: &str| Config::from_lookup(lookup(&[BASE[0], BASE[1], ("PAGE_EDGE_SECRET_SHA256", v)]));
+        assert_eq!(Config::from_lookup(lookup(&BASE)).unwrap().page_limits.edge_secret_sha256, None);
+        let hash = crate::link::hash_code("edge secret");
+        let parsed = with(&hash).unwrap().page_limits.edge_secret_sha256.unwrap();
+        let hex: String = parsed.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, hash);
+        assert_eq!(with(&format!(" {hash}\n")).unwrap().page_limits.edge_secret_sha256, Some(parsed));
+        for bad in [
+            hash.to_uppercase(),
+            hash[..63].to_owned(),
+            format!("{hash}0"),
+            format!("{}g", &hash[..63]),
+            "edge secret".to_owned(),
+            EMPTY_SHA256.to_owned(),
+        ] {
+            let err = with(&bad).unwrap_err();
+            assert_eq!(err.variable, "PAGE_EDGE_SECRET_SHA256", "{bad:?}");
+            assert!(!err.to_string().contains("edge secret"), "{err}");
+        }
+        assert_eq!(crate::link::hash_code(""), EMPTY_SHA256);
     }
 
     #[test]

@@ -10,18 +10,22 @@ use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::routes::{Family, Operation, Route};
 use super::{failure_response, json_body, json_response, passkeys};
 use crate::ceremony::Attachment;
+use crate::config::PAGE_EDGE_HEADER;
 use crate::domain::PasskeyLinks;
 use crate::error::{Error, FieldProblem};
 use crate::event::Query;
 use crate::mailer::Mailer;
 use crate::model::UserId;
 use crate::page::{PageRenderer, PageState, SCRIPT, STYLE};
-use crate::registration::{Actor, BeginRegistration, CodeProof, FinishRegistration, LinkState};
+use crate::registration::{
+    constant_time_eq, Actor, BeginRegistration, CodeProof, FinishRegistration, LinkState,
+};
 use crate::store::Store;
 
 const CSP: &str =
@@ -95,7 +99,7 @@ async fn page<S: Store, M: Mailer + Sync>(
     };
     let admitted = links
         .admit_page_request(
-            &source(req),
+            &source(req, links.registration.page_limits.edge_secret_sha256),
             user_id.as_ref().zip(proof.as_ref()).map(|(u, p)| (u, p.id.as_str())),
         )
         .await;
@@ -164,7 +168,12 @@ async fn begin<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let body = json_body(req)?;
     let (user_id, proof) = proof_of(&body)?;
-    links.admit_page_request(&source(req), Some((&user_id, &proof.id))).await?;
+    links
+        .admit_page_request(
+            &source(req, links.registration.page_limits.edge_secret_sha256),
+            Some((&user_id, &proof.id)),
+        )
+        .await?;
     let begun = links
         .begin_registration(&BeginRegistration {
             actor: Actor::LinkHolder,
@@ -184,7 +193,12 @@ async fn finish<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let body = json_body(req)?;
     let (user_id, proof) = proof_of(&body)?;
-    links.admit_page_request(&source(req), Some((&user_id, &proof.id))).await?;
+    links
+        .admit_page_request(
+            &source(req, links.registration.page_limits.edge_secret_sha256),
+            Some((&user_id, &proof.id)),
+        )
+        .await?;
     let passkey_id = match body.get("passkeyId").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => id.to_owned(),
         _ => return Err(Error::InvalidField(FieldProblem::PasskeyIdMissing)),
@@ -203,10 +217,24 @@ async fn finish<S: Store, M: Mailer + Sync>(
     Ok(json!({ "details": details.v2_json() }))
 }
 
-/// The key the page's per-source limit counts under: the client's address as API Gateway saw
-/// it (behind a load balancer, the address it appended to `X-Forwarded-For`: the last entry,
-/// earlier ones are the client's to write), an IPv6 address as its /64.
-fn source(req: &Request) -> String {
+/// The viewer's address and port as CloudFront saw them.
+const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+
+/// The key the page's per-source limit counts under: the viewer's address CloudFront names,
+/// on a request that carries the edge's secret (`PAGE_EDGE_SECRET_SHA256`), since API
+/// Gateway sees only CloudFront's own addresses then; otherwise the client's address as API
+/// Gateway saw it (behind a load balancer, the address it appended to `X-Forwarded-For`: the
+/// last entry, earlier ones are the client's to write). An IPv6 address counts as its /64.
+/// Anyone can send `CloudFront-Viewer-Address` straight to the API: without the secret it
+/// would let a client pick its own bucket, so it is read only with it.
+fn source(req: &Request, edge_secret_sha256: Option<[u8; 32]>) -> String {
+    let viewer = edge_secret_sha256
+        .filter(|hash| through_edge(req, hash))
+        .and_then(|_| single_header(req, VIEWER_ADDRESS_HEADER))
+        .and_then(|value| viewer_address(value.to_str().ok()?));
+    if let Some(viewer) = viewer {
+        return source_key(&viewer.to_string());
+    }
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
@@ -222,6 +250,37 @@ fn source(req: &Request) -> String {
         _ => None,
     }
     .map_or_else(|| "unknown".into(), |address| source_key(&address))
+}
+
+/// Whether the request carries the edge's secret: one `x-passkeys-edge` value whose SHA-256
+/// is the configured one (compared in constant time; the value is never logged).
+fn through_edge(req: &Request, secret_sha256: &[u8; 32]) -> bool {
+    single_header(req, PAGE_EDGE_HEADER)
+        .is_some_and(|secret| constant_time_eq(&Sha256::digest(secret.as_bytes()), secret_sha256))
+}
+
+/// A header sent exactly once; a repeated one is nobody's to trust.
+fn single_header<'r>(req: &'r Request, name: &str) -> Option<&'r HeaderValue> {
+    let mut values = req.headers().get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => Some(value),
+        _ => None,
+    }
+}
+
+/// The address of a `CloudFront-Viewer-Address` value, `address:port`: `198.51.100.10:46532`,
+/// and for IPv6 the address unbracketed, `2001:db8::8a2e:370:7334:46532`, so the port is what
+/// follows the last colon (a bracketed `[2001:db8::1]:443` is taken too). Anything else,
+/// a missing port included, is no address.
+fn viewer_address(value: &str) -> Option<IpAddr> {
+    let (address, port) = value.trim().rsplit_once(':')?;
+    if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
+        return None;
+    }
+    match address.strip_prefix('[') {
+        Some(bracketed) => bracketed.strip_suffix(']')?.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        None => address.parse().ok(),
+    }
 }
 
 /// An IPv4 address as it is; an IPv6 address as its /64: a network (a home's, a server's) has
@@ -243,7 +302,54 @@ fn source_key(address: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::source_key;
+    use super::{source_key, viewer_address};
+
+    fn viewer(value: &str) -> Option<String> {
+        viewer_address(value).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn a_viewer_address_is_the_address_before_the_port() {
+        assert_eq!(viewer("198.51.100.10:46532").as_deref(), Some("198.51.100.10"));
+        assert_eq!(viewer(" 198.51.100.10:1 ").as_deref(), Some("198.51.100.10"));
+        // CloudFront writes IPv6 unbracketed: the port follows the last colon.
+        assert_eq!(viewer("2001:db8::8a2e:370:7334:46532").as_deref(), Some("2001:db8::8a2e:370:7334"));
+        assert_eq!(viewer("2001:db8::1:443").as_deref(), Some("2001:db8::1"));
+        assert_eq!(viewer("0000:0000:0000:0000:0000:0000:0000:0001:52325").as_deref(), Some("::1"));
+        assert_eq!(viewer("[2001:db8::1]:443").as_deref(), Some("2001:db8::1"));
+        assert_eq!(viewer("::ffff:198.51.100.7:443").as_deref(), Some("::ffff:198.51.100.7"));
+    }
+
+    #[test]
+    fn a_malformed_viewer_address_is_none() {
+        for bad in [
+            "",
+            "198.51.100.10",
+            "198.51.100.10:",
+            "198.51.100.10:65536",
+            "198.51.100.10:+443",
+            "198.51.100.10:44 3",
+            "198.51.100:443",
+            "198.51.100.10:443, 203.0.113.9:443",
+            "[198.51.100.10]:443",
+            "[2001:db8::1:443",
+            "2001:db8:1:2:3:4:5:6",
+            "fe80::1%eth0:443",
+            "unknown:443",
+            ":443",
+        ] {
+            assert_eq!(viewer(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_viewer_address_is_keyed_as_a_source_address_is() {
+        let key = |value: &str| source_key(&viewer_address(value).unwrap().to_string());
+        assert_eq!(key("198.51.100.10:46532"), "198.51.100.10");
+        assert_eq!(key("2001:db8:1:2::8a2e:443"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1:50000"), "2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:198.51.100.7:443"), "198.51.100.7");
+    }
 
     #[test]
     fn an_ipv4_address_is_its_own_key() {
