@@ -58,7 +58,13 @@ async fn v1_link_answers_the_link_stores_its_hash_and_mails_nothing() {
     assert_eq!(body["expiration"], "3600s");
     assert_eq!(body["details"]["sequence"], "1");
     assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
-    assert!(body["details"]["creationDate"].is_string(), "v1 details keep creationDate");
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(
+        details.keys().collect::<Vec<_>>(),
+        ["creationDate", "resourceOwner", "sequence"],
+        "ZITADEL's details of an addition: {body}"
+    );
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["details", "expiration", "link"]);
     let link = body["link"].as_str().unwrap();
     assert!(link.starts_with("http://localhost:8080/ui/login/login/passwordless/init?userID=100000000000000011&orgID=100000000000000001&codeID="), "{link}");
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty(), "a returned link is not mailed");
