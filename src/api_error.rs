@@ -205,7 +205,7 @@ impl From<&Error> for ApiError {
             Error::InvalidUrlTemplate(_) => ApiError::new(
                 InvalidArgument,
                 "LINK-Ut6Vz",
-                "URL Template is invalid: https only, at most 200 characters, placeholders {{.UserID}} {{.OrgID}} {{.CodeID}} {{.Code}} only, {{.Code}} required",
+                "URL Template is invalid: 1-200 characters, https (http only for localhost, 127.0.0.0/8 and [::1]), placeholders {{.UserID}} {{.OrgID}} {{.CodeID}} {{.Code}} only, {{.Code}} required",
             ),
             Error::UnreadableHeader(_) => ApiError::new(
                 InvalidArgument,

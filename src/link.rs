@@ -4,6 +4,7 @@
 //! is redacted, and only [`LinkSecret::hash`] goes to the store.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -58,7 +59,8 @@ pub const MAX_REQUEST_TEMPLATE_LEN: usize = 200;
 
 impl UrlTemplate {
     /// Rejects templates that could not carry the code or would send it in clear text over
-    /// the network (plain http is allowed only for a login UI on this machine).
+    /// the network: plain http is allowed only for a login UI on this machine (a loopback
+    /// host: `localhost`, `127.0.0.0/8`, `[::1]`), as ZITADEL's own login runs in development.
     pub fn parse(raw: &str) -> Result<Self, String> {
         if !raw.contains(CODE_PLACEHOLDER) {
             return Err(format!("must contain the placeholder {CODE_PLACEHOLDER}"));
@@ -77,34 +79,29 @@ impl UrlTemplate {
         if raw.contains('\\') {
             return Err("must not contain a backslash".into());
         }
-        let rest = if let Some(rest) = raw.strip_prefix("https://") {
-            rest
-        } else if let Some(rest) = raw.strip_prefix("http://") {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-                return Err("must use https (http only for localhost)".into());
-            }
-            rest
-        } else {
-            return Err("must start with https://".into());
+        let (secure, rest) = match (raw.strip_prefix("https://"), raw.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err("must start with https:// (or http:// for a loopback host)".into()),
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.is_empty() || authority.contains('@') || authority.contains('{') {
             return Err("must name a fixed host (no user info, no placeholder)".into());
         }
+        if !secure && !loopback(authority) {
+            return Err("must use https (http only for localhost, 127.0.0.0/8 and [::1])".into());
+        }
         Ok(Self(raw.to_owned()))
     }
 
     /// A template from a request in ZITADEL's Go-template form (v2 `sendLink.urlTemplate`):
-    /// `{{.UserID}}`, `{{.OrgID}}`, `{{.CodeID}}`, `{{.Code}}` and nothing else, https only,
-    /// at most [`MAX_REQUEST_TEMPLATE_LEN`] characters, the code included.
+    /// `{{.UserID}}`, `{{.OrgID}}`, `{{.CodeID}}`, `{{.Code}}` and nothing else, 1 to
+    /// [`MAX_REQUEST_TEMPLATE_LEN`] characters as in ZITADEL, https (http for a loopback
+    /// host, as [`UrlTemplate::parse`]), the code included: unlike ZITADEL, which leaves it
+    /// optional, since a link without its code cannot be redeemed.
     pub fn from_request(raw: &str) -> Result<Self, String> {
         if raw.chars().count() > MAX_REQUEST_TEMPLATE_LEN {
             return Err(format!("is longer than {MAX_REQUEST_TEMPLATE_LEN} characters"));
-        }
-        if !raw.starts_with("https://") {
-            return Err("must start with https://".into());
         }
         let mut converted = String::with_capacity(raw.len());
         let mut rest = raw;
@@ -156,6 +153,28 @@ impl UrlTemplate {
     }
 }
 
+/// Whether an authority (`host[:port]`) names this machine: `localhost`, an address in
+/// `127.0.0.0/8` or `[::1]`, each in the one form a browser reads the same way.
+fn loopback(authority: &str) -> bool {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, port)) => (addr.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback()), port),
+            None => (false, ""),
+        },
+        None => {
+            let (host, port) = authority.find(':').map_or((authority, ""), |at| authority.split_at(at));
+            (
+                host.eq_ignore_ascii_case("localhost")
+                    || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback()),
+                port,
+            )
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    host && port_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +218,9 @@ mod tests {
         );
         for bad in [
             "https://app.example/x",
-            "http://localhost/{{.Code}}",
+            "",
+            "http://app.example/{{.Code}}",
+            "http://localhost.evil.example/{{.Code}}",
             "https://app.example/{code}",
             "https://app.example/{{.Code}}{userID}",
             "https://app.example/{{.Code}}&x={{.Password}}",
@@ -212,6 +233,16 @@ mod tests {
         ] {
             assert!(UrlTemplate::from_request(bad).is_err(), "{bad}");
         }
+        for ok in [
+            "http://localhost:3000/p?c={{.Code}}",
+            "http://127.0.0.1:3000/{{.Code}}",
+            "http://[::1]:3000/{{.Code}}",
+        ] {
+            assert!(UrlTemplate::from_request(ok).is_ok(), "{ok}");
+        }
+        let at_limit = format!("https://app.example/{}?c={{{{.Code}}}}", "é".repeat(200 - 32));
+        assert_eq!(at_limit.chars().count(), 200);
+        assert!(UrlTemplate::from_request(&at_limit).is_ok(), "200 characters, more bytes");
         let long = format!("https://app.example/{}?c={{{{.Code}}}}", "a".repeat(200));
         assert!(UrlTemplate::from_request(&long).unwrap_err().contains("200"));
         assert!(UrlTemplate::from_request("https://a.example/x").unwrap_err().contains("{{.Code}}"));
@@ -227,9 +258,15 @@ mod tests {
 
     #[test]
     fn template_validation() {
-        for ok in
-            ["http://localhost:8080/x?c={code}", "http://127.0.0.1/x?c={code}", "https://a.example/{code}"]
-        {
+        for ok in [
+            "http://localhost:8080/x?c={code}",
+            "http://LOCALHOST/x?c={code}",
+            "http://127.0.0.1/x?c={code}",
+            "http://127.1.2.3:9/x?c={code}",
+            "http://[::1]/x?c={code}",
+            "http://[::1]:3000#c={code}",
+            "https://a.example/{code}",
+        ] {
             assert!(UrlTemplate::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -240,6 +277,17 @@ mod tests {
             "https://a.example/ x{code}",
             "http://localhost.evil.example/{code}",
             "http://localhost:1@evil.example/{code}",
+            "http://localhost./{code}",
+            "http://localhost:/{code}",
+            "http://localhost:80x/{code}",
+            "http://128.0.0.1/{code}",
+            "http://127.0.0.01/{code}",
+            "http://127.1/{code}",
+            "http://[::2]/{code}",
+            "http://[::ffff:127.0.0.1]/{code}",
+            "http://[::1/{code}",
+            "http://[::1]x/{code}",
+            "http://0.0.0.0/{code}",
             "https://{code}.example/",
             // a shell default cut at the first '}' once produced this:
             "http://localhost:8080/init?userID={userID&orgID={orgID}&code={code}}",

@@ -168,7 +168,7 @@ pub struct Org {
     pub state: OrgState,
 }
 
-/// ZITADEL's `ObjectDetails` of a manipulation: the event this call added.
+/// ZITADEL's details of a manipulation: the event this call added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Details {
     pub sequence: u64,
@@ -176,28 +176,34 @@ pub struct Details {
     pub resource_owner: OrgId,
 }
 
-impl Serialize for Details {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        // uint64 travels as a decimal string in grpc-gateway JSON; both dates are the event's.
-        let date = self.event_date.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut s = serializer.serialize_struct("Details", 4)?;
-        s.serialize_field("sequence", &self.sequence.to_string())?;
-        s.serialize_field("creationDate", &date)?;
-        s.serialize_field("changeDate", &date)?;
-        s.serialize_field("resourceOwner", self.resource_owner.as_str())?;
-        s.end()
-    }
-}
-
 impl Details {
-    /// ZITADEL v2's `Details`: the same without `creationDate`.
+    /// v2's `Details`: `sequence`, `changeDate`, `resourceOwner`.
     pub fn v2_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "sequence": self.sequence.to_string(),
-            "changeDate": self.event_date.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "resourceOwner": self.resource_owner.as_str(),
-        })
+        self.json("changeDate")
+    }
+
+    /// v1's `ObjectDetails` of an addition (ZITADEL's `AddToDetailsPb`, a new link):
+    /// `sequence`, `creationDate`, `resourceOwner`.
+    pub fn v1_added_json(&self) -> serde_json::Value {
+        self.json("creationDate")
+    }
+
+    /// v1's `ObjectDetails` of a change (ZITADEL's `DomainToChangeDetailsPb`, a removal):
+    /// `sequence`, `changeDate`, `resourceOwner`.
+    pub fn v1_changed_json(&self) -> serde_json::Value {
+        self.json("changeDate")
+    }
+
+    /// uint64 travels as a decimal string in protobuf JSON, which omits it when 0.
+    fn json(&self, date_field: &str) -> serde_json::Value {
+        let mut details = serde_json::Map::new();
+        if self.sequence != 0 {
+            details.insert("sequence".into(), self.sequence.to_string().into());
+        }
+        details
+            .insert(date_field.into(), self.event_date.to_rfc3339_opts(SecondsFormat::Millis, true).into());
+        details.insert("resourceOwner".into(), self.resource_owner.as_str().into());
+        details.into()
     }
 }
 
@@ -247,16 +253,24 @@ mod tests {
     }
 
     #[test]
-    fn details_serialize_as_grpc_gateway_json() {
+    fn details_take_zitadels_shapes_in_protobuf_json() {
         let details = Details {
             sequence: 2,
             event_date: DateTime::parse_from_rfc3339("2024-06-13T06:44:37.459Z").unwrap().into(),
             resource_owner: OrgId::parse("69629023906488334").unwrap(),
         };
+        let date = "2024-06-13T06:44:37.459Z";
+        let owner = "69629023906488334";
         assert_eq!(
-            serde_json::to_value(&details).unwrap(),
-            serde_json::json!({"sequence":"2","creationDate":"2024-06-13T06:44:37.459Z",
-                "changeDate":"2024-06-13T06:44:37.459Z","resourceOwner":"69629023906488334"})
+            details.v2_json(),
+            serde_json::json!({"sequence":"2","changeDate":date,"resourceOwner":owner})
         );
+        assert_eq!(details.v1_changed_json(), details.v2_json());
+        assert_eq!(
+            details.v1_added_json(),
+            serde_json::json!({"sequence":"2","creationDate":date,"resourceOwner":owner})
+        );
+        let first = Details { sequence: 0, ..details };
+        assert_eq!(first.v2_json(), serde_json::json!({"changeDate":date,"resourceOwner":owner}));
     }
 }

@@ -89,6 +89,13 @@ pub struct FinishRegistration {
     pub code: Option<CodeProof>,
 }
 
+/// A user's passkeys as read, with the sequence of the user's last event.
+pub struct PasskeyList {
+    pub passkeys: Vec<StoredPasskey>,
+    pub sequence: u64,
+    pub at: DateTime<Utc>,
+}
+
 /// What the page shows for a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -405,15 +412,12 @@ where
         Ok(Details { sequence: passkey.sequence, event_date: now, resource_owner: passkey.org_id })
     }
 
-    /// The user's passkeys, oldest first, and when they were read.
-    pub async fn list_passkeys(
-        &self,
-        target: &LinkTarget,
-    ) -> Result<(Vec<StoredPasskey>, DateTime<Utc>), Error> {
+    /// The user's passkeys, oldest first, the user's sequence and when they were read.
+    pub async fn list_passkeys(&self, target: &LinkTarget) -> Result<PasskeyList, Error> {
         let resolved = self.resolve(target).await?;
         let mut passkeys = self.store.list_passkeys(&resolved.user.id).await?;
         passkeys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
-        Ok((passkeys, Utc::now()))
+        Ok(PasskeyList { passkeys, sequence: resolved.user.sequence, at: Utc::now() })
     }
 
     pub async fn remove_passkey(&self, target: &LinkTarget, passkey_id: &str) -> Result<Details, Error> {

@@ -182,6 +182,41 @@ async fn passkey_names_refuse_bidi_overrides_and_invisible_characters() {
     }
 }
 
+/// The anonymous calls answered a wrong code for a real link (400 CODE-Iv3Kp) unlike an
+/// unknown link (404 CODE-Nf2Qe): an oracle for which link ids exist, which the page itself
+/// never was. Both answer as the unknown link now; the wrong codes still count and lock it.
+#[tokio::test]
+async fn page_calls_answer_a_wrong_code_as_they_answer_an_unknown_link() {
+    let h = Harness::new().await;
+    let (id, code) = code_for(&h, ALICE, ADMIN).await;
+    let unknown = "00000000-0000-0000-0000-000000000000";
+    let (status, no_link) = page_begin(&h, ALICE, unknown, "guess").await;
+    assert_eq!((status, error_id(&no_link)), (404, "CODE-Nf2Qe"), "{no_link}");
+    assert_eq!(page_begin(&h, ALICE, &id, "guess").await, (404, no_link.clone()), "_begin, wrong code");
+
+    let (status, begun) = page_begin(&h, ALICE, &id, &code).await;
+    assert_eq!(status, 200, "{begun}");
+    let pid = begun["passkeyId"].as_str().unwrap();
+    let credential = cred(&begun["publicKeyCredentialCreationOptions"]);
+    let (_, no_ceremony) = page_finish(&h, ALICE, unknown, "guess", pid, &credential, "x").await;
+    assert_eq!(error_id(&no_ceremony), "PASSKEY-Cn7Wm", "an unknown link has no ceremony: {no_ceremony}");
+    assert_eq!(
+        page_finish(&h, ALICE, &id, "guess", pid, &credential, "x").await,
+        (404, no_link.clone()),
+        "_finish, wrong code"
+    );
+
+    // Two wrong codes counted; three more lock the link, for the right code too.
+    for _ in 0..3 {
+        assert_eq!(page_begin(&h, ALICE, &id, "guess").await, (404, no_link.clone()));
+    }
+    let (status, body) = page_begin(&h, ALICE, &id, &code).await;
+    assert_eq!((status, error_id(&body)), (400, "CODE-Lk6Tr"), "{body}");
+    let (status, body) = page_finish(&h, ALICE, &id, &code, pid, &credential, "x").await;
+    assert_eq!((status, error_id(&body)), (400, "CODE-Lk6Tr"), "{body}");
+    assert!(h.items(ALICE, "PASSKEY#").await.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refused from the start
 // ---------------------------------------------------------------------------------------------
@@ -209,9 +244,10 @@ async fn links_do_not_mix_across_users_or_ceremonies() {
         let (status, body) = page_finish(&h, user, id, code, pid, &credential, "x").await;
         assert_eq!((status, error_id(&body)), (404, "PASSKEY-Cn7Wm"), "{user} {id}: {body}");
     }
-    // A wrong code for the right link counts (and the ceremony is not finished).
-    let (_, body) = page_finish(&h, ALICE, &a_id, "wrong", pid, &credential, "x").await;
-    assert_eq!(error_id(&body), "CODE-Iv3Kp");
+    // A wrong code for the right link counts (and the ceremony is not finished); it answers
+    // as an unknown link does.
+    let (status, body) = page_finish(&h, ALICE, &a_id, "wrong", pid, &credential, "x").await;
+    assert_eq!((status, error_id(&body)), (404, "CODE-Nf2Qe"), "{body}");
     // A ceremony Alice started herself (no code) cannot be finished anonymously with a link.
     let (_, own) = register(&h, ALICE, Some((ALICE, DEMO_ORG)), json!({})).await;
     let own_cred = cred(&own["publicKeyCredentialCreationOptions"]);

@@ -248,13 +248,17 @@ async fn passkeys_are_listed_and_removed_in_v2_and_v1_with_permissions() {
             body["result"],
             json!([{"id": id, "state": "AUTH_FACTOR_STATE_READY", "name": "Alice's phone"}])
         );
-        assert_eq!(body["details"]["totalResult"], "1");
+        let details = body["details"].as_object().unwrap();
+        assert_eq!(details.keys().collect::<Vec<_>>(), ["processedSequence", "timestamp", "totalResult"]);
+        assert_eq!(details["totalResult"], "1");
+        assert_eq!(details["processedSequence"], h.user_sequence(ALICE).await.to_string());
     }
     let (status, body) = call(&h, "POST", &search, Some((OTHER_OWNER, OTHER_ORG)), json!({})).await;
     assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
     let (status, body) =
         call(&h, "POST", "/zitadel.user.v2.UserService/ListPasskeys", ADMIN, json!({"userId": ALICE})).await;
     assert_eq!((status, body["result"][0]["id"].as_str()), (200, Some(id)), "{body}");
+    assert_eq!(body["details"]["totalResult"], "1", "{body}");
 
     let v1 = format!("/management/v1/users/{ALICE}/passwordless");
     let (status, body) = call(&h, "POST", &format!("{v1}/_search"), ADMIN, json!({})).await;
@@ -275,7 +279,12 @@ async fn passkeys_are_listed_and_removed_in_v2_and_v1_with_permissions() {
     let (status, body) = call(&h, "DELETE", &format!("{v1}/{id}"), ADMIN, json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"]["sequence"], (sequence + 1).to_string());
-    assert!(body["details"]["creationDate"].is_string(), "v1 details: {body}");
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(
+        details.keys().collect::<Vec<_>>(),
+        ["changeDate", "resourceOwner", "sequence"],
+        "ZITADEL's details of a change: {body}"
+    );
     assert!(h.items(ALICE, "PASSKEY#").await.is_empty());
     let event = &h.items(ALICE, &format!("EVENT#{:020}", sequence + 1)).await[0];
     assert_eq!(s(event, "eventType"), "user.human.passwordless.token.removed");
@@ -283,8 +292,39 @@ async fn passkeys_are_listed_and_removed_in_v2_and_v1_with_permissions() {
         call(&h, "DELETE", &format!("/v2/users/{ALICE}/passkeys/{id}"), Some((ALICE, DEMO_ORG)), json!({}))
             .await;
     assert_eq!((status, error_id(&body)), (404, "PASSKEY-Nf2Rm"), "{body}");
+    // Protobuf JSON omits the empty list and the zero count.
     let (status, body) = call(&h, "POST", &search, ADMIN, json!({})).await;
-    assert_eq!((status, &body["result"]), (200, &json!([])));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["details"], "{body}");
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(details.keys().collect::<Vec<_>>(), ["processedSequence", "timestamp"], "{body}");
+    assert_eq!(details["processedSequence"], (sequence + 1).to_string());
+    let (status, body) = call(&h, "POST", &format!("{v1}/_search"), ADMIN, json!({})).await;
+    assert_eq!((status, body), (200, json!({})));
+}
+
+/// Protobuf JSON omits zeros: a user without any event yet answers no sequence, an empty
+/// list no count and no result, over REST and Connect alike.
+#[tokio::test]
+async fn a_user_without_history_answers_without_zero_fields() {
+    let h = Harness::new().await;
+    assert_eq!(h.user_sequence(BOB).await, 0);
+    let owner = Some((OTHER_OWNER, OTHER_ORG));
+    let (status, body) =
+        call(&h, "POST", &format!("/v2/users/{BOB}/passkeys/_search"), owner, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["details"], "{body}");
+    assert_eq!(body["details"].as_object().unwrap().keys().collect::<Vec<_>>(), ["timestamp"], "{body}");
+    let (status, connect) =
+        call(&h, "POST", "/zitadel.user.v2.UserService/ListPasskeys", owner, json!({"userId": BOB})).await;
+    assert_eq!(status, 200, "{connect}");
+    assert_eq!(connect["details"].as_object().unwrap().keys().collect::<Vec<_>>(), ["timestamp"]);
+    let (status, begun) = register(&h, BOB, owner, json!({})).await;
+    assert_eq!(status, 200, "{begun}");
+    assert_eq!(
+        begun["details"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["changeDate", "resourceOwner"]
+    );
 }
 
 #[tokio::test]

@@ -58,7 +58,13 @@ async fn v1_link_answers_the_link_stores_its_hash_and_mails_nothing() {
     assert_eq!(body["expiration"], "3600s");
     assert_eq!(body["details"]["sequence"], "1");
     assert_eq!(body["details"]["resourceOwner"], DEMO_ORG);
-    assert!(body["details"]["creationDate"].is_string(), "v1 details keep creationDate");
+    let details = body["details"].as_object().unwrap();
+    assert_eq!(
+        details.keys().collect::<Vec<_>>(),
+        ["creationDate", "resourceOwner", "sequence"],
+        "ZITADEL's details of an addition: {body}"
+    );
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["details", "expiration", "link"]);
     let link = body["link"].as_str().unwrap();
     assert!(link.starts_with("http://localhost:8080/ui/login/login/passwordless/init?userID=100000000000000011&orgID=100000000000000001&codeID="), "{link}");
     assert!(mails_to(&h.email_of("alice", "demo.example")).is_empty(), "a returned link is not mailed");
@@ -190,6 +196,42 @@ async fn v2_send_link_mails_with_the_default_or_the_requests_template() {
         assert_eq!((status, error_id(&body)), (400, id), "{request_body}: {body}");
     }
     assert_eq!(h.user_sequence(ALICE).await, 2, "refused requests write nothing");
+}
+
+/// ZITADEL's own login runs on `http://localhost:3000` in development and sends that as its
+/// template; plain http is taken for loopback hosts only, and the length is ZITADEL's 1-200.
+#[tokio::test]
+async fn v2_send_link_takes_http_for_loopback_hosts_only() {
+    let h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    let send = |template: String| request(&v2(ALICE), admin, json!({"sendLink":{"urlTemplate": template}}));
+    for (origin, n) in [("http://localhost:3000", 1), ("http://127.0.0.1:3000", 2), ("http://[::1]:3000", 3)]
+    {
+        let template =
+            format!("{origin}/passkey/set?userId={{{{.UserID}}}}&code={{{{.Code}}}}&codeId={{{{.CodeID}}}}");
+        let (status, body) = h.call(&send(template)).await;
+        assert_eq!(status, 200, "{origin}: {body}");
+        let mails = mails_to(&h.email_of("alice", "demo.example"));
+        assert_eq!(mails.len(), n);
+        let link = format!("{origin}/passkey/set?userId=100000000000000011&code=");
+        assert!(mails.iter().any(|m| m.to_string().contains(&link)), "{link} not in {mails:?}");
+    }
+    let long = format!("https://app.example/{}?c={{{{.Code}}}}", "a".repeat(200 - 32));
+    assert_eq!(long.chars().count(), 200);
+    for template in [
+        "http://example.com/passkey/set?code={{.Code}}".to_owned(),
+        "http://localhost.evil.example/passkey/set?code={{.Code}}".to_owned(),
+        "http://127.0.0.1.evil.example/{{.Code}}".to_owned(),
+        "http://localhost@evil.example/{{.Code}}".to_owned(),
+        String::new(),
+        format!("{long}a"),
+    ] {
+        let (status, body) = h.call(&send(template.clone())).await;
+        assert_eq!((status, error_id(&body)), (400, "LINK-Ut6Vz"), "{template}: {body}");
+    }
+    let (status, body) = h.call(&send(long)).await;
+    assert_eq!(status, 200, "200 characters are ZITADEL's limit: {body}");
+    assert_eq!(mails_to(&h.email_of("alice", "demo.example")).len(), 4);
 }
 
 #[tokio::test]

@@ -34,12 +34,13 @@ pub(super) async fn create_link<S: Store, M: Mailer + Sync>(
 }
 
 /// v1's answer: `{"details"}` for a mailed link, `{"details", "link", "expiration": "3600s"}`
-/// for a returned one.
+/// for a returned one; the details of an addition, as ZITADEL's (no `changeDate`).
 pub(super) fn v1_answer(created: CreatedLink) -> Value {
+    let details = created.details.v1_added_json();
     match created.returned {
-        None => json!({ "details": created.details }),
+        None => json!({ "details": details }),
         Some(returned) => json!({
-            "details": created.details,
+            "details": details,
             "link": returned.url,
             "expiration": format!("{}s", created.lifetime.as_secs()),
         }),

@@ -46,7 +46,8 @@ pub(super) async fn serve<S: Store, M: Mailer + Sync>(
             let outcome = match route.operation {
                 Operation::PageBegin => begin(links, req).await,
                 _ => finish(links, req).await,
-            };
+            }
+            .map_err(as_unknown_link);
             match outcome {
                 Ok(body) => {
                     info!(status = 200, operation = ?route.operation, "done");
@@ -67,6 +68,15 @@ pub(super) async fn serve<S: Store, M: Mailer + Sync>(
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// A wrong code answers as an unknown link does (it still counted against the link), as the
+/// page itself shows both: the anonymous calls tell no one which link ids exist.
+fn as_unknown_link(e: Error) -> Error {
+    match e {
+        Error::CodeInvalid => Error::CodeNotFound,
+        other => other,
+    }
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response<Body> {

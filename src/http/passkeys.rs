@@ -72,15 +72,22 @@ pub(super) async fn list_passkeys<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let (user_id, _) = user_and_body(call, family)?;
     let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_READ));
-    let (passkeys, at) = links.list_passkeys(&target).await?;
-    let result: Vec<Value> = passkeys.iter().map(passkey_json).collect();
-    Ok(json!({
-        "details": {
-            "totalResult": result.len().to_string(),
-            "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        },
-        "result": result,
-    }))
+    let listed = links.list_passkeys(&target).await?;
+    let mut details = Map::new();
+    // uint64 as a decimal string; protobuf JSON omits zeros and empty lists.
+    for (name, value) in
+        [("totalResult", listed.passkeys.len() as u64), ("processedSequence", listed.sequence)]
+    {
+        if value != 0 {
+            details.insert(name.into(), value.to_string().into());
+        }
+    }
+    details.insert("timestamp".into(), listed.at.to_rfc3339_opts(SecondsFormat::Millis, true).into());
+    let mut answer = json!({ "details": details });
+    if let Some(result) = result_json(&listed.passkeys) {
+        answer["result"] = result;
+    }
+    Ok(answer)
 }
 
 /// `DELETE /v2/users/{userId}/passkeys/{passkeyId}` (`user.credential.write` or the user: a
@@ -104,8 +111,9 @@ pub(super) async fn list_human_passwordless<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let target = v1_target(call, USER_READ)?;
     call.body()?;
-    let (passkeys, _) = links.list_passkeys(&target).await?;
-    Ok(json!({ "result": passkeys.iter().map(passkey_json).collect::<Vec<_>>() }))
+    let listed = links.list_passkeys(&target).await?;
+    // v1 answers no list details here, as ZITADEL does.
+    Ok(result_json(&listed.passkeys).map_or_else(|| json!({}), |result| json!({ "result": result })))
 }
 
 /// `DELETE /management/v1/users/{userId}/passwordless/{tokenId}` (`user.credential.write` in
@@ -122,12 +130,17 @@ pub(super) async fn remove_human_passwordless<S: Store, M: Mailer + Sync>(
         .and_then(|raw| super::percent_decode(raw))
         .ok_or(Error::PasskeyNotFound)?;
     let details = links.remove_passkey(&target, &token_id).await?;
-    Ok(json!({ "details": details }))
+    Ok(json!({ "details": details.v1_changed_json() }))
 }
 
-/// ZITADEL's `Passkey` (v2) and `WebAuthNToken` (v1): the same three fields.
-fn passkey_json(p: &StoredPasskey) -> Value {
-    json!({ "id": p.id, "state": "AUTH_FACTOR_STATE_READY", "name": p.name })
+/// The passkeys as ZITADEL's `Passkey` (v2) and `WebAuthNToken` (v1), the same three fields;
+/// none for an empty list, which protobuf JSON omits.
+fn result_json(passkeys: &[StoredPasskey]) -> Option<Value> {
+    let result: Vec<Value> = passkeys
+        .iter()
+        .map(|p| json!({ "id": p.id, "state": "AUTH_FACTOR_STATE_READY", "name": p.name }))
+        .collect();
+    (!result.is_empty()).then(|| result.into())
 }
 
 fn v2_target(call: &Call<'_>, user_id: crate::model::UserId, authority: Authority) -> LinkTarget {
