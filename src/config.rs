@@ -40,6 +40,7 @@ pub const VARIABLES: &[&str] = &[
     "PASSKEY_CODE_MAX_ATTEMPTS",
     "PAGE_RATE_LIMIT_PER_SOURCE",
     "PAGE_RATE_LIMIT_PER_CODE",
+    "TEXT_ALLOWED_HOSTS",
     "RUST_LOG",
     "LOG_FORMAT",
 ];
@@ -88,6 +89,8 @@ pub struct Config {
     /// `PAGE_RATE_LIMIT_PER_SOURCE` / `PAGE_RATE_LIMIT_PER_CODE`: requests per minute the
     /// anonymous registration page takes from one address / for one link.
     pub page_limits: PageLimits,
+    /// `TEXT_ALLOWED_HOSTS`: hosts custom message texts may name besides the link's own.
+    pub text_allowed_hosts: Vec<String>,
 }
 
 /// Requests per minute the anonymous page routes take.
@@ -194,8 +197,12 @@ impl Config {
             per_source: bounded("PAGE_RATE_LIMIT_PER_SOURCE", DEFAULT_PAGE_LIMITS.per_source, 100_000)?,
             per_code: bounded("PAGE_RATE_LIMIT_PER_CODE", DEFAULT_PAGE_LIMITS.per_code, 10_000)?,
         };
+        let text_allowed_hosts =
+            crate::text_links::parse_allowed_hosts(&get("TEXT_ALLOWED_HOSTS").unwrap_or_default())
+                .map_err(|reason| ConfigError { variable: "TEXT_ALLOWED_HOSTS", reason })?;
         Ok(Self {
             relying_parties,
+            text_allowed_hosts,
             code_max_attempts,
             page_limits,
             rate_limit,
@@ -364,6 +371,19 @@ mod tests {
             pairs.push((var, bad));
             assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap_err().variable, var, "{bad}");
         }
+    }
+
+    #[test]
+    fn text_allowed_hosts_are_host_names() {
+        let with = |v: &str| Config::from_lookup(lookup(&[BASE[0], BASE[1], ("TEXT_ALLOWED_HOSTS", v)]));
+        assert_eq!(
+            with("help.example, Demo.Example").unwrap().text_allowed_hosts,
+            ["help.example", "demo.example"]
+        );
+        assert!(Config::from_lookup(lookup(&BASE)).unwrap().text_allowed_hosts.is_empty());
+        let err = with("https://help.example/").unwrap_err();
+        assert_eq!(err.variable, "TEXT_ALLOWED_HOSTS");
+        assert!(err.to_string().contains("not a host name"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn every_language_matches_its_golden_file() {
             .render(&LinkMail {
                 to: "alice@demo.example",
                 display_name: Some("Alice Example"),
+                name: &Default::default(),
                 user_name: Some("alice@demo.example"),
                 preferred_language: Some(lang),
                 org_name: "Demo Corp",
@@ -84,6 +85,7 @@ fn hostile_names_are_escaped_in_every_language() {
             .render(&LinkMail {
                 to: "eve@demo.example",
                 display_name: Some("<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example"),
+                name: &Default::default(),
                 user_name: None,
                 preferred_language: Some(lang),
                 org_name: "<b>Org</b>",
@@ -164,6 +166,7 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
             state: send_passkey_link::model::UserState::Active,
             email: Some(&email),
             display_name: Some("<script>x</script> & Co"),
+            name: &Default::default(),
             preferred_language: Some("de"),
             user_name: None,
         })
