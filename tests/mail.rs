@@ -111,7 +111,8 @@ async fn organisation_texts_and_sender_name_reach_the_inbox() {
     assert_eq!(mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
     let text = mail["body"]["text"].as_str().unwrap();
     assert!(text.starts_with("Hallo Bob Other,"), "German defaults for the rest: {text}");
-    assert!(text.contains("Fragen? Schreiben Sie an it+"), "the org's own closing line");
+    assert!(text.contains("Fragen? Ihr IT-Service hilft gern weiter."), "the org's own closing line");
+    assert!(text.contains("Wenn Sie das nicht angefragt haben"), "the ignore line stays beside it: {text}");
     assert!(text.contains("Der Link ist 1 Stunde gültig."));
     assert!(mail["from"].as_str().unwrap().contains("Other Org IT-Service"), "{}", mail["from"]);
     assert!(mail["from"].as_str().unwrap().contains("no-reply@demo.example"));
