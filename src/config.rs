@@ -41,6 +41,7 @@ pub const VARIABLES: &[&str] = &[
     "PAGE_RATE_LIMIT_PER_SOURCE",
     "PAGE_RATE_LIMIT_PER_CODE",
     "PAGE_EDGE_SECRET_SHA256",
+    "TEXT_ALLOWED_HOSTS",
     "RUST_LOG",
     "LOG_FORMAT",
 ];
@@ -95,6 +96,8 @@ pub struct Config {
     /// anonymous registration page takes from one address / for one link;
     /// `PAGE_EDGE_SECRET_SHA256`: the edge whose viewer address counts as the source.
     pub page_limits: PageLimits,
+    /// `TEXT_ALLOWED_HOSTS`: hosts custom message texts may name besides the link's own.
+    pub text_allowed_hosts: Vec<String>,
 }
 
 /// Requests per minute the anonymous page routes take, and whose address is the source.
@@ -213,8 +216,12 @@ impl Config {
                 ),
             },
         };
+        let text_allowed_hosts =
+            crate::text_links::parse_allowed_hosts(&get("TEXT_ALLOWED_HOSTS").unwrap_or_default())
+                .map_err(|reason| ConfigError { variable: "TEXT_ALLOWED_HOSTS", reason })?;
         Ok(Self {
             relying_parties,
+            text_allowed_hosts,
             code_max_attempts,
             page_limits,
             rate_limit,
@@ -427,6 +434,19 @@ mod tests {
             assert!(!err.to_string().contains("edge secret"), "{err}");
         }
         assert_eq!(crate::link::hash_code(""), EMPTY_SHA256);
+    }
+
+    #[test]
+    fn text_allowed_hosts_are_host_names() {
+        let with = |v: &str| Config::from_lookup(lookup(&[BASE[0], BASE[1], ("TEXT_ALLOWED_HOSTS", v)]));
+        assert_eq!(
+            with("help.example, Demo.Example").unwrap().text_allowed_hosts,
+            ["help.example", "demo.example"]
+        );
+        assert!(Config::from_lookup(lookup(&BASE)).unwrap().text_allowed_hosts.is_empty());
+        let err = with("https://help.example/").unwrap_err();
+        assert_eq!(err.variable, "TEXT_ALLOWED_HOSTS");
+        assert!(err.to_string().contains("not a host name"), "{err}");
     }
 
     #[test]

@@ -607,6 +607,7 @@ mod tests {
             state: UserState::Active,
             email: Some(email.into()),
             display_name: None,
+            name: Default::default(),
             user_name: None,
             preferred_language: None,
             sequence: 4,

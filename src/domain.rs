@@ -111,6 +111,8 @@ pub struct LinkPolicy {
     pub supersede: bool,
     /// The `deployment` tag of every mail (`MAIL_DEPLOYMENT_TAG`).
     pub deployment_tag: Option<String>,
+    /// Hosts custom texts may name besides the link's own (`TEXT_ALLOWED_HOSTS`).
+    pub text_allowed_hosts: Vec<String>,
 }
 
 pub struct PasskeyLinks<S, M> {
@@ -323,6 +325,7 @@ where
             .render(&LinkMail {
                 to: email,
                 display_name: user.display_name.as_deref(),
+                name: &user.name,
                 user_name: user.user_name.as_deref(),
                 preferred_language: user.preferred_language.as_deref(),
                 org_name: &org.name,

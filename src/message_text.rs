@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::mail::{has_encoded_word, is_spoofing, ADDRESS_SYNTAX};
+use crate::invisible::is_invisible;
+use crate::mail::{has_encoded_word, ADDRESS_SYNTAX};
 
 /// ZITADEL's name for this message type (in events and templates).
 pub const MESSAGE_TYPE: &str = "PasswordlessRegistration";
@@ -134,7 +135,7 @@ impl MessageText {
             if has_encoded_word(value) {
                 return Err(format!("{name}: an RFC 2047 encoded-word (=?...?=) is not allowed"));
             }
-            if let Some(c) = value.chars().find(|c| is_spoofing(*c)) {
+            if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
                 return Err(format!("{name}: invisible or direction-changing character U+{:04X}", c as u32));
             }
             parse(value).map_err(|problem| format!("{name}: {problem}"))?;
@@ -194,7 +195,7 @@ pub fn check_sender_name(name: &str) -> Result<(), String> {
     if has_encoded_word(name) {
         return Err("senderName: an RFC 2047 encoded-word (=?...?=) is not allowed".into());
     }
-    if let Some(c) = name.chars().find(|c| is_spoofing(*c) || c.is_control()) {
+    if let Some(c) = name.chars().find(|c| is_invisible(*c) || c.is_control()) {
         return Err(format!("senderName: invisible or control character U+{:04X}", c as u32));
     }
     Ok(())
@@ -205,14 +206,20 @@ pub fn check_sender_name(name: &str) -> Result<(), String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variable {
     DisplayName,
+    FirstName,
+    LastName,
+    NickName,
     UserName,
     PreferredLoginName,
     LastEmail,
     OrgName,
 }
 
-const VARIABLES: [(&str, Variable); 5] = [
+const VARIABLES: [(&str, Variable); 8] = [
     ("DisplayName", Variable::DisplayName),
+    ("FirstName", Variable::FirstName),
+    ("LastName", Variable::LastName),
+    ("NickName", Variable::NickName),
     ("UserName", Variable::UserName),
     ("PreferredLoginName", Variable::PreferredLoginName),
     ("LastEmail", Variable::LastEmail),
@@ -221,17 +228,8 @@ const VARIABLES: [(&str, Variable); 5] = [
 
 /// ZITADEL's other user variables: this service stores no such data, so a text using one
 /// would show a blank; refused with its own message rather than "unknown".
-const NOT_KEPT: [&str; 9] = [
-    "FirstName",
-    "LastName",
-    "NickName",
-    "VerifiedEmail",
-    "LastPhone",
-    "VerifiedPhone",
-    "LoginNames",
-    "ChangeDate",
-    "CreationDate",
-];
+const NOT_KEPT: [&str; 6] =
+    ["VerifiedEmail", "LastPhone", "VerifiedPhone", "LoginNames", "ChangeDate", "CreationDate"];
 
 /// The variables' list for messages: `{{.DisplayName}}, {{.UserName}}, ...`.
 pub fn variable_list() -> String {
@@ -288,7 +286,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// A refused snippet in an error message: at most 40 characters of it.
-fn shorten(s: &str) -> String {
+pub(crate) fn shorten(s: &str) -> String {
     let mut out: String = s.chars().take(40).collect();
     if s.chars().count() > 40 {
         out.push('…');
@@ -301,6 +299,11 @@ fn shorten(s: &str) -> String {
 pub struct Values<'a> {
     /// Already replaced by the language's word for "there" when the user has none.
     pub display_name: &'a str,
+    /// The user's given name, family name and nickname; empty when not kept, as ZITADEL
+    /// renders a profile field it has no value for.
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub nick_name: &'a str,
     pub user_name: &'a str,
     pub email: &'a str,
     pub org_name: &'a str,
@@ -318,6 +321,9 @@ pub fn fill(text: &str, values: &Values<'_>) -> String {
             Piece::Var(v) => {
                 let value = match v {
                     Variable::DisplayName => values.display_name,
+                    Variable::FirstName => values.first_name,
+                    Variable::LastName => values.last_name,
+                    Variable::NickName => values.nick_name,
                     Variable::UserName | Variable::PreferredLoginName => values.user_name,
                     Variable::LastEmail => values.email,
                     Variable::OrgName => values.org_name,
@@ -325,7 +331,7 @@ pub fn fill(text: &str, values: &Values<'_>) -> String {
                 // The user's own data: it may not break a line or reorder what the text shows.
                 let value: String = value
                     .chars()
-                    .filter(|c| !is_spoofing(*c))
+                    .filter(|c| !is_invisible(*c))
                     .map(|c| if c.is_control() { ' ' } else { c })
                     .collect();
                 let value = value.trim();
@@ -456,7 +462,8 @@ mod tests {
         assert!(parse("{{.Secret}}")
             .unwrap_err()
             .starts_with("unknown variable {{.Secret}}; known: {{.DisplayName}}"));
-        assert!(parse("{{.FirstName}}").unwrap_err().contains("not available here"));
+        assert_eq!(parse("{{.NickName}}").unwrap(), vec![Piece::Var(Variable::NickName)]);
+        assert!(parse("{{.VerifiedPhone}}").unwrap_err().contains("not available here"));
         for bad in
             ["{{define \"x\"}}", "{{.DisplayName | html}}", "{{template \"a\"}}", "{{}}", "{{ . }}", "a {{.X"]
         {
@@ -469,6 +476,9 @@ mod tests {
     fn filling_keeps_values_on_one_line_and_drops_the_space_before_an_empty_one() {
         let values = Values {
             display_name: "Ada\r\nBcc: x\u{202E}",
+            first_name: "Ada",
+            last_name: "",
+            nick_name: "",
             user_name: "ada",
             email: "a@x",
             org_name: "De\u{200B}mo",

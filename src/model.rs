@@ -90,6 +90,7 @@ pub struct User {
     pub state: UserState,
     pub email: Option<String>,
     pub display_name: Option<String>,
+    pub name: PersonName,
     pub user_name: Option<String>,
     pub preferred_language: Option<String>,
     /// Sequence of the last event in this user's history; 0 for a user with none.
@@ -100,6 +101,15 @@ pub struct User {
     /// Addresses of the user's whose mail bounced for good or was reported as spam: no link
     /// is mailed to one of them again (the user's address changes, or an operator clears them).
     pub undeliverable: Vec<Undeliverable>,
+}
+
+/// A person's name as ZITADEL's human profile keeps it (`givenName`, `familyName`,
+/// `nickName`), for the texts' `{{.FirstName}}`, `{{.LastName}}` and `{{.NickName}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonName {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub nick_name: Option<String>,
 }
 
 /// An address SES reported as not taking mail, and the event that said so.

@@ -136,12 +136,10 @@ fn check_code(
     Ok(())
 }
 
-/// Characters that would let a name hide or reorder text where admins read it: controls,
-/// Unicode format characters (bidi overrides, zero-width ones) and line separators.
+/// Characters that would let a name hide or reorder text where admins read it: controls and
+/// what [`crate::invisible::is_invisible`] names.
 pub(crate) fn hidden_or_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+    c.is_control() || crate::invisible::is_invisible(c)
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -496,7 +494,17 @@ mod tests {
 
     #[test]
     fn names_cannot_hide_or_reorder_text() {
-        for bad in ["a\u{202E}b", "a\u{200B}b", "a\u{2028}b", "\u{FEFF}a", "a\nb", "a\u{2066}b"] {
+        for bad in [
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "a\u{2028}b",
+            "\u{FEFF}a",
+            "a\nb",
+            "a\u{2066}b",
+            "\u{3164}",
+            "a\u{2800}",
+            "\u{115F}\u{1160}",
+        ] {
             assert!(bad.chars().any(hidden_or_control), "{bad:?}");
         }
         assert!(!"Alice's iPhone 15 — Face ID, 日本".chars().any(hidden_or_control));

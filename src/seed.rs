@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::domain::MAX_COMMIT_ATTEMPTS;
 use crate::error::StoreError;
 use crate::message_text::{canonical_language, check_sender_name, MessageText, MAX_LANGUAGES};
-use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
+use crate::model::{OrgId, OrgState, PersonName, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
 use crate::store::dynamodb::admin::{MemberOf, UserProfile, Written};
 use crate::store::dynamodb::Table;
@@ -97,6 +97,13 @@ pub struct SeedUser {
     pub user_name: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// ZITADEL's v2 profile names; v1's `firstName` and `lastName` are read as the same.
+    #[serde(default, alias = "firstName")]
+    pub given_name: Option<String>,
+    #[serde(default, alias = "lastName")]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub nick_name: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -369,6 +376,11 @@ impl Seed {
             applied.orgs += 1;
             for u in &org.users {
                 let id = user_id(&u.id)?;
+                let name = PersonName {
+                    given_name: u.given_name.clone(),
+                    family_name: u.family_name.clone(),
+                    nick_name: u.nick_name.clone(),
+                };
                 let written = table
                     .upsert_user(&UserProfile {
                         id: &id,
@@ -377,6 +389,7 @@ impl Seed {
                         state: u.state,
                         email: u.email.as_deref(),
                         display_name: u.display_name.as_deref(),
+                        name: &name,
                         preferred_language: u.preferred_language.as_deref(),
                         user_name: u.user_name.as_deref(),
                     })
@@ -419,6 +432,25 @@ mod tests {
         assert!(Seed::from_json(r#"{"orgz":[]}"#).is_err());
         assert!(Seed::from_json(r#"{"orgs":[{"id":"o","name":"x","users":[{"id":"u","type":"robot"}]}]}"#)
             .is_err());
+    }
+
+    #[test]
+    fn names_take_zitadel_s_v2_or_v1_spelling_but_not_both() {
+        let user = |fields: &str| {
+            Seed::from_json(&format!(
+                r#"{{"orgs":[{{"id":"o","name":"x","users":[{{"id":"u",{fields}}}]}}]}}"#
+            ))
+        };
+        let v2 = user(r#""givenName":"Ada","familyName":"Lovelace","nickName":"Countess""#).unwrap();
+        let v1 = user(r#""firstName":"Ada","lastName":"Lovelace","nickName":"Countess""#).unwrap();
+        for seed in [&v2, &v1] {
+            let u = &seed.orgs[0].users[0];
+            assert_eq!(
+                (u.given_name.as_deref(), u.family_name.as_deref(), u.nick_name.as_deref()),
+                (Some("Ada"), Some("Lovelace"), Some("Countess"))
+            );
+        }
+        assert!(user(r#""givenName":"Ada","firstName":"Ada""#).is_err());
     }
 
     fn refusal(json: &str) -> String {

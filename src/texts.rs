@@ -19,6 +19,7 @@ use crate::permissions::{
     IAM_POLICY_DELETE, IAM_POLICY_READ, IAM_POLICY_WRITE, POLICY_DELETE, POLICY_READ, POLICY_WRITE,
 };
 use crate::store::{Store, TextChange, TextEvent, TextLevel, TextsRecord};
+use crate::text_links::check_links;
 
 /// ZITADEL's keys for the fields in its events, in [`FIELDS`] order.
 const EVENT_KEYS: [&str; 7] = ["Title", "PreHeader", "Subject", "Greeting", "Text", "ButtonText", "Footer"];
@@ -132,6 +133,9 @@ where
                 let level = self.text_level(req, POLICY_WRITE, IAM_POLICY_WRITE).await?;
                 let language = language(&req.language)?;
                 text.check().map_err(Error::InvalidText)?;
+                let (_, link_host) = self.policy.url_template.origin();
+                check_links(&text, &link_host, &self.policy.text_allowed_hosts)
+                    .map_err(Error::InvalidText)?;
                 let editor = req.caller.user_id.to_string();
                 let (change, details) = set_change(
                     &level.level,

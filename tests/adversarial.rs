@@ -161,13 +161,24 @@ async fn an_empty_display_name_falls_back_to_the_address() {
     assert!(status < 500, "{status} {body}");
 }
 
-/// The passkey name refuses control characters but not bidi overrides, zero-width or line
-/// separators, which spoof the name where an admin UI lists it ("evil\u{202E}gpj.exe").
+/// Passkey names refuse bidi overrides, line separators and invisible characters by Unicode
+/// property (zero-width, Hangul fillers, blank Braille, variation selectors), which spoof the
+/// name where an admin UI lists it ("evil\u{202E}gpj.exe").
 #[tokio::test]
 async fn passkey_names_refuse_bidi_overrides_and_invisible_characters() {
     let h = Harness::new().await;
-    for name in ["Phone\u{202E}enohP", "Pho\u{200B}ne", "Phone\u{2028}Admin", "\u{FEFF}"] {
-        let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
+    // A refused name spends neither the code nor the rate limit's links: one code serves all.
+    let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
+    for name in [
+        "Phone\u{202E}enohP",
+        "Pho\u{200B}ne",
+        "Phone\u{2028}Admin",
+        "\u{FEFF}",
+        "\u{3164}",
+        "Phone\u{2800}",
+        "Pho\u{034F}ne",
+        "Phone \u{2764}\u{FE0F}",
+    ] {
         let (_, begun) = register(&h, ALICE, ADMIN, json!({"code":{"id":code_id,"code":code}})).await;
         let credential = cred(&begun["publicKeyCredentialCreationOptions"]);
         let (status, body) = call(

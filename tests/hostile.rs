@@ -1200,6 +1200,7 @@ async fn seed_user(h: &Harness, id: &str, email: Option<&str>, display_name: Opt
             state: UserState::Active,
             email,
             display_name,
+            name: &Default::default(),
             preferred_language: Some("en"),
             user_name: None,
         })

@@ -44,6 +44,7 @@ fn every_language_matches_its_golden_file() {
             .render(&LinkMail {
                 to: "alice@demo.example",
                 display_name: Some("Alice Example"),
+                name: &Default::default(),
                 user_name: Some("alice@demo.example"),
                 preferred_language: Some(lang),
                 org_name: "Demo Corp",
@@ -84,6 +85,7 @@ fn hostile_names_are_escaped_in_every_language() {
             .render(&LinkMail {
                 to: "eve@demo.example",
                 display_name: Some("<a href=\"https://evil.example\">click</a>\r\nBcc: x@evil.example"),
+                name: &Default::default(),
                 user_name: None,
                 preferred_language: Some(lang),
                 org_name: "<b>Org</b>",
@@ -109,7 +111,8 @@ async fn organisation_texts_and_sender_name_reach_the_inbox() {
     assert_eq!(mail["subject"], "Neuer Passkey für Ihr Other-Org-Konto");
     let text = mail["body"]["text"].as_str().unwrap();
     assert!(text.starts_with("Hallo Bob Other,"), "German defaults for the rest: {text}");
-    assert!(text.contains("Fragen? Schreiben Sie an it+"), "the org's own closing line");
+    assert!(text.contains("Fragen? Ihr IT-Service hilft gern weiter."), "the org's own closing line");
+    assert!(text.contains("Wenn Sie das nicht angefragt haben"), "the ignore line stays beside it: {text}");
     assert!(text.contains("Der Link ist 1 Stunde gültig."));
     assert!(mail["from"].as_str().unwrap().contains("Other Org IT-Service"), "{}", mail["from"]);
     assert!(mail["from"].as_str().unwrap().contains("no-reply@demo.example"));
@@ -164,6 +167,7 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
             state: send_passkey_link::model::UserState::Active,
             email: Some(&email),
             display_name: Some("<script>x</script> & Co"),
+            name: &Default::default(),
             preferred_language: Some("de"),
             user_name: None,
         })

@@ -292,7 +292,12 @@ async fn hostile_texts_and_languages_are_refused_naming_what() {
             "TEXT-Vf4Qm",
             "greeting: unknown variable {{.Password}}",
         ),
-        ("en", json!({"text": "{{.FirstName}}"}), "TEXT-Vf4Qm", "text: {{.FirstName}} is not available here"),
+        (
+            "en",
+            json!({"text": "{{.VerifiedPhone}}"}),
+            "TEXT-Vf4Qm",
+            "text: {{.VerifiedPhone}} is not available here",
+        ),
         ("en", json!({"text": "{{template \"x\"}}"}), "TEXT-Vf4Qm", "is not a variable"),
         ("en", json!({"text": "{{.DisplayName | html}}"}), "TEXT-Vf4Qm", "is not a variable"),
         ("en", json!({"text": "open {{.UserName"}), "TEXT-Vf4Qm", "is not closed"),
@@ -325,12 +330,12 @@ async fn hostile_texts_and_languages_are_refused_naming_what() {
         .all(|i| s(i, "sk") != "#MAILTEXTS"));
 
     // Text that is stored is only ever text in the mail: escaped in HTML, one line in headers.
-    let html = json!({"text": "<a href=\"https://evil.example\">click</a>", "title": "<script>x</script>"});
+    let html = json!({"text": "<a href=\"https://demo.example\">click</a>", "title": "<script>x</script>"});
     let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(html)).await;
     assert_eq!(status, 200);
     let (_, _, mail_html) = h.alice_mail().await;
-    assert!(!mail_html.contains("<a href=\"https://evil.example\">") && !mail_html.contains("<script>"));
-    assert!(mail_html.contains("&lt;a href=&quot;https://evil.example&quot;&gt;click&lt;/a&gt;"));
+    assert!(!mail_html.contains("<a href=\"https://demo.example\">") && !mail_html.contains("<script>"));
+    assert!(mail_html.contains("&lt;a href=&quot;https://demo.example&quot;&gt;click&lt;/a&gt;"));
 }
 
 #[tokio::test]
@@ -512,4 +517,153 @@ async fn a_display_name_cannot_reorder_or_hide_what_the_mail_shows() {
             || html.contains("For Alice &lt;b&gt;x&lt;/b&gt;"),
         "{html}"
     );
+}
+
+/// The PUT answer's status and message, and the org's English text as stored afterwards.
+async fn put_and_read(h: &Harness, body: Value) -> (u16, String, Value) {
+    let (status, answer) = h.text("PUT", MGMT, "en", demo_admin(), Some(body)).await;
+    let message = answer["message"].as_str().unwrap_or_default().to_owned();
+    let (_, stored) = h.text("GET", MGMT, "en", demo_admin(), None).await;
+    (status, message, stored["customText"].clone())
+}
+
+#[tokio::test]
+async fn texts_may_only_link_to_the_link_s_host_and_allowed_hosts() {
+    let h = Harness::new().await;
+    for (body, field) in [
+        (json!({"text": "Confirm at https://evil.example first."}), "text"),
+        (json!({"footerText": "Help: evil.example/x"}), "footerText"),
+        (json!({"greeting": "Hi, write to help@evil.example"}), "greeting"),
+    ] {
+        let (status, message, stored) = put_and_read(&h, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {message}");
+        assert!(
+            message.contains(&format!("{field}: links and addresses may only name localhost")),
+            "{message}"
+        );
+        assert!(message.contains("evil.example"), "{message}");
+        assert_eq!(stored["isDefault"], true, "nothing written: {stored}");
+    }
+    // The link's own host (LINK_URL_TEMPLATE's) and an allow-listed one (TEXT_ALLOWED_HOSTS).
+    let fine = json!({
+        "text": "Or open http://localhost:8080/ui/login yourself.",
+        "footerText": "Questions? it@demo.example or https://demo.example/help"
+    });
+    let (status, message, stored) = put_and_read(&h, fine.clone()).await;
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(stored["footerText"], fine["footerText"]);
+}
+
+#[tokio::test]
+async fn invisible_and_blank_characters_are_refused_naming_the_field() {
+    let h = Harness::new().await;
+    for c in ['\u{3164}', '\u{115F}', '\u{1160}', '\u{FE0F}', '\u{034F}', '\u{2800}'] {
+        let (status, message, stored) = put_and_read(&h, json!({ "greeting": format!("Hi{c},") })).await;
+        assert_eq!(status, 400, "U+{:04X}: {message}", c as u32);
+        assert!(
+            message
+                .contains(&format!("greeting: invisible or direction-changing character U+{:04X}", c as u32)),
+            "{message}"
+        );
+        assert_eq!(stored["isDefault"], true);
+    }
+}
+
+#[tokio::test]
+async fn the_ignore_line_stays_in_the_mail_whatever_the_footer_says() {
+    let h = Harness::new().await;
+    let ignore = "If you did not ask for this, ignore this e-mail: nothing changes on your account.";
+    let (_, text, html) = h.alice_mail().await;
+    assert_eq!(text.matches(ignore).count(), 1, "once without a footer: {text}");
+    assert_eq!(html.matches(ignore).count(), 1, "{html}");
+    let (status, _) =
+        h.text("PUT", MGMT, "en", demo_admin(), Some(json!({"footerText": "Sent by Demo IT."}))).await;
+    assert_eq!(status, 200);
+    let (_, text, html) = h.alice_mail().await;
+    for part in [&text, &html] {
+        assert!(part.contains(ignore) && part.contains("Sent by Demo IT."), "{part}");
+    }
+    let (_, body) = h.text("GET", MGMT_DEFAULT, "en", demo_admin(), None).await;
+    assert!(body["customText"].get("footerText").is_none(), "no built-in footer, as in ZITADEL: {body}");
+}
+
+#[tokio::test]
+async fn too_long_fields_are_refused_naming_the_field() {
+    let h = Harness::new().await;
+    for (field, max) in [
+        ("title", 200),
+        ("preHeader", 200),
+        ("subject", 200),
+        ("greeting", 200),
+        ("text", 2000),
+        ("buttonText", 200),
+        ("footerText", 1000),
+    ] {
+        let (status, message, _) = put_and_read(&h, json!({ field: "日".repeat(max + 1) })).await;
+        assert_eq!(status, 400, "{field}: {message}");
+        assert!(message.contains(&format!("{field}: {} characters, at most {max}", max + 1)), "{message}");
+        let (status, message, stored) = put_and_read(&h, json!({ field: "日".repeat(max) })).await;
+        assert_eq!(status, 200, "{field} at the limit ({} bytes): {message}", 3 * max);
+        assert_eq!(stored[field].as_str().unwrap().chars().count(), max);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_refused_and_writes_nothing() {
+    let h = Harness::new().await;
+    let (status, _) = h.text("PUT", MGMT, "en", demo_admin(), Some(json!({"subject": "Mine"}))).await;
+    assert_eq!(status, 200);
+    let (status, message, stored) = put_and_read(&h, json!({"subjet": "x"})).await;
+    assert_eq!(status, 400, "{message}");
+    assert!(message.contains("\"subjet\" is not a field of this message text"), "{message}");
+    assert_eq!(stored["subject"], "Mine", "{stored}");
+
+    let set = "/zitadel.management.v1.ManagementService/SetCustomPasswordlessRegistrationMessageCustomText";
+    let mut e =
+        text_call("POST", set, "x", demo_admin(), None, Some(json!({"language": "en", "subjet": "x"})));
+    e["rawPath"] = set.into();
+    e["requestContext"]["http"]["path"] = set.into();
+    e.as_object_mut().unwrap().remove("pathParameters");
+    let (status, body) = h.call(&e).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_argument")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("\"subjet\""), "{body}");
+    let (_, stored) = h.text("GET", MGMT, "en", demo_admin(), None).await;
+    assert_eq!(stored["customText"]["subject"], "Mine", "{stored}");
+}
+
+#[tokio::test]
+async fn names_fill_first_last_and_nick_name_and_are_empty_when_not_kept() {
+    let h = Harness::new().await;
+    let user = h.user_item(ALICE).await;
+    assert_eq!(
+        (s(&user, "givenName"), s(&user, "familyName"), s(&user, "nickName")),
+        ("Alice", "Example", "Ali")
+    );
+    let names = json!({"text": "[{{.FirstName}}|{{.LastName}}|{{.NickName}}]"});
+    let (status, body) = h.text("PUT", MGMT, "en", demo_admin(), Some(names)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, text, html) = h.alice_mail().await;
+    assert!(text.contains("[Alice|Example|Ali]") && html.contains("[Alice|Example|Ali]"), "{text}");
+
+    let nameless = "100000000000000099";
+    let email = h.email_of("nameless", "demo.example");
+    h.table
+        .upsert_user(&send_passkey_link::store::dynamodb::admin::UserProfile {
+            id: &send_passkey_link::model::UserId::parse(nameless).unwrap(),
+            org_id: &send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap(),
+            kind: send_passkey_link::model::UserKind::Human,
+            state: send_passkey_link::model::UserState::Active,
+            email: Some(&email),
+            display_name: None,
+            name: &Default::default(),
+            preferred_language: Some("en"),
+            user_name: None,
+        })
+        .await
+        .unwrap();
+    let (status, body) = h.call(&event(demo_admin(), nameless, None)).await;
+    assert_eq!(status, 200, "{body}");
+    let mail = mails_to(&email).pop().unwrap();
+    let text = mail["body"]["text"].as_str().unwrap();
+    assert!(text.contains("[||]"), "{text}");
 }

@@ -190,6 +190,7 @@ impl Floor {
             .render(&LinkMail {
                 to: u.email.as_deref().unwrap(),
                 display_name: u.display_name.as_deref(),
+                name: &u.name,
                 user_name: u.user_name.as_deref(),
                 preferred_language: Some("en"),
                 org_name: "Bench Org",

@@ -69,6 +69,7 @@ async fn serve() -> Result<(), Error> {
                 rate_limit: config.rate_limit,
                 supersede: config.supersede_links,
                 deployment_tag: config.mail_deployment_tag.clone(),
+                text_allowed_hosts: config.text_allowed_hosts.clone(),
             },
             renderer: MailRenderer::new()?,
             registration: RegistrationPolicy::from_config(&config)?,

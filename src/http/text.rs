@@ -11,7 +11,7 @@ use super::{percent_decode, Call};
 use crate::domain::PasskeyLinks;
 use crate::error::Error;
 use crate::mailer::Mailer;
-use crate::message_text::MessageText;
+use crate::message_text::{shorten, MessageText, FIELDS};
 use crate::store::Store;
 use crate::texts::{TextApi, TextRequest};
 
@@ -65,10 +65,21 @@ pub(super) async fn handle<S: Store, M: Mailer + Sync>(
     })
 }
 
-/// The PUT body's fields, by JSON or proto name; the path's `language` wins over the body's
-/// (as grpc-gateway fills path parameters last), and other fields are ignored, as ZITADEL's
-/// gateway discards unknown fields.
+/// The PUT body's fields, by JSON or proto name (ZITADEL's `SetCustom...Request`). The path's
+/// `language` wins over the body's (as grpc-gateway fills path parameters last). Any other
+/// field is refused before anything is read or written: the text becomes exactly the fields
+/// given, so a misspelt one (`subjet`) would otherwise remove what was set.
 fn message_text(body: &Map<String, Value>) -> Result<MessageText, Error> {
+    if let Some(unknown) = body.keys().find(|k| !known_field(k)) {
+        return Err(Error::InvalidText(format!(
+            "{:?} is not a field of this message text; the fields are language, {}",
+            shorten(unknown),
+            FIELDS.map(|f| f.name).join(", ")
+        )));
+    }
+    if body.get("language").is_some_and(|l| !l.is_null() && !l.is_string()) {
+        return Err(Error::InvalidLanguage("language must be a string".into()));
+    }
     let field = |json_name: &str, proto_name: &str| -> Result<Option<String>, Error> {
         match set(body, json_name, proto_name)? {
             None => Ok(None),
@@ -87,6 +98,12 @@ fn message_text(body: &Map<String, Value>) -> Result<MessageText, Error> {
     })
 }
 
+/// `language` and the text's fields, by JSON or proto name.
+fn known_field(name: &str) -> bool {
+    const PROTO_NAMES: [&str; 3] = ["pre_header", "button_text", "footer_text"];
+    name == "language" || FIELDS.iter().any(|f| f.name == name) || PROTO_NAMES.contains(&name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,8 +114,7 @@ mod tests {
 
     #[test]
     fn fields_by_json_or_proto_name_strings_only() {
-        let text = message_text(&body(json!({"pre_header":"p","buttonText":"b","language":"xx","other":1})))
-            .unwrap();
+        let text = message_text(&body(json!({"pre_header":"p","buttonText":"b","language":"xx"}))).unwrap();
         assert_eq!(text.pre_header.as_deref(), Some("p"));
         assert_eq!(text.button_text.as_deref(), Some("b"));
         assert!(matches!(message_text(&body(json!({"title":5}))), Err(Error::InvalidText(_))));
@@ -106,5 +122,15 @@ mod tests {
             message_text(&body(json!({"footerText":"a","footer_text":"b"}))),
             Err(Error::InvalidField(_))
         ));
+    }
+
+    #[test]
+    fn unknown_fields_are_named_and_refused() {
+        let Err(Error::InvalidText(reason)) = message_text(&body(json!({"subject":"a","subjet":"x"}))) else {
+            panic!("accepted");
+        };
+        assert!(reason.starts_with("\"subjet\" is not a field"), "{reason}");
+        assert!(reason.ends_with("buttonText, footerText"), "{reason}");
+        assert!(matches!(message_text(&body(json!({"language":5}))), Err(Error::InvalidLanguage(_))));
     }
 }

@@ -16,8 +16,10 @@ use base64::Engine;
 use minijinja::{context, AutoEscape, Environment};
 use serde::Deserialize;
 
+use crate::invisible::is_invisible;
 use crate::mailer::Mail;
 use crate::message_text::{self, fill, CustomTexts, MessageText, Values};
+use crate::model::PersonName;
 
 pub const DEFAULT_LANGUAGE: &str = "en";
 
@@ -28,8 +30,9 @@ const LANGUAGES: [(&str, &str); 4] = [
     ("es", include_str!("texts/es.json")),
 ];
 
-/// The words of one language's mail: ZITADEL's seven message text fields, and the lines the
-/// text API does not reach (the link's lifetime).
+/// The words of one language's mail: ZITADEL's message text fields (no footer: ZITADEL ships
+/// none), and the lines the text API does not reach (the link's lifetime, what to do if the
+/// reader did not ask).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Texts {
@@ -39,6 +42,9 @@ pub struct Texts {
     pub fallback_name: String,
     /// With `{duration}`, e.g. "2 hours".
     pub expiry: String,
+    /// "If you did not ask for this, ignore this e-mail": in every mail whatever the texts
+    /// say, so no custom footer can take away the reader's way out.
+    pub unrequested: String,
     pub minute: [String; 2],
     pub hour: [String; 2],
     pub day: [String; 2],
@@ -52,39 +58,11 @@ pub(crate) fn has_encoded_word(s: &str) -> bool {
     s.find("=?").is_some_and(|start| s[start + 2..].contains("?="))
 }
 
-/// Line/paragraph separators and Unicode's format characters (category Cf: bidi controls,
-/// zero-width characters, soft hyphen, tags, ...), as of Unicode 15.1.
-pub(crate) fn is_spoofing(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{0600}'..='\u{0605}'
-            | '\u{061C}'
-            | '\u{06DD}'
-            | '\u{070F}'
-            | '\u{0890}'..='\u{0891}'
-            | '\u{08E2}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{110BD}'
-            | '\u{110CD}'
-            | '\u{13430}'..='\u{1343F}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0001}'
-            | '\u{E0020}'..='\u{E007F}'
-    )
-}
-
 /// What one mail says and where it goes.
 pub struct LinkMail<'a> {
     pub to: &'a str,
     pub display_name: Option<&'a str>,
+    pub name: &'a PersonName,
     pub user_name: Option<&'a str>,
     pub preferred_language: Option<&'a str>,
     pub org_name: &'a str,
@@ -135,7 +113,9 @@ impl MailRenderer {
         for (lang, json) in LANGUAGES {
             let parsed: Texts =
                 serde_json::from_str(json).map_err(|e| RenderError(format!("texts/{lang}.json: {e}")))?;
-            if let Some((field, _)) = parsed.message.fields().into_iter().find(|(_, v)| v.is_none()) {
+            let missing =
+                parsed.message.fields().into_iter().find(|(f, v)| v.is_none() && f.name != "footerText");
+            if let Some((field, _)) = missing {
                 return Err(RenderError(format!("texts/{lang}.json: {} is missing", field.name)));
             }
             texts.insert(lang, parsed);
@@ -190,6 +170,9 @@ impl MailRenderer {
         let org_name = one_line(m.org_name);
         let values = Values {
             display_name: display_name.as_deref().unwrap_or(&built_in.fallback_name),
+            first_name: m.name.given_name.as_deref().unwrap_or_default(),
+            last_name: m.name.family_name.as_deref().unwrap_or_default(),
+            nick_name: m.name.nick_name.as_deref().unwrap_or_default(),
             user_name: m.user_name.unwrap_or(m.to),
             email: m.to,
             org_name: &org_name,
@@ -205,6 +188,7 @@ impl MailRenderer {
             text: field(&message.text),
             button: one_line(&field(&message.button_text)),
             expiry: built_in.expiry.replace("{duration}", &human_duration(m.lifetime, built_in)),
+            unrequested: built_in.unrequested.clone(),
             footer: field(&message.footer_text),
             link: m.link.to_owned(),
             org_name,
@@ -281,13 +265,14 @@ pub struct MailVariables {
     pub text: String,
     pub button: String,
     pub expiry: String,
+    pub unrequested: String,
     pub footer: String,
     pub link: String,
     pub org_name: String,
 }
 
 impl MailVariables {
-    fn fields(&self) -> [(&'static str, &str); 11] {
+    fn fields(&self) -> [(&'static str, &str); 12] {
         [
             ("lang", &self.lang),
             ("title", &self.title),
@@ -297,6 +282,7 @@ impl MailVariables {
             ("text", &self.text),
             ("button", &self.button),
             ("expiry", &self.expiry),
+            ("unrequested", &self.unrequested),
             ("footer", &self.footer),
             ("link", &self.link),
             ("org_name", &self.org_name),
@@ -316,6 +302,7 @@ impl MailVariables {
             text: r("text"),
             button: r("button"),
             expiry: r("expiry"),
+            unrequested: r("unrequested"),
             footer: r("footer"),
             link: r("link"),
             org_name: r("org_name"),
@@ -361,10 +348,10 @@ fn one_line(s: &str) -> String {
 }
 
 /// A subject or sender name as a header may carry it: on one line, without the characters
-/// [`is_spoofing`] names, and without `=?`, so no part of it reads as an encoded-word. Texts
+/// [`is_invisible`] names, and without `=?`, so no part of it reads as an encoded-word. Texts
 /// stored by anything but the seed (which refuses them) are neutralised here.
 fn header_text(s: &str) -> String {
-    let mut text: String = one_line(s).chars().filter(|c| !is_spoofing(*c)).collect();
+    let mut text: String = one_line(s).chars().filter(|c| !is_invisible(*c)).collect();
     // Repeated: removing one `=?` can join an `=` and a `?` into another.
     while text.contains("=?") {
         text = text.replace("=?", "");
@@ -411,10 +398,13 @@ mod tests {
     use super::*;
     use crate::message_text::StoredText;
 
+    static NO_NAME: PersonName = PersonName { given_name: None, family_name: None, nick_name: None };
+
     fn mail<'a>(lang: Option<&'a str>, name: Option<&'a str>, org: Option<&'a CustomTexts>) -> LinkMail<'a> {
         LinkMail {
             to: "a@example.com",
             display_name: name,
+            name: &NO_NAME,
             user_name: Some("alice"),
             preferred_language: lang,
             org_name: "Demo Corp",

@@ -150,6 +150,9 @@ pub fn config_defaults() -> Config {
     .unwrap()
 }
 
+/// The host the handler lets message texts name besides the link's (`TEXT_ALLOWED_HOSTS`).
+pub const TEXT_ALLOWED_HOST: &str = "demo.example";
+
 /// Where the default link opens: the WebAuthn origin the handler expects.
 pub const PAGE_ORIGIN: &str = "http://localhost:8080";
 
@@ -202,6 +205,7 @@ impl Harness {
                     rate_limit: send_passkey_link::config::DEFAULT_RATE_LIMIT,
                     supersede: false,
                     deployment_tag: Some(DEPLOYMENT_TAG.into()),
+                    text_allowed_hosts: vec![TEXT_ALLOWED_HOST.into()],
                 },
                 renderer: send_passkey_link::mail::MailRenderer::new().unwrap(),
                 registration: RegistrationPolicy::from_config(&config_defaults()).unwrap(),

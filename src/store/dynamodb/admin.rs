@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use super::item::{enum_value, s, string_list, Item};
 use super::{classify, keys, Table};
 use crate::error::StoreError;
-use crate::model::{OrgId, OrgState, UserId, UserKind, UserState};
+use crate::model::{OrgId, OrgState, PersonName, UserId, UserKind, UserState};
 use crate::store::{LinkList, StoredLink, TextLevel, TextsRecord};
 
 /// What a write did to the item it wrote, so a seed can report what it created and changed.
@@ -153,6 +153,9 @@ impl Table {
         for (attribute, value) in [
             ("email", user.email),
             ("displayName", user.display_name),
+            ("givenName", user.name.given_name.as_deref()),
+            ("familyName", user.name.family_name.as_deref()),
+            ("nickName", user.name.nick_name.as_deref()),
             ("preferredLanguage", user.preferred_language),
             ("userName", user.user_name),
         ] {
@@ -312,6 +315,7 @@ pub struct UserProfile<'a> {
     pub state: UserState,
     pub email: Option<&'a str>,
     pub display_name: Option<&'a str>,
+    pub name: &'a PersonName,
     pub preferred_language: Option<&'a str>,
     pub user_name: Option<&'a str>,
 }

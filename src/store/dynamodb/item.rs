@@ -9,7 +9,8 @@ use crate::delivery::{DeliveryStatus, MailState};
 use crate::error::StoreError;
 use crate::message_text::CustomTexts;
 use crate::model::{
-    Org, OrgId, OrgState, RecentLink, Undeliverable, UndeliverableReason, User, UserId, UserKind, UserState,
+    Org, OrgId, OrgState, PersonName, RecentLink, Undeliverable, UndeliverableReason, User, UserId, UserKind,
+    UserState,
 };
 use crate::store::{Ceremony, LinkRecord, StoredLink, StoredPasskey};
 use crate::store::{LinkMail, TextsRecord};
@@ -70,6 +71,11 @@ pub fn user_from_item(item: &Item) -> Result<User, StoreError> {
         state: parse_enum::<UserState>(item, "state")?,
         email: get_s(item, "email").map(str::to_owned),
         display_name: get_s(item, "displayName").map(str::to_owned),
+        name: PersonName {
+            given_name: get_s(item, "givenName").map(str::to_owned),
+            family_name: get_s(item, "familyName").map(str::to_owned),
+            nick_name: get_s(item, "nickName").map(str::to_owned),
+        },
         user_name: get_s(item, "userName").map(str::to_owned),
         preferred_language: get_s(item, "preferredLanguage").map(str::to_owned),
         sequence: get_n(item, "sequence")?.unwrap_or(0),
