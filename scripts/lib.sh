@@ -6,13 +6,34 @@
 # STACK_HOST: the address the stack's processes listen on (make sam-local: the Docker bridge's).
 port_answers() { (exec 3<>"/dev/tcp/${STACK_HOST:-127.0.0.1}/$1") 2>/dev/null; }
 
+# A private or loopback IPv4 address (a Docker bridge's gateway is one): what STACK_HOST may be.
+private_ipv4() {
+  local IFS=. a b c d
+  [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+  read -r a b c d <<<"$1"
+  ((a <= 255 && b <= 255 && c <= 255 && d <= 255)) || return 1
+  ((a == 10 || a == 127 || (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168)))
+}
+
 # Refuses to go on (exit 1) unless AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SESV2 name
-# the local stack: 127.0.0.1, localhost, ::1 or STACK_HOST. Without them the SDKs, the function
-# and passkey-admin reach whatever AWS account this machine's credentials name (CreateTable
-# included). Every script that makes AWS calls runs it first, before any tool is looked up.
+# the local stack: 127.0.0.1, localhost, ::1 or STACK_HOST (a private or loopback IPv4 address).
+# Without them the SDKs, the function and passkey-admin reach whatever AWS account this machine's
+# credentials name (CreateTable included). Every script that makes AWS calls runs it first,
+# before any tool is looked up. The SDKs also skip the endpoint variables when told to
+# (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, or ignore_configured_endpoint_urls in a profile): that
+# is refused, and from here on no profile is read and the credentials are the stack's dummies,
+# so a call that got past the endpoints anyway could not sign in to an account.
 require_local_stack() { # [NAME]: the script's name for the message (default: $0's)
   local who="${1:-$(basename "$0" .sh)}" name url host problem=""
+  if [[ -n "${STACK_HOST:-}" ]] && ! private_ipv4 "$STACK_HOST"; then
+    problem="STACK_HOST is $STACK_HOST, not a private or loopback IPv4 address"
+  fi
+  case "${AWS_IGNORE_CONFIGURED_ENDPOINT_URLS:-false}" in
+    false | False | FALSE) ;;
+    *) problem="AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is $AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: the SDKs would skip the endpoints" ;;
+  esac
   for name in AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2; do
+    [[ -z "$problem" ]] || break
     url="${!name:-}"
     if [[ -z "$url" ]]; then problem="$name is not set"; break; fi
     host="${url#*://}"
@@ -24,7 +45,12 @@ require_local_stack() { # [NAME]: the script's name for the message (default: $0
       *) problem="$name is $url, not the local stack (127.0.0.1, localhost${STACK_HOST:+ or $STACK_HOST})"; break ;;
     esac
   done
-  [[ -n "$problem" ]] || return 0
+  if [[ -z "$problem" ]]; then
+    export AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION="${AWS_REGION:-us-east-1}"
+    unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN
+    return 0
+  fi
   cat >&2 <<EOF
 $who: refusing to run: $problem, so its AWS calls could reach a real AWS account.
   Run it on the local stack: through make (make test, make run, make dev), or in a shell

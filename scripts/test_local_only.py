@@ -102,15 +102,41 @@ class RefusesWithoutTheLocalStackTest(unittest.TestCase):
 class RequireLocalStackTest(unittest.TestCase):
     """lib.sh's require_local_stack on its own: which endpoints are the local stack's."""
 
-    def check(self, dynamodb, ses, stack_host=None):
+    def check(self, dynamodb, ses, stack_host=None, probe="echo passed", **extra):
         env = {k: v for k, v in os.environ.items() if k not in ENDPOINTS}
         for name, value in (("AWS_ENDPOINT_URL_DYNAMODB", dynamodb), ("AWS_ENDPOINT_URL_SESV2", ses),
                             ("STACK_HOST", stack_host)):
             if value is not None:
                 env[name] = value
+        env.update(extra)
         return subprocess.run(
-            ["bash", "-c", 'source "$0/lib.sh" && require_local_stack probe && echo passed', SCRIPTS],
+            ["bash", "-c", f'source "$0/lib.sh" && require_local_stack probe && {probe}', SCRIPTS],
             env=env, capture_output=True, text=True, timeout=30)
+
+    def test_told_to_skip_the_endpoints_is_refused(self):
+        for value in ["true", "TRUE", "1"]:
+            with self.subTest(value=value):
+                done = self.check("http://127.0.0.1:18000", "http://127.0.0.1:18005",
+                                  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=value)
+                self.assertEqual(done.returncode, 1, done.stdout)
+                self.assertIn("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is " + value, done.stderr)
+
+    def test_a_stack_host_must_be_a_private_address(self):
+        for host in ["dynamodb.us-east-1.amazonaws.com", "52.94.0.10", "172.32.0.1", "256.1.1.1", "10.0.0"]:
+            with self.subTest(host=host):
+                done = self.check(f"http://{host}:18100", f"http://{host}:18105", host)
+                self.assertEqual(done.returncode, 1, done.stdout)
+                self.assertIn("not a private or loopback IPv4 address", done.stderr)
+
+    def test_no_profile_and_only_dummy_credentials_once_passed(self):
+        done = self.check(
+            "http://127.0.0.1:18000", "http://127.0.0.1:18005",
+            probe='echo "$AWS_IGNORE_CONFIGURED_ENDPOINT_URLS $AWS_CONFIG_FILE $AWS_SHARED_CREDENTIALS_FILE'
+                  ' $AWS_ACCESS_KEY_ID ${AWS_PROFILE-unset} ${AWS_SESSION_TOKEN-unset}"',
+            AWS_PROFILE="prod", AWS_ACCESS_KEY_ID="AKIAREAL", AWS_SESSION_TOKEN="real",
+            AWS_CONFIG_FILE="/root/.aws/config")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout, "false /dev/null /dev/null test unset unset\n")
 
     def test_local_endpoints_pass(self):
         for dynamodb, ses, host in [

@@ -170,8 +170,11 @@ fn loopback(authority: &str) -> bool {
             )
         }
     };
+    // A port browsers can open: digits (no sign), 0-65535.
     let port_ok = port.is_empty()
-        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
     host && port_ok
 }
 
@@ -230,6 +233,10 @@ mod tests {
             "https://{{.UserID}}.example/{{.Code}}",
             "https://app.example/ {{.Code}}",
             "https://evil.example\\.good.example/{{.Code}}",
+            // A port no browser opens: the mail would carry a dead link.
+            "http://[::1]:99999999999/{{.Code}}",
+            "http://localhost:65536/{{.Code}}",
+            "http://127.0.0.1:+80/{{.Code}}",
         ] {
             assert!(UrlTemplate::from_request(bad).is_err(), "{bad}");
         }
@@ -237,6 +244,7 @@ mod tests {
             "http://localhost:3000/p?c={{.Code}}",
             "http://127.0.0.1:3000/{{.Code}}",
             "http://[::1]:3000/{{.Code}}",
+            "http://localhost:65535/{{.Code}}",
         ] {
             assert!(UrlTemplate::from_request(ok).is_ok(), "{ok}");
         }

@@ -323,6 +323,17 @@ where
     }
 
     async fn try_finish(&self, cmd: &FinishRegistration, name: &str) -> Result<Details, Error> {
+        // An API caller's permission first, whoever started the ceremony: a caller without it
+        // learns nothing of the user's ceremonies, and a permission revoked in between or a
+        // ceremony id that reached another caller must not put a key on the account.
+        let checked_caller = match &cmd.actor {
+            Actor::Caller(caller) => {
+                let authority = Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE);
+                let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
+                Some((resolved.user, caller.user_id.clone()))
+            }
+            Actor::LinkHolder => None,
+        };
         if !valid_key_part(&cmd.passkey_id) {
             return Err(Error::CeremonyNotFound);
         }
@@ -333,22 +344,15 @@ where
             .await?
             .filter(|c| c.expires_at > now.timestamp())
             .ok_or(Error::CeremonyNotFound)?;
-        let (user, editor) = match &cmd.actor {
-            Actor::LinkHolder => {
+        let (user, editor) = match checked_caller {
+            Some(checked) => checked,
+            None => {
                 let proof = cmd.code.as_ref().ok_or(Error::CeremonyNotFound)?;
                 if ceremony.code_id.as_deref() != Some(proof.id.as_str()) {
                     return Err(Error::CeremonyNotFound);
                 }
                 let link = self.redeem(&cmd.user_id, proof).await?;
                 (self.link_holders_user(&cmd.user_id, &link).await?.0, cmd.user_id.clone())
-            }
-            Actor::Caller(caller) => {
-                // Checked again at the finish, whoever started the ceremony: a permission
-                // revoked in between, or a ceremony id that reached another caller, must not
-                // put a key on the account.
-                let authority = Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE);
-                let resolved = self.resolve(&self.target(caller, &cmd.user_id, authority)).await?;
-                (resolved.user, caller.user_id.clone())
             }
         };
         user_can_register(&user)?;

@@ -309,3 +309,36 @@ async fn instance_roles_count_in_every_org() {
 async fn org_roles_count_in_their_org_only() {
     run_all(&ORG_ROLES.map(Who::Org)).await;
 }
+
+/// A caller without the permission hears the same for a ceremony that is open, one that never
+/// was and a malformed id: the permission is checked before the ceremony is looked up.
+#[tokio::test]
+async fn a_refused_caller_learns_nothing_of_the_users_ceremonies() {
+    let h = Harness::new().await;
+    let started = started_by_the_user(&h, ALICE, DEMO_ORG).await;
+    let open = started["passkeyId"].as_str().unwrap();
+    let helpdesk = Some((HELPDESK, DEMO_ORG));
+    for id in [open, "00000000-0000-4000-8000-000000000000", "not%20an%20id"] {
+        let body = verify_body(&started, "helpdesk's key");
+        let (status, answer) =
+            call(&h, "POST", &format!("/v2/users/{ALICE}/passkeys/{id}"), helpdesk, body).await;
+        assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"), "{id}: {answer}");
+        let mut body = verify_body(&started, "helpdesk's key");
+        body["userId"] = ALICE.into();
+        body["passkeyId"] = id.into();
+        let (status, answer) =
+            call(&h, "POST", "/zitadel.user.v2.UserService/VerifyPasskeyRegistration", helpdesk, body).await;
+        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{id}: {answer}");
+    }
+    assert_eq!(h.items(ALICE, "PASSKEYREG#").await.len(), 1, "the open ceremony is still open");
+}
+
+/// A passkey id in the path that does not decode names no passkey (not a ceremony).
+#[tokio::test]
+async fn an_undecodable_passkey_id_is_no_such_passkey() {
+    let h = Harness::new().await;
+    let admin = Some((DEMO_ADMIN, DEMO_ORG));
+    let (status, answer) =
+        call(&h, "DELETE", &format!("/v2/users/{ALICE}/passkeys/%ZZ"), admin, json!({})).await;
+    assert_eq!((status, error_id(&answer)), (404, "PASSKEY-Nf2Rm"), "{answer}");
+}

@@ -49,7 +49,7 @@ pub(super) async fn verify_passkey_registration<S: Store, M: Mailer + Sync>(
     family: Family,
 ) -> Result<Value, Error> {
     let (user_id, body) = user_and_body(call, family)?;
-    let passkey_id = passkey_id(call, &body, family)?;
+    let passkey_id = passkey_id(call, &body, family, Error::CeremonyNotFound)?;
     let (credential, name) = credential_and_name(&body)?;
     let details = links
         .finish_registration(&FinishRegistration {
@@ -98,7 +98,7 @@ pub(super) async fn remove_passkey<S: Store, M: Mailer + Sync>(
     family: Family,
 ) -> Result<Value, Error> {
     let (user_id, body) = user_and_body(call, family)?;
-    let passkey_id = passkey_id(call, &body, family)?;
+    let passkey_id = passkey_id(call, &body, family, Error::PasskeyNotFound)?;
     let target = v2_target(call, user_id, Authority::PermissionOrSelf(USER_CREDENTIAL_WRITE));
     let details = links.remove_passkey(&target, &passkey_id).await?;
     Ok(json!({ "details": details.v2_json() }))
@@ -156,18 +156,20 @@ fn v1_target(call: &Call<'_>, permission: &'static str) -> Result<LinkTarget, Er
     })
 }
 
-/// The passkey id: from the path over REST, from the body over Connect.
-fn passkey_id(call: &Call<'_>, body: &Map<String, Value>, family: Family) -> Result<String, Error> {
+/// The passkey id: from the path over REST, from the body over Connect. A path id that does not
+/// decode names nothing: `unknown` says what the call found no such thing of.
+fn passkey_id(
+    call: &Call<'_>,
+    body: &Map<String, Value>,
+    family: Family,
+    unknown: Error,
+) -> Result<String, Error> {
     match family {
         Family::Connect => match set(body, "passkeyId", "passkey_id")? {
             Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
             _ => Err(Error::InvalidField(FieldProblem::PasskeyIdMissing)),
         },
-        _ => call
-            .params
-            .get("passkeyId")
-            .and_then(|raw| super::percent_decode(raw))
-            .ok_or(Error::CeremonyNotFound),
+        _ => call.params.get("passkeyId").and_then(|raw| super::percent_decode(raw)).ok_or(unknown),
     }
 }
 
