@@ -362,8 +362,7 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
                 text(body, "/bounceType").ok_or_else(|| malformed("detail.bounce.bounceType missing"))?;
             status.bounce_type = Some(printable(&kind, 40));
             status.bounce_sub_type = text(body, "/bounceSubType").map(|s| printable(&s, 60));
-            status.diagnostic =
-                first("bouncedRecipients", "diagnosticCode").map(|d| printable(&d, MAX_DETAIL_CHARS));
+            status.diagnostic = first("bouncedRecipients", "diagnosticCode").map(|d| diagnostic(&d));
             listed("bouncedRecipients")
         }
         MailState::Complained => {
@@ -373,16 +372,16 @@ pub fn read(envelope: &Value) -> Result<Read, FeedbackError> {
         MailState::Delayed => {
             status.diagnostic = first("delayedRecipients", "diagnosticCode")
                 .or_else(|| text(body, "/delayType"))
-                .map(|d| printable(&d, MAX_DETAIL_CHARS));
+                .map(|d| diagnostic(&d));
             listed("delayedRecipients")
         }
         MailState::Delivered => strings(body.get("recipients")),
         MailState::Rejected => {
-            status.diagnostic = text(body, "/reason").map(|d| printable(&d, MAX_DETAIL_CHARS));
+            status.diagnostic = text(body, "/reason").map(|d| diagnostic(&d));
             Vec::new()
         }
         MailState::Failed => {
-            status.diagnostic = text(body, "/errorMessage").map(|d| printable(&d, MAX_DETAIL_CHARS));
+            status.diagnostic = text(body, "/errorMessage").map(|d| diagnostic(&d));
             Vec::new()
         }
         MailState::Sent => Vec::new(),
@@ -426,6 +425,17 @@ fn printable(raw: &str, max: usize) -> String {
         .take(max)
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// A remote server's diagnostic as stored and shown: [`printable`], and every word with an `@`
+/// in it (mail servers quote the recipient, or where it forwards to) replaced by `<address>`,
+/// since admins read these and logs must name no address.
+fn diagnostic(raw: &str) -> String {
+    let words: Vec<&str> = raw
+        .split(char::is_whitespace)
+        .map(|word| if word.contains('@') { "<address>" } else { word })
+        .collect();
+    printable(&words.join(" "), MAX_DETAIL_CHARS)
 }
 
 /// Link ids are the send path's UUIDs, lower-case.
@@ -626,6 +636,13 @@ mod tests {
         assert_eq!(e.status.at, "2026-12-02T10:00:03.500Z");
         assert_eq!(e.status.bounce_type.as_deref(), Some("Permanent"));
         assert_eq!(e.status.diagnostic.as_deref(), Some("smtp; 550 5.1.1 unknown  user"));
+        let mut named = bounce("Permanent");
+        named["detail"]["bounce"]["bouncedRecipients"][0]["diagnosticCode"] =
+            json!("smtp; 550 5.1.1 <alice@demo.example>: no such user; forwarded to\tbob@other.example");
+        assert_eq!(
+            event_of(&named).status.diagnostic.as_deref(),
+            Some("smtp; 550 5.1.1 <address> no such user; forwarded to <address>")
+        );
         assert_eq!(e.undeliverable_reason(), Some(UndeliverableReason::Bounced));
         assert_eq!(event_of(&bounce("Transient")).undeliverable_reason(), None);
     }

@@ -16,7 +16,7 @@ use crate::metrics;
 use crate::model::{
     valid_recipient, Caller, Details, Org, OrgId, OrgState, RecentLink, User, UserId, UserKind, UserState,
 };
-use crate::permissions::RolePermissions;
+use crate::permissions::{RolePermissions, USER_READ};
 use crate::registration::RegistrationPolicy;
 use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, TextsRecord, WindowChange};
 
@@ -219,10 +219,14 @@ where
         };
         if !entitled {
             // v2 names no org: answering 403 for a user of another org and 404 for none would
-            // tell a caller without the permission which user ids exist, and where. (The user
-            // acting on itself knows it exists: it hears the real reason.)
+            // tell a caller without the permission which user ids exist, and where. Whoever
+            // may see the user anyway (the user itself, a holder of user.read in its org) hears
+            // the real reason.
+            let sees_user = is_self
+                || (snap.user.as_ref().is_some_and(|u| u.org_id == target_org)
+                    && self.policy.permissions.grants(&snap.instance_roles, &snap.org_roles, USER_READ));
             return Err(match t.scope {
-                Scope::UsersOrg if !is_self => Error::UserNotFound,
+                Scope::UsersOrg if !sees_user => Error::UserNotFound,
                 _ => Error::PermissionDenied,
             });
         }

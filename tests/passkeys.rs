@@ -35,11 +35,11 @@ async fn a_code_registers_a_passkey_once_and_is_spent_in_the_same_write() {
     let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
     let sequence = h.user_sequence(ALICE).await;
 
-    // A code is no permission: a caller without user.credential.write on Alice is refused (as
-    // if she did not exist) and the code stays as it was; Alice herself redeems it.
+    // A code is no permission: a caller without user.credential.write on Alice is refused (the
+    // helpdesk reads users, so it hears why) and the code stays as it was; Alice redeems it.
     let with_code = json!({"code":{"id":code_id,"code":code},"domain":"localhost"});
     let (status, body) = register(&h, ALICE, Some((HELPDESK, DEMO_ORG)), with_code.clone()).await;
-    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
     let alice = Some((ALICE, DEMO_ORG));
     let (status, begun) = register(&h, ALICE, alice, with_code).await;
     assert_eq!(status, 200, "{begun}");
@@ -189,7 +189,9 @@ async fn expire(h: &Harness, user: &str, code_id: &str) {
 async fn without_a_code_the_user_or_user_credential_write_registers() {
     let h = Harness::new().await;
     let (status, body) = register(&h, ALICE, Some((HELPDESK, DEMO_ORG)), json!({})).await;
-    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
+    let (status, body) = register(&h, ALICE, Some((OTHER_OWNER, OTHER_ORG)), json!({})).await;
+    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "another org's owner: {body}");
     let (status, own) = register(
         &h,
         ALICE,
@@ -208,7 +210,7 @@ async fn without_a_code_the_user_or_user_credential_write_registers() {
     // Only the user or user.credential.write may finish it.
     let id = own["passkeyId"].as_str().unwrap();
     let (status, body) = verify(&h, ALICE, id, Some((HELPDESK, DEMO_ORG)), &credential).await;
-    assert_eq!((status, error_id(&body)), (404, "USER-3n8fS"), "{body}");
+    assert_eq!((status, error_id(&body)), (403, "AUTH-5mWD2"), "{body}");
     let (status, body) = verify(&h, ALICE, id, Some((ALICE, DEMO_ORG)), &credential).await;
     assert_eq!(status, 200, "{body}");
 

@@ -88,14 +88,16 @@ fn allowed(who: Who, target_org: &str, n: Needs) -> bool {
 }
 
 /// The status and error a refused call gets: 401 without a token; v1 names the org (403);
-/// v2 does not, so it answers others as if the user did not exist (no oracle across orgs),
-/// and the user itself with the real reason.
-fn refusal(who: Who, api: Api) -> (u16, &'static str) {
+/// v2 does not, so it answers as if the user did not exist (no oracle across orgs), except to
+/// whoever may see the user anyway (the user itself, `user.read` in its org): the real reason.
+fn refusal(who: Who, target_org: &str, api: Api) -> (u16, &'static str) {
+    let sees_user = allowed(who, target_org, needs(&USER_READ, true));
     match (who, api) {
         (Who::Anonymous, Api::Connect) => (401, "unauthenticated"),
         (Who::Anonymous, _) => (401, "AUTH-7kZq2"),
-        (Who::TheUser, Api::Connect) => (403, "permission_denied"),
-        (_, Api::V1) | (Who::TheUser, Api::Rest) => (403, "AUTH-5mWD2"),
+        (_, Api::V1) => (403, "AUTH-5mWD2"),
+        (_, Api::Rest) if sees_user => (403, "AUTH-5mWD2"),
+        (_, Api::Connect) if sees_user => (403, "permission_denied"),
         (_, Api::Rest) => (404, "USER-3n8fS"),
         (_, Api::Connect) => (404, "not_found"),
     }
@@ -272,7 +274,7 @@ async fn run_case(who: Who, target: &'static str, target_org: &'static str) {
             _ => error_id(body),
         };
         let fine = if !ok {
-            (*status, id) == refusal(who, o.api)
+            (*status, id) == refusal(who, target_org, o.api)
         } else if o.route.ends_with("(after REST)") {
             // Allowed, and the passkey is already gone.
             *status == 404
@@ -311,24 +313,30 @@ async fn org_roles_count_in_their_org_only() {
 }
 
 /// A caller without the permission hears the same for a ceremony that is open, one that never
-/// was and a malformed id: the permission is checked before the ceremony is looked up.
+/// was and a malformed id: the permission is checked before the ceremony is looked up. (The
+/// helpdesk reads users: it hears 403; another org's owner hears 404.)
 #[tokio::test]
 async fn a_refused_caller_learns_nothing_of_the_users_ceremonies() {
     let h = Harness::new().await;
     let started = started_by_the_user(&h, ALICE, DEMO_ORG).await;
     let open = started["passkeyId"].as_str().unwrap();
-    let helpdesk = Some((HELPDESK, DEMO_ORG));
-    for id in [open, "00000000-0000-4000-8000-000000000000", "not%20an%20id"] {
-        let body = verify_body(&started, "helpdesk's key");
-        let (status, answer) =
-            call(&h, "POST", &format!("/v2/users/{ALICE}/passkeys/{id}"), helpdesk, body).await;
-        assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"), "{id}: {answer}");
-        let mut body = verify_body(&started, "helpdesk's key");
-        body["userId"] = ALICE.into();
-        body["passkeyId"] = id.into();
-        let (status, answer) =
-            call(&h, "POST", "/zitadel.user.v2.UserService/VerifyPasskeyRegistration", helpdesk, body).await;
-        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{id}: {answer}");
+    let refused = [
+        (Some((HELPDESK, DEMO_ORG)), 403, "AUTH-5mWD2", "permission_denied"),
+        (Some((OTHER_OWNER, OTHER_ORG)), 404, "USER-3n8fS", "not_found"),
+    ];
+    for (caller, refusal, rest_id, connect_code) in refused {
+        for id in [open, "00000000-0000-4000-8000-000000000000", "not%20an%20id"] {
+            let body = verify_body(&started, "another's key");
+            let (status, answer) =
+                call(&h, "POST", &format!("/v2/users/{ALICE}/passkeys/{id}"), caller, body).await;
+            assert_eq!((status, error_id(&answer)), (refusal, rest_id), "{id}: {answer}");
+            let mut body = verify_body(&started, "another's key");
+            body["userId"] = ALICE.into();
+            body["passkeyId"] = id.into();
+            let connect = "/zitadel.user.v2.UserService/VerifyPasskeyRegistration";
+            let (status, answer) = call(&h, "POST", connect, caller, body).await;
+            assert_eq!((status, answer["code"].as_str()), (refusal, Some(connect_code)), "{id}: {answer}");
+        }
     }
     assert_eq!(h.items(ALICE, "PASSKEYREG#").await.len(), 1, "the open ceremony is still open");
 }

@@ -246,16 +246,21 @@ async fn v2_finds_the_user_in_its_own_org_and_checks_permission_there() {
     // Users manage their own passkeys.
     let (status, answer) = h.call(&request(&v2(ALICE), Some((ALICE, DEMO_ORG)), body.clone())).await;
     assert_eq!(status, 200, "{answer}");
-    // Without the permission in Alice's org, v2 answers as for a user that does not exist.
-    for (caller, org) in [(OTHER_OWNER, OTHER_ORG), (HELPDESK, DEMO_ORG), (BOB, OTHER_ORG)] {
+    // Without the permission in Alice's org, v2 answers as for a user that does not exist,
+    // unless the caller may read her (the helpdesk): then it hears why.
+    for (caller, org, refusal) in [
+        (OTHER_OWNER, OTHER_ORG, (404, "USER-3n8fS")),
+        (HELPDESK, DEMO_ORG, (403, "AUTH-5mWD2")),
+        (BOB, OTHER_ORG, (404, "USER-3n8fS")),
+    ] {
         let (status, answer) = h.call(&request(&v2(ALICE), Some((caller, org)), body.clone())).await;
-        assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"), "{caller}: {answer}");
+        assert_eq!((status, error_id(&answer)), refusal, "{caller}: {answer}");
     }
     let manager = send_passkey_link::model::UserId::parse(NO_MAIL).unwrap();
     let demo = send_passkey_link::model::OrgId::parse(DEMO_ORG).unwrap();
     h.table.put_org_member(&demo, &manager, &["ORG_USER_MANAGER".into()]).await.unwrap();
     let (status, _) = h.call(&request(&v2(ALICE), Some((NO_MAIL, DEMO_ORG)), body.clone())).await;
-    assert_eq!(status, 404, "ORG_USER_MANAGER lacks user.credential.write");
+    assert_eq!(status, 403, "ORG_USER_MANAGER lacks user.credential.write (and reads users)");
     let (status, answer) =
         h.call(&request(&v2("100000000000000099"), Some((DEMO_ADMIN, DEMO_ORG)), body.clone())).await;
     assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"));
@@ -286,7 +291,8 @@ async fn connect_path_takes_the_user_from_the_body_and_answers_connect_errors() 
         (json!({"returnCode": {}}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
         (json!({"userId": "", "returnCode": {}}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
         (json!({"userId": 5}), Some((DEMO_ADMIN, DEMO_ORG)), 400, "invalid_argument"),
-        (json!({"userId": ALICE}), Some((HELPDESK, DEMO_ORG)), 404, "not_found"),
+        (json!({"userId": ALICE}), Some((HELPDESK, DEMO_ORG)), 403, "permission_denied"),
+        (json!({"userId": ALICE}), Some((OTHER_OWNER, OTHER_ORG)), 404, "not_found"),
         (json!({"userId": ALICE}), None, 401, "unauthenticated"),
     ] {
         let (status, body) = h.call(&request(CONNECT_CREATE, caller, request_body.clone())).await;
@@ -372,10 +378,10 @@ async fn links_as_objects_need_user_write_in_the_users_org() {
     let h = Harness::new().await;
     assert_eq!(h.call(&request(&v1_send(ALICE), Some((DEMO_ADMIN, DEMO_ORG)), json!({}))).await.0, 200);
     let search = format!("{}/_search", links_of(ALICE));
-    // Others are answered as for a user that does not exist; Alice, who knows she exists, hears
-    // that she lacks the permission.
+    // Another org's owner is answered as for a user that does not exist; Alice, who knows she
+    // exists, and the helpdesk, who may read her, hear that they lack the permission.
     for (caller, org, refused) in
-        [(HELPDESK, DEMO_ORG, 404), (OTHER_OWNER, OTHER_ORG, 404), (ALICE, DEMO_ORG, 403)]
+        [(HELPDESK, DEMO_ORG, 403), (OTHER_OWNER, OTHER_ORG, 404), (ALICE, DEMO_ORG, 403)]
     {
         let (status, body) = h.call(&request(&search, Some((caller, org)), json!({}))).await;
         assert_eq!(status, refused, "{caller}: {body}");
@@ -443,11 +449,11 @@ async fn v2_codes_in_the_callers_hands_need_user_credential_write() {
     let proto_names = json!({"send_link":{"url_template":"https://attacker.example/c?c={{.Code}}"}});
     for body in [json!({"returnCode":{}}), json!({"return_code":{}}), attacker_template, proto_names] {
         let (status, answer) = h.call(&request(&v2(INSTANCE_OWNER), caller, body.clone())).await;
-        assert_eq!((status, error_id(&answer)), (404, "USER-3n8fS"), "{body}: {answer}");
+        assert_eq!((status, error_id(&answer)), (403, "AUTH-5mWD2"), "{body}: {answer}");
         let mut connect = body.clone();
         connect["userId"] = INSTANCE_OWNER.into();
         let (status, answer) = h.call(&request(CONNECT_CREATE, caller, connect)).await;
-        assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")), "{answer}");
+        assert_eq!((status, answer["code"].as_str()), (403, Some("permission_denied")), "{answer}");
     }
     assert_eq!(h.user_sequence(INSTANCE_OWNER).await, 0);
     // Mailing the default link to the user's own address is what user.passkey.write allows.

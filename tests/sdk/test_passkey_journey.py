@@ -274,14 +274,14 @@ class PasskeyJourney(unittest.TestCase):
     def test_a_code_is_no_permission(self):
         helpdesk = client(HELPDESK)
         # Putting a key on someone else's account needs user.credential.write, with or without
-        # a code; v2 answers a caller without it as if the user did not exist.
+        # a code (the helpdesk reads users, so v2 tells it why it is refused).
         with self.assertRaises(ApiError) as denied:
             helpdesk.users.register_passkey(UserServiceRegisterPasskeyRequest(user_id=NOAH, domain=RP_ID))
-        self.assertRefused(denied.exception, {404: {"not_found"}}, "RegisterPasskey without a code")
+        self.assertRefused(denied.exception, {403: {"permission_denied"}}, "RegisterPasskey without a code")
         code = create_code(self.admin)
         with self.assertRaises(ApiError) as denied:
             register(helpdesk, code)
-        self.assertRefused(denied.exception, {404: {"not_found"}}, "RegisterPasskey with a code")
+        self.assertRefused(denied.exception, {403: {"permission_denied"}}, "RegisterPasskey with a code")
         # The user themself redeems the code, and finishes.
         noah = client(NOAH)
         started = register(noah, code)
@@ -289,7 +289,8 @@ class PasskeyJourney(unittest.TestCase):
         noah.users.verify_passkey_registration(verify_request(started.passkey_id, credential, self.name()))
         self.added.append(started.passkey_id)
         self.assertIn(started.passkey_id, passkeys(self.admin))
-        # Listing another user's passkeys needs user.read, which Alice does not hold.
+        # Listing another user's passkeys needs user.read, which Alice does not hold: v2 answers
+        # her as if the user did not exist.
         with self.assertRaises(ApiError) as hidden:
             passkeys(client(ALICE))
         self.assertRefused(hidden.exception, {404: {"not_found"}}, "ListPasskeys of another user")

@@ -76,8 +76,8 @@ class CreatePasskeyRegistrationLink(unittest.TestCase):
         self.assertEqual(raised.exception.code, 401)
 
     def test_no_permission_is_404_not_found(self):
-        # v2 names no org: a caller without the permission learns nothing of where, or whether,
-        # the user exists.
+        # v2 names no org: a caller without the permission (nor user.read) in the user's org
+        # learns nothing of where, or whether, the user exists.
         with self.assertRaises(ApiError) as raised:
             client(HELPDESK, DEMO_ORG).users.create_passkey_registration_link(
                 UserServiceCreatePasskeyRegistrationLinkRequest(user_id=BOB, return_code={})

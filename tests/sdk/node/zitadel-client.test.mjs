@@ -85,8 +85,8 @@ test("no valid token is Unauthenticated", async () => {
   );
 });
 
-// v2 names no org: a caller without the permission learns nothing of where, or whether, the
-// user exists.
+// v2 names no org: a caller without the permission (nor user.read) in the user's org learns
+// nothing of where, or whether, the user exists.
 test("no permission is NotFound", async () => {
   await rejectsWith(
     users(token(HELPDESK, DEMO_ORG)).createPasskeyRegistrationLink({ userId: BOB, medium: { case: "returnCode", value: {} } }),
