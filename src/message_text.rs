@@ -22,6 +22,10 @@ pub const MAX_LANGUAGES: usize = 20;
 /// Longest language tag accepted (RFC 5646 recommends supporting at least 35 characters).
 pub const MAX_TAG_LEN: usize = 35;
 
+/// Line breaks a multi-line field may hold, and blank lines in a row.
+pub const MAX_LINE_BREAKS: usize = 20;
+pub const MAX_BLANK_LINES: usize = 2;
+
 /// One language's texts, as ZITADEL's `SetCustom...MessageText` carries them. A field left out
 /// (or empty) is not customised: the next level's text fills it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +136,7 @@ impl MessageText {
             if let Some(c) = value.chars().find(|c| c.is_control() && (!field.multiline || *c != '\n')) {
                 return Err(format!("{name}: control character U+{:04X} is not allowed", c as u32));
             }
+            check_line_breaks(name, value)?;
             if has_encoded_word(value) {
                 return Err(format!("{name}: an RFC 2047 encoded-word (=?...?=) is not allowed"));
             }
@@ -151,6 +156,22 @@ impl MessageText {
             }
         }
     }
+}
+
+/// Line breaks enough to push the mail's "ignore this mail" line out of view are refused.
+fn check_line_breaks(name: &str, value: &str) -> Result<(), String> {
+    let breaks = value.matches('\n').count();
+    if breaks > MAX_LINE_BREAKS {
+        return Err(format!("{name}: {breaks} line breaks, at most {MAX_LINE_BREAKS} are allowed"));
+    }
+    let mut blank_run = 0;
+    for line in value.split('\n') {
+        blank_run = if line.trim().is_empty() { blank_run + 1 } else { 0 };
+        if blank_run > MAX_BLANK_LINES {
+            return Err(format!("{name}: more than {MAX_BLANK_LINES} blank lines in a row"));
+        }
+    }
+    Ok(())
 }
 
 /// One level's stored text for a language, with what its `details` report.

@@ -12,12 +12,14 @@ use serde::Deserialize;
 
 use crate::domain::MAX_COMMIT_ATTEMPTS;
 use crate::error::StoreError;
+use crate::invisible::is_invisible;
 use crate::message_text::{canonical_language, check_sender_name, MessageText, MAX_LANGUAGES};
 use crate::model::{OrgId, OrgState, PersonName, UserId, UserKind, UserState};
 use crate::permissions::RolePermissions;
 use crate::store::dynamodb::admin::{MemberOf, UserProfile, Written};
 use crate::store::dynamodb::Table;
 use crate::store::{TextChange, TextCommit, TextLevel, TextsRecord};
+use crate::text_links::first_host;
 use crate::texts::set_change;
 use chrono::Utc;
 
@@ -266,6 +268,26 @@ fn once(seen: &mut HashSet<String>, id: &str, what: &str) -> Result<(), SeedErro
     }
 }
 
+/// The longest given name, family name or nickname (ZITADEL's profile fields' limit).
+const MAX_NAME_CHARS: usize = 200;
+
+/// The names fill the mail's `{{.FirstName}}`, `{{.LastName}}` and `{{.NickName}}`: they may
+/// not hide characters, break lines or name a host a mail client would link (the seed does not
+/// know the link's host, so none is allowed).
+fn check_person_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(format!("{chars} characters, at most {MAX_NAME_CHARS} are allowed"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || is_invisible(*c)) {
+        return Err(format!("invisible or control character U+{:04X}", c as u32));
+    }
+    match first_host(name) {
+        Some(host) => Err(format!("names the host {host:?}; a name may not hold a link or an address")),
+        None => Ok(()),
+    }
+}
+
 fn check_roles(member: &SeedMember, known: impl Fn(&str) -> bool, place: &str) -> Result<(), SeedError> {
     match member.roles.iter().find(|r| !known(r)) {
         Some(role) => Err(SeedError::Invalid(format!(
@@ -312,6 +334,15 @@ impl Seed {
             for u in &org.users {
                 user_id(&u.id)?;
                 once(&mut users, &u.id, "user")?;
+                for (field, name) in
+                    [("givenName", &u.given_name), ("familyName", &u.family_name), ("nickName", &u.nick_name)]
+                {
+                    if let Some(name) = name {
+                        check_person_name(name).map_err(|reason| {
+                            SeedError::Invalid(format!("{field} of user {:?}: {reason}", u.id))
+                        })?;
+                    }
+                }
                 if let Some(email) = &u.email {
                     if !email.contains('@') || email.contains(['\r', '\n']) || email.len() > 254 {
                         return Err(SeedError::Invalid(format!("e-mail of user {:?}", u.id)));

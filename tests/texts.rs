@@ -555,6 +555,42 @@ async fn texts_may_only_link_to_the_link_s_host_and_allowed_hosts() {
 }
 
 #[tokio::test]
+async fn links_spelt_as_browsers_read_them_are_refused() {
+    let h = Harness::new().await;
+    for (footer, host) in [
+        ("Help: https://ｅｖｉｌ．ｅｘａｍｐｌｅ/login", "evil.example"),
+        ("Help: https:/evil.example/login", "evil.example"),
+        ("Help: http://3232235777/login", "192.168.1.1"),
+    ] {
+        let (status, message, stored) = put_and_read(&h, json!({ "footerText": footer })).await;
+        assert_eq!(status, 400, "{footer}: {message}");
+        assert!(message.contains("footerText: links and addresses may only name localhost"), "{message}");
+        assert!(message.contains(&format!("not \"{host}\"")), "{message}");
+        assert_eq!(stored["isDefault"], true, "nothing written: {stored}");
+    }
+}
+
+#[tokio::test]
+async fn line_breaks_cannot_push_the_ignore_line_out_of_view() {
+    let h = Harness::new().await;
+    for (body, expected) in [
+        (
+            json!({ "text": format!("{}x", "\n".repeat(1999)) }),
+            "text: 1999 line breaks, at most 20 are allowed",
+        ),
+        (json!({ "footerText": "Bye\n\n\n\nIT" }), "footerText: more than 2 blank lines in a row"),
+    ] {
+        let (status, message, stored) = put_and_read(&h, body).await;
+        assert_eq!((status, message.contains(expected)), (400, true), "{message}");
+        assert_eq!(stored["isDefault"], true, "nothing written: {stored}");
+    }
+    let fine = json!({ "text": "Hello,\n\nplease add a passkey.\n\n\nThanks" });
+    let (status, message, stored) = put_and_read(&h, fine.clone()).await;
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(stored["text"], fine["text"]);
+}
+
+#[tokio::test]
 async fn invisible_and_blank_characters_are_refused_naming_the_field() {
     let h = Harness::new().await;
     for c in ['\u{3164}', '\u{115F}', '\u{1160}', '\u{FE0F}', '\u{034F}', '\u{2800}'] {

@@ -128,3 +128,23 @@ fn a_legacy_greeting_uses_the_display_name_variable() {
         (Some("i"), Some("b"), Some("f"))
     );
 }
+
+#[test]
+fn line_breaks_cannot_push_the_ignore_line_out_of_view() {
+    let text = |value: String| MessageText { text: Some(value), ..Default::default() }.check();
+    let footer = |value: String| MessageText { footer_text: Some(value), ..Default::default() }.check();
+    assert_eq!(text(format!("{}x", "a\n".repeat(20))), Ok(()));
+    assert_eq!(text("Hello,\n\n\nbye".into()), Ok(()));
+    assert_eq!(
+        text(format!("{}x", "\n".repeat(1999))),
+        Err("text: 1999 line breaks, at most 20 are allowed".into())
+    );
+    assert_eq!(
+        footer(format!("{}x", "a\n".repeat(21))),
+        Err("footerText: 21 line breaks, at most 20 are allowed".into())
+    );
+    assert_eq!(
+        footer("Hello,\n\n \n\nbye".into()),
+        Err("footerText: more than 2 blank lines in a row".into())
+    );
+}

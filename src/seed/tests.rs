@@ -94,3 +94,33 @@ fn unknown_roles_are_refused_per_level() {
     assert!(Seed::from_json_with(text, &custom).is_ok());
     assert!(Seed::from_json(text).is_err());
 }
+
+#[test]
+fn user_names_are_bounded_visible_and_link_free() {
+    let user = |fields: &str| {
+        Seed::from_json(&format!(r#"{{"orgs":[{{"id":"o","name":"x","users":[{{"id":"u",{fields}}}]}}]}}"#))
+    };
+    let fine = user(r#""givenName":"Jean-Luc","familyName":"O'Brien Jr.","nickName":"Dr. Who""#);
+    assert!(fine.is_ok(), "{:?}", fine.err().map(|e| e.to_string()));
+    assert!(user(&format!(r#""givenName":"{}""#, "é".repeat(200))).is_ok());
+    for (fields, expected) in [
+        (
+            format!(r#""givenName":"{}""#, "é".repeat(201)),
+            r#"givenName of user "u": 201 characters, at most 200"#,
+        ),
+        (
+            r#""familyName":"Ada\u200b""#.into(),
+            r#"familyName of user "u": invisible or control character U+200B"#,
+        ),
+        (r#""nickName":"Ada\nBcc""#.into(), r#"nickName of user "u": invisible or control character U+000A"#),
+        (
+            r#""nickName":"see evil.example/x""#.into(),
+            r#"nickName of user "u": names the host "evil.example""#,
+        ),
+        (r#""givenName":"https:/evil""#.into(), r#"givenName of user "u": names the host "evil""#),
+        (r#""lastName":"ｅｖｉｌ．ｅｘａｍｐｌｅ""#.into(), r#"familyName of user "u": names the host"#),
+    ] {
+        let err = user(&fields).unwrap_err().to_string();
+        assert!(err.contains(expected), "{fields}: {err}");
+    }
+}
