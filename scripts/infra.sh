@@ -33,20 +33,29 @@ case "${1:-}" in
       [[ "$template" == page-edge.yaml ]] && region=us-east-1
       cfn-lint --regions "$region" -- "$template"
       sam validate --lint --region "$region" --template-file "$template"
+      # What the deploy's change set runs and the two above do not: SAM's transform.
+      AWS_DEFAULT_REGION="$region" python3 "$ROOT/scripts/sam_translate.py" "$template"
       # Findings that do not apply are skipped, with the reason, in the template's Metadata.
       # --skip-download: offline, no call to the vendor's platform.
       "$checkov" -f "$template" --framework cloudformation --skip-download --compact --quiet
     done
-    echo "validate: cfn-lint, sam validate --lint and checkov passed on template.yaml and" \
+    echo "validate: cfn-lint, sam validate --lint, SAM's transform and checkov passed on template.yaml and" \
       "page-edge.yaml with no errors and no warnings"
     ;;
   package) build ;;
   deploy)
-    build
-    if grep -q SenderEmail samconfig.toml; then
-      sam deploy --config-env "$STAGE"
+    # A stage deploys from what its own section of samconfig.toml saved; the first deployment
+    # of a stage asks for the parameters (SAM saves them there). A pipeline (CI set) cannot
+    # answer questions: it is told what is missing, and does not wait for a confirmation.
+    if python3 "$ROOT/scripts/samconfig_stage.py" samconfig.toml "$STAGE"; then
+      build
+      sam deploy --config-env "$STAGE" ${CI:+--no-confirm-changeset}
+    elif [[ -n "${CI:-}" ]]; then
+      echo "deploy: run 'STAGE=$STAGE make deploy' once from a terminal (it asks for them and" \
+        "saves them in infra/samconfig.toml), or add them to [$STAGE.deploy.parameters] there" >&2
+      exit 1
     else
-      # First deployment: SAM asks for the parameters and saves them in samconfig.toml.
+      build
       sam deploy --guided --config-env "$STAGE"
     fi
     ;;

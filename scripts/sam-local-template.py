@@ -16,7 +16,7 @@ deployed. What it changes, and why:
   page is http://localhost, where browsers allow WebAuthn on plain http);
 - the HTTP API's JWT authorizer, which SAM CLI does not run, becomes a Lambda authorizer
   (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py),
-  with the gateway's rules: no scope is required (JwtScopes does not apply).
+  with the gateway's rules (no scope is required, as on the deployed authorizer).
 
   sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --feedback-code DIR \\
       --authorizer-code DIR --dynamodb URL --ses URL --table NAME --public-key B64 \\

@@ -254,14 +254,18 @@ fn mail_may_only_come_from_the_sender_address() {
     assert!(is_ref(bare, "SenderEmail"));
 }
 
+/// ZITADEL's access tokens carry no scope claim: scopes on the authorizer (or on a route) would
+/// answer every call 401; and SAM's transform refuses `AuthorizationScopes` that is not a list.
 #[test]
-fn the_authorizer_requires_scopes_so_id_tokens_are_refused() {
+fn the_authorizer_checks_issuer_and_audience_and_no_scopes() {
     let t = template();
     let authorizer = &resource(&t, "HttpApi")["Properties"]["Auth"]["Authorizers"]["ZitadelJwt"];
-    assert!(is_ref(&authorizer["AuthorizationScopes"], "JwtScopes"));
-    let scopes = &t["Parameters"]["JwtScopes"];
-    assert_eq!(scopes["Type"], "CommaDelimitedList");
-    assert!(!scopes["Default"].as_str().unwrap().is_empty(), "an empty default would let ID tokens in");
+    assert!(authorizer.get("AuthorizationScopes").is_none(), "{authorizer:?}");
+    assert!(is_ref(&authorizer["JwtConfiguration"]["issuer"], "JwtIssuer"));
+    assert!(is_ref(&authorizer["JwtConfiguration"]["audience"], "JwtAudience"));
+    assert!(t["Parameters"].get("JwtScopes").is_none());
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml")).unwrap();
+    assert!(!text.contains("AuthorizationScopes:"), "no route asks for scopes either");
 }
 
 #[test]
