@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # infra/template.yaml: validate (offline), package (sam build: arm64 bootstrap via
 # cargo-lambda + zig), deploy (sam deploy, guided the first time). validate also checks
-# infra/page-edge.yaml, the page's optional edge (deployed by hand: README, Deploying).
+# infra/page-edge.yaml, the page's optional edge (deployed by hand: docs/deploying.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"

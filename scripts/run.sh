@@ -54,7 +54,7 @@ else
   "$ROOT/scripts/gateway.sh" up >/dev/null
   echo "  Open it in a browser on this machine (localhost counts as a secure origin for passkeys):"
   echo "  'Create passkey' asks the device's screen lock, fingerprint or face, or a security key."
-  echo "  Opening it spends nothing; the passkey's creation does. The README's walk-through shows each page."
+  echo "  Opening it spends nothing; the passkey's creation does. docs/passkeys.md shows each page."
 fi
 echo
 if [[ -n "${PASSKEY_STACK_STOPS:-}" ]]; then

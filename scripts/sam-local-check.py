@@ -4,10 +4,10 @@ bridge, the bootstraps and the local template are ready:
 
 1. `sam local invoke` with every file in events/, each against a freshly seeded table of its own
    (the template's TABLE_NAME overridden through --env-vars, as tests/events.rs gives each its
-   own): the status the README's "Events" table gives, and one mail more in the SES emulator
+   own): the status the Events table (docs/events.md) gives, and one mail more in the SES emulator
    exactly for the events that send one;
    then every file in events/ses/ through `sam local invoke DeliveryFeedbackFunction` (SES's
-   events in EventBridge's envelope): the outcome the README's table gives, or, for the
+   events in EventBridge's envelope): the outcome that table gives, or, for the
    malformed one, a failed invocation;
 2. `sam local start-api` with the local Lambda authorizer: a local gateway token gets 200 and
    the mail; no token 401, a forged one 403, as API Gateway answers; the anonymous page needs none;
@@ -37,7 +37,7 @@ MAILING = {
     "rest-v1-lambda-authorizer.json", "http-v2-lambda-authorizer.json", "auth-send-my-link.json",
     "v2-send-link-template.json",
 }
-# What delivery-feedback answers to each file of events/ses/ (README, "Events"): the state it
+# What delivery-feedback answers to each file of events/ses/ (docs/events.md): the state it
 # recorded, `ignored`, or `error` (the invocation fails: Lambda's retries, then the DLQ).
 SES_OUTCOMES = {
     "send.json": "sent", "delivery.json": "delivered", "delivery-delay.json": "delayed",
@@ -52,8 +52,8 @@ def fail(message: str):
 
 
 def documented_statuses() -> dict:
-    """file -> status, from the README's Events table."""
-    with open(os.path.join(ROOT, "README.md")) as f:
+    """file -> status, from the Events table (docs/events.md)."""
+    with open(os.path.join(ROOT, "docs", "events.md")) as f:
         rows = re.findall(r"^\| `([a-z0-9-]+\.json)` \|.*\| (\d{3})(?: \([^)]*\))? \|$", f.read(), re.M)
     return {name: int(status) for name, status in rows}
 
@@ -89,8 +89,8 @@ def invoke_every_event(template: str) -> list:
     documented = documented_statuses()
     files = sorted(f for f in os.listdir(EVENTS) if f.endswith(".json"))
     if set(files) != set(documented):
-        fail(f"events/ and the README's Events table differ: only in events/: "
-             f"{sorted(set(files) - set(documented))}, only in the README: {sorted(set(documented) - set(files))}")
+        fail(f"events/ and the Events table (docs/events.md) differ: only in events/: "
+             f"{sorted(set(files) - set(documented))}, only in docs/events.md: {sorted(set(documented) - set(files))}")
     seconds = []
     for i, name in enumerate(files):
         table = f"{os.environ['TABLE_PREFIX']}-{i}"
@@ -110,7 +110,7 @@ def invoke_every_event(template: str) -> list:
         if done.returncode != 0 or not isinstance(answer, dict):
             fail(f"sam local invoke events/{name}: exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}")
         if answer.get("statusCode") != documented[name]:
-            fail(f"events/{name}: status {answer.get('statusCode')}, the README says {documented[name]}:\n"
+            fail(f"events/{name}: status {answer.get('statusCode')}, docs/events.md says {documented[name]}:\n"
                  f"{answer}\n{done.stderr[-3000:]}")
         mails = mail_count() - before
         expected_mails = 1 if name in MAILING else 0

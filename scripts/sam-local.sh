@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `sam local invoke` and `sam local start-api` on this machine with no image pulled (README,
-# "sam local"). Needs root: it guards the stack with an iptables rule, and starts its own Docker
+# `sam local invoke` and `sam local start-api` on this machine with no image pulled
+# (docs/sam-local.md). Needs root: it guards the stack with an iptables rule, and starts its own Docker
 # engine when none runs.
 #
 #   sam-local.sh check   every events/ file through `sam local invoke`, then `start-api` with a

@@ -1,5 +1,5 @@
 """Tests of make sam-local's pure parts: the local template (scripts/sam-local-template.py), the
-README table the check reads its statuses from (scripts/sam-local-check.py), and the public key
+Events table (docs/events.md) the check reads its statuses from (scripts/sam-local-check.py), and the public key
 the local authorizer gets (local-gateway.py public-key). The whole path runs in make test's
 scripts/sam-local.sh check. Run with the tools venv's Python:
   "$(scripts/tools.sh python)/python" -B -m unittest discover -s scripts -p 'test_*.py'

@@ -1,7 +1,7 @@
 //! The API error catalogue: every [`Error`] as grpc-gateway JSON with a stable ID.
 //!
 //! This is the only place that decides codes, HTTP statuses and the texts callers see;
-//! README.md lists the same table.
+//! docs/errors.md lists the same table.
 
 use base64::Engine;
 use serde_json::json;

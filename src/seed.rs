@@ -1,6 +1,6 @@
 //! The seed file `passkey-admin seed` reads: organisations with their users and members,
 //! and instance members. Applying it is an idempotent upsert, except that a members list
-//! replaces the stored memberships (README.md, "Seed format"):
+//! replaces the stored memberships (docs/data.md, "Seed format"):
 //! a file that contradicts itself, names unknown roles or moves an existing user to another
 //! organisation (unless allowed) is refused before anything is written.
 

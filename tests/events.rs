@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-/// The documented outcome of each event in events/ (README, "Events").
+/// The documented outcome of each event in events/ (docs/events.md).
 const EXPECTED: &[(&str, u16)] = &[
     ("send-link.json", 200),
     ("send-link-org-override.json", 200),
@@ -68,7 +68,7 @@ async fn every_event_file_gets_its_documented_status() {
     assert_eq!(seen, EXPECTED.len(), "every expectation has its file");
 }
 
-/// The documented outcome of each SES event in events/ses/ (README, "Events"): what the
+/// The documented outcome of each SES event in events/ses/ (docs/events.md): what the
 /// delivery-feedback function answers, or `error` (the invocation fails, for the DLQ).
 const SES_EXPECTED: &[(&str, &str)] = &[
     ("send.json", r#"{"recorded":"sent","linkChanged":false,"addressMarked":false}"#),

@@ -1,6 +1,6 @@
 //! Malformed and hostile requests, table-driven, through the real handler on the local stack.
 //!
-//! Every row names the status and error ID that README's error catalogue documents for it.
+//! Every row names the status and error ID that the error catalogue (docs/errors.md) documents for it.
 //! Each refusal is checked on its own: never a 5xx or a panic, the grpc-gateway error shape,
 //! no write and no mail (nothing stored for Alice, Bob or the machine user, sequences still 0,
 //! no SES call), and validation refusals cost no AWS call at all.
@@ -37,7 +37,7 @@ const NO_MAIL: &str = "100000000000000017";
 const NOBODY: &str = "999999999999999999";
 const ROUTE: &str = "/management/v1/users/{userId}/passwordless/_send_link";
 
-// The error IDs of README's catalogue that the table expects.
+// The error IDs of the catalogue (docs/errors.md) that the table expects.
 const NO_IDENTITY: &str = "AUTH-7kZq2";
 const BAD_USER_ID: &str = "USER-x9Ql1";
 const BAD_ORG_ID: &str = "AUTH-Pq4Wd";
@@ -51,12 +51,12 @@ const USER_NOT_ACTIVE: &str = "USER-Ds3Fv";
 const NO_EMAIL: &str = "USER-Em4Nz";
 const BAD_EMAIL: &str = "USER-Em5Iv";
 const NO_ROUTE: &str = "HTTP-9vR3k";
-/// README: HTTP 405 with `Allow` (here `POST`) (gRPC code 12, whose plain grpc-gateway mapping is 501).
+/// docs/errors.md: HTTP 405 with `Allow` (here `POST`) (gRPC code 12, whose plain grpc-gateway mapping is 501).
 const WRONG_METHOD: &str = "HTTP-Mt7Qa";
 const CALLER_NOT_ACTIVE: &str = "AUTH-Cl5Ac";
 const BAD_HEADER: &str = "HTTP-Hd4Rv";
 
-/// README's error catalogue for the IDs above: ID, HTTP status, gRPC code.
+/// The error catalogue (docs/errors.md) for the IDs above: ID, HTTP status, gRPC code.
 const CATALOGUE: &[(&str, u16, i64)] = &[
     (NO_IDENTITY, 401, 16),
     (BAD_USER_ID, 400, 3),
@@ -1086,7 +1086,7 @@ async fn run_case(h: &Arc<Harness>, case: &Case, before: &mut State) -> Result<(
         CATALOGUE.iter().find(|(id, _, _)| *id == case.id).expect("the row's ID is in the catalogue");
     assert_eq!(
         case.status, documented_status,
-        "row {:?}: the status disagrees with README's catalogue",
+        "row {:?}: the status disagrees with docs/errors.md",
         case.name
     );
     h.calls.take();
@@ -1112,7 +1112,7 @@ async fn run_case(h: &Arc<Harness>, case: &Case, before: &mut State) -> Result<(
     }
     if (status, error_id(&body)) != (case.status, case.id) {
         problems.push(format!(
-            "got {status} {:?}, README documents {} {}",
+            "got {status} {:?}, docs/errors.md documents {} {}",
             error_id(&body),
             case.status,
             case.id
@@ -1370,7 +1370,7 @@ async fn body_of_exactly_16_kib_is_accepted() {
     let text = format!("{{\"a\":\"{}\"}}", "x".repeat(16 * 1024 - 8));
     assert_eq!(text.len(), 16 * 1024);
     let (status, body) = h.call(&body_event(&text)).await;
-    assert_eq!(status, 200, "README: at most 16 KiB: {body}");
+    assert_eq!(status, 200, "docs/errors.md: at most 16 KiB: {body}");
 }
 
 #[tokio::test]
@@ -1379,7 +1379,7 @@ async fn body_nested_127_levels_deep_is_accepted_and_128_is_not() {
     // 126 objects around an empty one: 127 levels.
     let text = format!("{}{{}}{}", "{\"a\":".repeat(126), "}".repeat(126));
     let (status, body) = h.call(&body_event(&text)).await;
-    assert_eq!(status, 200, "README: at most 127 levels deep: {body}");
+    assert_eq!(status, 200, "docs/errors.md: at most 127 levels deep: {body}");
     let text = format!("{}{{}}{}", "{\"a\":".repeat(127), "}".repeat(127));
     let (status, body) = h.call(&body_event(&text)).await;
     assert_eq!((status, error_id(&body)), (400, BAD_BODY), "128 levels: {body}");

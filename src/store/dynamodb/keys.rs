@@ -1,4 +1,4 @@
-//! The single-table layout. README.md ("Table layout") documents the same keys.
+//! The single-table layout. docs/data.md documents the same keys.
 //!
 //! | item              | pk               | sk                      |
 //! |-------------------|------------------|-------------------------|
