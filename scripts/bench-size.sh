@@ -11,7 +11,7 @@ source "$ROOT/scripts/lib.sh"
 # name|environment|source patches (scripts/bench-size/)|what it is. Each knob changes one thing
 # against "shipped" (Cargo.toml's [profile.release]); "panic-abort" is what cargo-lambda builds
 # when Cargo.toml names no panic strategy (it adds panic=abort), which the handler cannot have
-# (tests/template.rs says why). A knob with patches builds a copy of the working tree with them
+# (tests/template/ says why). A knob with patches builds a copy of the working tree with them
 # applied, resolving its own Cargo.lock (a patch that changes dependencies cannot build --locked).
 KNOBS=(
   "shipped|||Cargo.toml: opt-level s, lto fat, 1 codegen unit, strip, panic unwind"

@@ -19,7 +19,7 @@ pub const LINK_LIFETIME_BOUNDS: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(7 * 24 * 3600));
 
 /// Every environment variable the function reads (the SDK's own `AWS_*` aside);
-/// tests/template.rs checks infra/template.yaml sets no other.
+/// tests/template/ checks infra/template.yaml sets no other.
 pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "MAIL_FROM",
