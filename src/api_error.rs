@@ -154,6 +154,11 @@ impl From<&Error> for ApiError {
             Error::Unauthenticated => {
                 ApiError::new(Unauthenticated, "AUTH-7kZq2", "No valid caller identity")
             }
+            Error::MissingOrgClaim(_) => ApiError::new(
+                Unauthenticated,
+                "AUTH-Or6Cm",
+                "Token names no organisation: request it with ZITADEL's scope urn:zitadel:iam:user:resourceowner",
+            ),
             Error::InvalidUserId => ApiError::new(
                 InvalidArgument,
                 "USER-x9Ql1",

@@ -7,6 +7,10 @@
 pub enum Error {
     #[error("no caller identity from the authorizer")]
     Unauthenticated,
+    /// The authorizer names a caller but not its organisation: with ZITADEL, the token was
+    /// requested without the scope that adds the org claim. Holds the claim's name.
+    #[error("authorizer names the caller but has no org claim {0:?}")]
+    MissingOrgClaim(String),
     #[error("user id in the path is malformed")]
     InvalidUserId,
     #[error("x-zitadel-orgid header is malformed")]

@@ -39,6 +39,7 @@ const ROUTE: &str = "/management/v1/users/{userId}/passwordless/_send_link";
 
 // The error IDs of the catalogue (docs/errors.md) that the table expects.
 const NO_IDENTITY: &str = "AUTH-7kZq2";
+const NO_ORG_CLAIM: &str = "AUTH-Or6Cm";
 const BAD_USER_ID: &str = "USER-x9Ql1";
 const BAD_ORG_ID: &str = "AUTH-Pq4Wd";
 const BAD_BODY: &str = "HTTP-Bd7Jn";
@@ -59,6 +60,7 @@ const BAD_HEADER: &str = "HTTP-Hd4Rv";
 /// The error catalogue (docs/errors.md) for the IDs above: ID, HTTP status, gRPC code.
 const CATALOGUE: &[(&str, u16, i64)] = &[
     (NO_IDENTITY, 401, 16),
+    (NO_ORG_CLAIM, 401, 16),
     (BAD_USER_ID, 400, 3),
     (BAD_ORG_ID, 400, 3),
     (BAD_BODY, 400, 3),
@@ -754,7 +756,6 @@ fn cases() -> Vec<Case> {
     // -- JWT claims missing or malformed
     for (what, value) in [
         ("no sub", json!({ORG_CLAIM: DEMO_ORG})),
-        ("no org claim", json!({"sub": DEMO_ADMIN})),
         ("empty sub", json!({"sub": "", ORG_CLAIM: DEMO_ORG})),
         ("empty org", json!({"sub": DEMO_ADMIN, ORG_CLAIM: ""})),
         ("sub with a leading space", json!({"sub": " 100000000000000010", ORG_CLAIM: DEMO_ORG})),
@@ -786,6 +787,8 @@ fn cases() -> Vec<Case> {
     ] {
         t.add(format!("claims: {what}"), claims(admin(), value), 401, NO_IDENTITY);
     }
+    // A token requested without ZITADEL's resourceowner scope: refused, naming the cause.
+    t.add("claims: no org claim", claims(admin(), json!({"sub": DEMO_ADMIN})), 401, NO_ORG_CLAIM);
 
     // -- forged identity next to a real one: the authorizer's caller stays the caller
     for (name, value) in forged_identity_headers() {
@@ -971,7 +974,7 @@ fn cases() -> Vec<Case> {
             e
         },
         401,
-        NO_IDENTITY,
+        NO_ORG_CLAIM,
     );
     t.add(
         "REST v1, helpdesk with a forged x-zitadel-userid",
@@ -989,7 +992,7 @@ fn cases() -> Vec<Case> {
         "REST v1, Lambda authorizer without the org",
         rest_lambda_authorizer(json!({"principalId": INSTANCE_OWNER})),
         401,
-        NO_IDENTITY,
+        NO_ORG_CLAIM,
     );
     t.add(
         "REST v1, Lambda authorizer without any principal",

@@ -170,11 +170,11 @@ where
                 return page::serve(route, &self.links, &self.page, &req).await;
             }
             let outcome = match caller(&req, &self.claims) {
-                Some(caller) => {
+                Ok(caller) => {
                     let call = Call { req: &req, caller, params: found.params };
                     routes::dispatch(route, &self.links, &call).await
                 }
-                None => Err(Error::Unauthenticated),
+                Err(e) => Err(e),
             };
             match outcome {
                 Ok(body) => {
@@ -251,33 +251,46 @@ pub(crate) fn percent_decode(raw: &str) -> Option<String> {
 
 /// Identity comes only from the authorizer's part of the request context, which API Gateway
 /// fills and clients cannot set; headers and body are never consulted.
-fn caller(req: &Request, names: &ClaimNames) -> Option<Caller> {
-    let claim = |name: &str| -> Option<String> {
-        match req.request_context_ref()? {
-            RequestContext::ApiGatewayV2(ctx) => {
-                let authorizer = ctx.authorizer.as_ref()?;
-                match &authorizer.jwt {
-                    Some(jwt) => jwt.claims.get(name).cloned(),
-                    // A Lambda authorizer's context (simple or IAM-policy responses alike).
-                    None => authorizer.fields.get(name)?.as_str().map(str::to_owned),
-                }
-            }
-            RequestContext::ApiGatewayV1(ctx) => {
-                let fields = &ctx.authorizer.fields;
-                // Cognito user pool authorizers nest the token's claims; Lambda authorizers
-                // put their context keys (and principalId) at the top level.
-                let value = match fields.get("claims") {
-                    Some(Value::Object(claims)) => claims.get(name),
-                    _ => fields
-                        .get(name)
-                        .or_else(|| (name == names.user).then(|| fields.get("principalId")).flatten()),
-                }?;
-                value.as_str().map(str::to_owned)
-            }
-            _ => None,
-        }
+fn caller(req: &Request, names: &ClaimNames) -> Result<Caller, Error> {
+    let user = authorizer_claim(req, names, &names.user)
+        .flatten()
+        .and_then(|v| UserId::parse(&v))
+        .ok_or(Error::Unauthenticated)?;
+    let org = match authorizer_claim(req, names, &names.org) {
+        // Present but not text, or malformed, is no identity; only an absent claim has a
+        // known cause worth naming.
+        Some(value) => value.as_deref().and_then(OrgId::parse).ok_or(Error::Unauthenticated)?,
+        None => return Err(Error::MissingOrgClaim(names.org.clone())),
     };
-    Some(Caller { user_id: UserId::parse(&claim(&names.user)?)?, org_id: OrgId::parse(&claim(&names.org)?)? })
+    Ok(Caller { user_id: user, org_id: org })
+}
+
+/// One claim of the authorizer's context: `None` when absent, `Some(None)` when present but
+/// not a string.
+fn authorizer_claim(req: &Request, names: &ClaimNames, name: &str) -> Option<Option<String>> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let authorizer = ctx.authorizer.as_ref()?;
+            match &authorizer.jwt {
+                Some(jwt) => jwt.claims.get(name).cloned().map(Some),
+                // A Lambda authorizer's context (simple or IAM-policy responses alike).
+                None => authorizer.fields.get(name).map(|v| v.as_str().map(str::to_owned)),
+            }
+        }
+        RequestContext::ApiGatewayV1(ctx) => {
+            let fields = &ctx.authorizer.fields;
+            // Cognito user pool authorizers nest the token's claims; Lambda authorizers
+            // put their context keys (and principalId) at the top level.
+            let value = match fields.get("claims") {
+                Some(Value::Object(claims)) => claims.get(name),
+                _ => fields
+                    .get(name)
+                    .or_else(|| (name == names.user).then(|| fields.get("principalId")).flatten()),
+            }?;
+            Some(value.as_str().map(str::to_owned))
+        }
+        _ => None,
+    }
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {
