@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 const ISSUER: &str = "https://passkeys-demo.zitadel.cloud";
 const PROJECT_ID: &str = "263765553217306625";
-/// ZITADEL names an application's client `<app id>@<project name>`.
+/// An application's client id (`<id>@<project name>` in most ZITADEL versions).
 const CLIENT_ID: &str = "263765553217306626@passkeys";
 const SERVICE_USER: &str = "100000000000000020";
 const SERVICE_USER_NAME: &str = "passkeys-bot";
