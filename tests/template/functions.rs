@@ -26,7 +26,10 @@ fn table_is_encrypted_recoverable_and_retained() {
     let t = template();
     let table = resource(&t, "Table");
     assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
-    assert_eq!(table["Properties"]["SSESpecification"]["SSEEnabled"], true);
+    // Always encrypted: the customer key when given, else DynamoDB's AWS-owned key (SSEEnabled
+    // false); never the AWS-managed aws/dynamodb key, which KMS bills per request.
+    let (condition, with_key, without) = if_parts(&table["Properties"]["SSESpecification"]["SSEEnabled"]);
+    assert_eq!((condition, with_key, without), ("HasKmsKey", &Value::Bool(true), &Value::Bool(false)));
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
     assert!(!table["Properties"]["DeletionProtectionEnabled"].is_null());
