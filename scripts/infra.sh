@@ -33,8 +33,12 @@ case "${1:-}" in
       [[ "$template" == page-edge.yaml ]] && region=us-east-1
       cfn-lint --regions "$region" -- "$template"
       sam validate --lint --region "$region" --template-file "$template"
-      # What the deploy's change set runs and the two above do not: SAM's transform.
-      AWS_DEFAULT_REGION="$region" python3 "$ROOT/scripts/sam_translate.py" "$template"
+      # What the deploy's change set runs and the two above do not: SAM's transform, over each
+      # parameter combination the docs document (scripts/sam_translate.py's COMBINATIONS).
+      # cfn-lint above already checks every combination of the conditions.
+      combinations=()
+      [[ "$template" == template.yaml ]] && combinations=(--all)
+      AWS_DEFAULT_REGION="$region" python3 "$ROOT/scripts/sam_translate.py" "${combinations[@]}" "$template"
       # Findings that do not apply are skipped, with the reason, in the template's Metadata.
       # --skip-download: offline, no call to the vendor's platform.
       "$checkov" -f "$template" --framework cloudformation --skip-download --compact --quiet

@@ -10,7 +10,9 @@ import shlex
 import sys
 import tomllib
 
-REQUIRED = ["SenderEmail", "SenderIdentity", "LinkUrlTemplate", "JwtIssuer", "JwtAudience"]
+# A tuple: any one of them will do (the link's host: a template, or a custom domain whose page
+# is the link, as the template's Rules say).
+REQUIRED = ["SenderEmail", "SenderIdentity", ("LinkUrlTemplate", "DomainName"), "JwtIssuer", "JwtAudience"]
 
 
 def saved_parameters(config: dict, stage: str) -> set:
@@ -22,7 +24,8 @@ def saved_parameters(config: dict, stage: str) -> set:
 
 def missing(config: dict, stage: str) -> list:
     saved = saved_parameters(config, stage)
-    return [name for name in REQUIRED if name not in saved]
+    alternatives = [entry if isinstance(entry, tuple) else (entry,) for entry in REQUIRED]
+    return [" or ".join(names) for names in alternatives if saved.isdisjoint(names)]
 
 
 def main(argv: list) -> int:

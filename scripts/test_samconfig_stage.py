@@ -24,13 +24,21 @@ parameter_overrides = "Stage=staging LogLevel=info"
 """)
         self.assertEqual(missing(config, "default"), [])
         self.assertEqual(missing(config, "staging"),
-                         ["SenderEmail", "SenderIdentity", "LinkUrlTemplate", "JwtIssuer", "JwtAudience"])
+                         ["SenderEmail", "SenderIdentity", "LinkUrlTemplate or DomainName", "JwtIssuer",
+                          "JwtAudience"])
         self.assertEqual(len(missing(config, "prod")), 5)
 
     def test_sam_may_save_the_overrides_as_a_list(self):
         config = {"prod": {"deploy": {"parameters": {"parameter_overrides": [
             "SenderEmail=a@b.c", "SenderIdentity=b.c", "LinkUrlTemplate=https://x/{{.Code}}",
             "JwtIssuer=https://x", "JwtAudience=1"]}}}}
+        self.assertEqual(missing(config, "prod"), [])
+
+    def test_a_custom_domain_stands_for_the_link(self):
+        config = {"prod": {"deploy": {"parameters": {"parameter_overrides": [
+            "SenderEmail=a@b.c", "SenderIdentity=b.c", "DomainName=passkeys.example.com",
+            "CertificateArn=arn:aws:acm:eu-central-1:123456789012:certificate/1", "JwtIssuer=https://x",
+            "JwtAudience=1"]}}}}
         self.assertEqual(missing(config, "prod"), [])
 
     def test_the_committed_file_asks_for_every_stage(self):

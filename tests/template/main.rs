@@ -4,6 +4,7 @@
 //! table). One module per part of the template; the readers they share are here.
 
 mod api;
+mod domain;
 mod edge;
 mod feedback;
 mod functions;
