@@ -48,7 +48,13 @@ entry() { # NAME VALUE
 collect_env() {
   local name
   entry TABLE_NAME "${TABLE_NAME:?is not set}"
-  entry MAIL_FROM "${MAIL_FROM:-Passkeys <no-reply@demo.example>}"
+  if [[ -n "${MAIL_FROM:-}" ]]; then
+    entry MAIL_FROM "$MAIL_FROM"
+    [[ -z "${MAIL_FROM_NAME:-}" ]] || entry MAIL_FROM_NAME "$MAIL_FROM_NAME"
+  else
+    entry MAIL_FROM no-reply@demo.example
+    entry MAIL_FROM_NAME "${MAIL_FROM_NAME:-Passkeys}"
+  fi
   # The demo sends to the same few seeded users again and again: the production default
   # (5 per 15 minutes) would answer 429 after a handful of tries.
   entry RATE_LIMIT_LINKS "${RATE_LIMIT_LINKS:-100}"

@@ -283,6 +283,11 @@ impl From<&Error> for ApiError {
                 "MAIL-Un2Ks",
                 "E-mail service is unavailable, try again later",
             ),
+            Error::OutOfTime(_) => ApiError::new(
+                Unavailable,
+                "CALL-Tm6Dl",
+                "The call ran out of time, try again later",
+            ),
             Error::MailRejected(_) => ApiError::new(
                 FailedPrecondition,
                 "MAIL-Rj6Tp",

@@ -9,9 +9,9 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-/// Per-attempt and whole-operation limits. The function's timeout (infra) is 10 s: three
-/// calls, each bounded at 3 s including retries, still leave time to answer 503 instead of
-/// being killed mid-request.
+/// Per-attempt and whole-operation limits, within which a call is answered 503 (or 504 for a
+/// send) instead of hanging; the invocation's deadline (`crate::deadline`) bounds the calls
+/// together, so the function answers before Lambda's 10 s timeout (infra) kills it.
 pub fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(500))

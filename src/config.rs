@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::ceremony::RpSettings;
 use crate::link::UrlTemplate;
+use crate::mail::sender::Sender;
 use crate::permissions::RolePermissions;
 
 pub const DEFAULT_ORG_CLAIM: &str = "urn:zitadel:iam:user:resourceowner:id";
@@ -23,6 +24,7 @@ pub const LINK_LIFETIME_BOUNDS: (Duration, Duration) =
 pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "MAIL_FROM",
+    "MAIL_FROM_NAME",
     "SES_CONFIGURATION_SET",
     "SES_TEMPLATE_NAME",
     "MAIL_DEPLOYMENT_TAG",
@@ -62,8 +64,10 @@ pub struct ConfigError {
 pub struct Config {
     /// `TABLE_NAME`: the single DynamoDB table holding orgs, users, memberships, links, events.
     pub table_name: String,
-    /// `MAIL_FROM`: the verified SES sender, e.g. `Passkeys <no-reply@example.com>`.
-    pub mail_from: String,
+    /// `MAIL_FROM`: the verified SES sender address, e.g. `no-reply@example.com`, and
+    /// `MAIL_FROM_NAME`: its display name, e.g. `Acme, Inc.` (any characters but control
+    /// ones). `MAIL_FROM` may also be `Name <address>`, its form before `MAIL_FROM_NAME`.
+    pub mail_from: Sender,
     /// `SES_CONFIGURATION_SET`: optional SES configuration set for every send.
     pub ses_configuration_set: Option<String>,
     /// `MAIL_DEPLOYMENT_TAG`: the `deployment` tag on every mail (the template sets the stack
@@ -151,13 +155,8 @@ impl Config {
                 reason: "must be 3-255 characters of a-z, A-Z, 0-9, '_', '-', '.'".into(),
             });
         }
-        let mail_from = required("MAIL_FROM")?;
-        if mail_from.contains(['\r', '\n']) || !mail_from.contains('@') {
-            return Err(ConfigError {
-                variable: "MAIL_FROM",
-                reason: "must be one e-mail address (optionally with a display name)".into(),
-            });
-        }
+        let mail_from = Sender::parse(&required("MAIL_FROM")?, get("MAIL_FROM_NAME").as_deref())
+            .map_err(|(variable, reason)| ConfigError { variable, reason })?;
         let link_url_template =
             UrlTemplate::parse(&get("LINK_URL_TEMPLATE").unwrap_or_else(|| DEFAULT_LINK_URL_TEMPLATE.into()))
                 .map_err(|reason| ConfigError { variable: "LINK_URL_TEMPLATE", reason })?;

@@ -456,7 +456,21 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
     /// The Lambda invocation: the outcome as JSON, or the error the runtime reports, logged
     /// first with EventBridge's event id (the way to find the event in the dead-letter queue).
     pub async fn invoke(&self, envelope: &Value) -> Result<Value, FeedbackError> {
-        match self.handle(envelope).await {
+        self.invoke_within(envelope, None).await
+    }
+
+    /// [`Self::invoke`] under the invocation's deadline (`crate::deadline`): an event still
+    /// being recorded near it fails the invocation, which Lambda retries, rather than
+    /// running into the function's timeout.
+    pub async fn invoke_within(
+        &self,
+        envelope: &Value,
+        context: Option<&lambda_http::Context>,
+    ) -> Result<Value, FeedbackError> {
+        let handled = crate::deadline::run(context, self.handle(envelope))
+            .await
+            .unwrap_or_else(|e| Err(FeedbackError::Store(Error::OutOfTime(e.to_string()))));
+        match handled {
             Ok(outcome) => Ok(outcome.to_json()),
             Err(e) => {
                 // EventBridge's ids are UUIDs: anything else is not logged.

@@ -382,7 +382,8 @@ fn is_outstanding(link: &StoredLink, now: DateTime<Utc>) -> bool {
     link.expires_at > now.timestamp() && link.used_at.is_none()
 }
 
-/// Runs `attempt` again while it loses a sequence race, up to [`MAX_COMMIT_ATTEMPTS`] times.
+/// Runs `attempt` again while it loses a sequence race, up to [`MAX_COMMIT_ATTEMPTS`] times
+/// and while the invocation's deadline leaves time for another.
 pub(crate) async fn retry_conflicts<T, F, Fut>(attempt: F) -> Result<T, Error>
 where
     F: Fn() -> Fut,
@@ -391,8 +392,14 @@ where
     for n in 1..=MAX_COMMIT_ATTEMPTS {
         match attempt().await {
             Err(Error::Conflict) if n < MAX_COMMIT_ATTEMPTS => {
+                let backoff = conflict_backoff(n);
+                if !crate::deadline::allows(backoff) {
+                    return Err(Error::OutOfTime(format!(
+                        "sequence conflict on attempt {n}, no time for another"
+                    )));
+                }
                 info!(attempt = n, "sequence conflict, re-reading");
-                tokio::time::sleep(conflict_backoff(n)).await;
+                tokio::time::sleep(backoff).await;
             }
             outcome => return outcome,
         }

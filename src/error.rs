@@ -53,6 +53,9 @@ pub enum Error {
     StoreUnavailable(String),
     #[error("mail service unavailable: {0}")]
     MailUnavailable(String),
+    /// The invocation's deadline (`crate::deadline`) came before the call was done.
+    #[error("out of time: {0}")]
+    OutOfTime(String),
     #[error("mail rejected: {0}")]
     MailRejected(String),
     #[error("mail may or may not have been sent: {0}")]

@@ -10,6 +10,7 @@ pub mod api_error;
 pub mod aws;
 pub mod ceremony;
 pub mod config;
+pub mod deadline;
 pub mod delivery;
 pub mod domain;
 pub mod error;

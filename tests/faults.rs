@@ -248,3 +248,73 @@ async fn a_corrupt_future_window_entry_neither_locks_the_user_out_nor_stays() {
     assert_eq!(window.len(), 1);
     assert!(!window.contains_key("corrupt"));
 }
+
+/// Lambda's deadline for the invocations below: the SDK's own limits (1.5 s an attempt, 3 s a
+/// DynamoDB call with its retries) would outrun it.
+const SHORT_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// A stalled DynamoDB used to hold the call for the SDK's 3 s, past this deadline: Lambda
+/// would have killed the invocation without an answer.
+#[tokio::test]
+async fn a_stalled_dynamodb_is_answered_503_before_the_invocations_deadline() {
+    // The stub is silent whatever the protocol.
+    let (h, stub) = Harness::with_dynamodb_stub(vec![SES_SILENT]).await;
+    let started = std::time::Instant::now();
+    let response =
+        h.invoke_with_deadline(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), SHORT_DEADLINE).await;
+    let took = started.elapsed();
+    let (status, body) = parse_invocation(&response);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], 14, "Unavailable");
+    assert_eq!(error_id(&body), "CALL-Tm6Dl");
+    assert!(took < SHORT_DEADLINE - Duration::from_millis(200), "took {took:?}");
+    assert!(stub.requests() >= 1);
+    assert_eq!(h.user_sequence(ALICE).await, 0);
+}
+
+/// The send is cut at the deadline like at the SDK's timeout: it may have gone out, so the
+/// answer says so and the link stays.
+#[tokio::test]
+async fn a_stalled_ses_is_an_unknown_outcome_before_the_invocations_deadline() {
+    let (h, stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
+    let deadline = Duration::from_millis(1200);
+    let started = std::time::Instant::now();
+    let response = h.invoke_with_deadline(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), deadline).await;
+    let took = started.elapsed();
+    let (status, body) = parse_invocation(&response);
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(error_id(&body), "MAIL-Tm4Uk");
+    assert!(took < deadline - Duration::from_millis(300), "took {took:?}");
+    assert_eq!(stub.requests(), 1);
+    assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "the link stays: the mail may be out");
+}
+
+/// The delivery-feedback function fails the invocation (Lambda retries it) instead of being
+/// killed at its timeout.
+#[tokio::test]
+async fn a_stalled_dynamodb_fails_a_feedback_invocation_before_its_deadline() {
+    use common::ses_events::{delivery, SentMail};
+    let stub = AwsStub::start(vec![SES_SILENT]).await;
+    let sdk = send_passkey_link::aws::load().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&stub.url).build(),
+    );
+    let feedback = send_passkey_link::delivery::DeliveryFeedback {
+        store: send_passkey_link::store::dynamodb::Table::new(client, "stalled"),
+    };
+    let sent = SentMail {
+        user: ALICE.into(),
+        org: DEMO_ORG.into(),
+        code_id: "0b6f3c2e-8d1a-4f5e-9c7b-2a1d3e4f5a6b".into(),
+        message_id: "stub-message-1".into(),
+        to: "alice@demo.example".into(),
+    };
+    let started = std::time::Instant::now();
+    let context = context_ending_in(SHORT_DEADLINE);
+    let outcome = feedback.invoke_within(&delivery(&sent, "2026-12-02T10:00:01.000Z"), Some(&context)).await;
+    let took = started.elapsed();
+    let err = outcome.unwrap_err().to_string();
+    assert!(err.contains("out of time"), "{err}");
+    assert!(took < SHORT_DEADLINE - Duration::from_millis(200), "took {took:?}");
+    assert!(stub.requests() >= 1);
+}

@@ -8,6 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use send_passkey_link::config::Config;
+use send_passkey_link::mail::sender::Sender;
 use send_passkey_link::mail::{LinkMail, MailRenderer};
 
 const LINK: &str = "https://id.demo.example/ui/login/login/passwordless/init?userID=100000000000000011&orgID=100000000000000001&codeID=0b6f3c2e-8d1a-4f5e-9c7b-2a1d3e4f5a6b&code=Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo";
@@ -124,6 +126,55 @@ async fn organisation_texts_and_sender_name_reach_the_inbox() {
     assert!(mail["body"]["text"].as_str().unwrap().starts_with("Hello Alice Example,"));
 }
 
+/// The mailboxes a mail client reads in a From header: (display name, address) each.
+fn from_mailboxes(header: &str) -> Vec<(Option<String>, Option<String>)> {
+    let raw = format!("From: {header}\r\nSubject: x\r\n\r\nbody\r\n");
+    let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).expect("a message");
+    message
+        .from()
+        .map(|from| {
+            from.iter().map(|a| (a.name().map(str::to_owned), a.address().map(str::to_owned))).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The display name used to go into `MAIL_FROM` as `Name <address>` unquoted: a comma made
+/// two addresses of it and a non-ASCII name was no valid header at all.
+#[tokio::test]
+async fn a_sender_name_with_a_comma_quotes_or_umlauts_reaches_the_inbox_as_written() {
+    for name in ["Acme, Inc.", "Anmeldung für Passkeys", r#"Say "hi" \o/"#] {
+        // As infra/template.yaml sets them, and in MAIL_FROM's older `Name <address>` form.
+        let variables = [
+            ("no-reply@demo.example".to_owned(), Some(name)),
+            (format!("{name} <no-reply@demo.example>"), None),
+        ];
+        for (mail_from, mail_from_name) in variables {
+            if mail_from_name.is_none() && name.contains('"') {
+                // Unquoted in MAIL_FROM a quote is ambiguous, so it is refused there.
+                continue;
+            }
+            let config = Config::from_lookup(|variable| match variable {
+                "TABLE_NAME" => Some("unused".into()),
+                "MAIL_FROM" => Some(mail_from.clone()),
+                "MAIL_FROM_NAME" => mail_from_name.map(str::to_owned),
+                _ => None,
+            })
+            .unwrap();
+            let h = Harness::with_sender(config.mail_from).await;
+            let (status, body) = h.admin_sends_to_alice().await;
+            assert_eq!(status, 200, "{name}: {body}");
+            let mail = &mails_to(&h.email_of("alice", "demo.example"))[0];
+            let from = mail["from"].as_str().unwrap();
+            assert!(from.is_ascii(), "{from}");
+            assert_eq!(
+                from_mailboxes(from),
+                [(Some(name.to_owned()), Some("no-reply@demo.example".to_owned()))],
+                "{mail_from:?} {mail_from_name:?} sent as {from:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_send_carries_tags_that_lead_back_to_the_link() {
     let (h, stub) = Harness::with_ses_stub(vec![SES_OK]).await;
@@ -154,7 +205,8 @@ async fn stored_template_mode_renders_the_same_mail_in_ses() {
     assert!(put_template(&ses, &name, &template).await.unwrap(), "created");
     assert!(!put_template(&ses, &name, &template).await.unwrap(), "then updated in place");
     h.api.links.mailer =
-        SesMailer::new(ses, "Passkeys <no-reply@demo.example>", None).with_template(Some(name));
+        SesMailer::new(ses, Sender::parse("Passkeys <no-reply@demo.example>", None).unwrap(), None)
+            .with_template(Some(name));
 
     // A German user with a hostile display name: SES renders raw, so escaping is ours.
     let email = h.email_of("tmpl", "other.example");

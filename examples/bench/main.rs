@@ -646,7 +646,11 @@ async fn main() {
     Seed::from_json(&seed_json(users(args.calls))).unwrap().apply(&table).await.expect("seed");
     let floor = Floor {
         table,
-        mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), "Bench <no-reply@bench.example>", None),
+        mailer: SesMailer::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            send_passkey_link::mail::sender::Sender::parse("Bench <no-reply@bench.example>", None).unwrap(),
+            None,
+        ),
         renderer: MailRenderer::new().unwrap(),
     };
     let load_before = load_average();

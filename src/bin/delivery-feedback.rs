@@ -39,7 +39,9 @@ async fn serve() -> Result<(), Error> {
     let feedback = &feedback;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the nested futures are too deep for rustc's layout otherwise.
-        Box::pin(feedback.invoke(&event.payload)).await.map_err(|e| Error::from(e.to_string()))
+        Box::pin(feedback.invoke_within(&event.payload, Some(&event.context)))
+            .await
+            .map_err(|e| Error::from(e.to_string()))
     }))
     .await
 }

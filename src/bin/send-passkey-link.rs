@@ -58,7 +58,7 @@ async fn serve() -> Result<(), Error> {
             store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             mailer: SesMailer::new(
                 aws_sdk_sesv2::Client::new(&sdk),
-                &config.mail_from,
+                config.mail_from.clone(),
                 config.ses_configuration_set.clone(),
             )
             .with_template(config.ses_template_name.clone()),

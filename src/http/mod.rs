@@ -24,6 +24,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::api_error::{ApiError, METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND};
 use crate::config::{DEFAULT_ORG_CLAIM, DEFAULT_USER_CLAIM};
+use crate::deadline;
 use crate::domain::PasskeyLinks;
 use crate::error::Error;
 use crate::event::{self, Origin};
@@ -122,16 +123,25 @@ where
     }
 
     /// Answers one raw Lambda event in its source's response shape; never fails, never
-    /// panics: an event that is no readable HTTP request gets the catalogue's 400.
+    /// panics: an event that is no readable HTTP request gets the catalogue's 400. The
+    /// context's deadline bounds the work (`crate::deadline`): a call still running near it
+    /// is answered 503 rather than left for Lambda to kill.
     pub async fn handle_event(&self, event: Value, context: Option<Context>) -> Value {
         let origin = Origin::of(&event);
         let response = match event::request_from(event) {
             Ok(req) => {
-                let req = match context {
+                let family = self.routes.find(request_path(&req)).map_or(Family::Rest, |f| f.family());
+                let req = match context.clone() {
                     Some(context) => req.with_lambda_context(context),
                     None => req,
                 };
-                self.handle(req).await
+                let span = tracing::info_span!("request", request_id = %request_id(&req));
+                match deadline::run(context.as_ref(), self.handle(req)).await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        failure_response(Error::OutOfTime(e.to_string()), family).instrument(span).await
+                    }
+                }
             }
             Err(e) => {
                 let request_id = context.map(|c| c.request_id).unwrap_or_default();

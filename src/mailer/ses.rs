@@ -12,20 +12,22 @@ use aws_sdk_sesv2::types::{
 use aws_sdk_sesv2::Client;
 
 use super::{Mail, Mailer};
+use crate::deadline;
 use crate::error::{error_chain, MailError};
+use crate::mail::sender::Sender;
 use crate::mail::SesTemplate;
 
 #[derive(Debug, Clone)]
 pub struct SesMailer {
     client: Client,
-    from: String,
+    from: Sender,
     configuration_set: Option<String>,
     template: Option<String>,
 }
 
 impl SesMailer {
-    pub fn new(client: Client, from: impl Into<String>, configuration_set: Option<String>) -> Self {
-        Self { client, from: from.into(), configuration_set, template: None }
+    pub fn new(client: Client, from: Sender, configuration_set: Option<String>) -> Self {
+        Self { client, from, configuration_set, template: None }
     }
 
     /// Sends through the SES template `name` (see [`put_template`]) instead of the content.
@@ -65,16 +67,33 @@ pub async fn put_template(client: &Client, name: &str, t: &SesTemplate) -> Resul
 /// is both certain (SES said it did not take the message) and likely to pass soon.
 const THROTTLED_ATTEMPTS: u32 = 3;
 
+fn throttled_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100 << (attempt - 1))
+}
+
 impl Mailer for SesMailer {
     /// At most one message per call: SendEmail is not idempotent, so the SDK's own retries are
     /// off and only a throttled attempt, which SES refused before accepting, is made again.
+    ///
+    /// The invocation's deadline cuts the wait for an answer: the message may have gone out,
+    /// so that is an unknown outcome, like the SDK's own timeout.
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
         let mut attempt = 1;
         loop {
-            match self.send_once(mail).await {
-                Err(Refusal::Throttled(text)) if attempt < THROTTLED_ATTEMPTS => {
+            if !deadline::allows(Duration::ZERO) {
+                return Err(MailError::Unavailable(
+                    "SendEmail: no time left before the invocation's deadline".into(),
+                ));
+            }
+            let outcome = deadline::bounded(self.send_once(mail)).await.unwrap_or_else(|e| {
+                Err(Refusal::Other(MailError::OutcomeUnknown(format!("SendEmail: no answer, {e}"))))
+            });
+            match outcome {
+                Err(Refusal::Throttled(text))
+                    if attempt < THROTTLED_ATTEMPTS && deadline::allows(throttled_backoff(attempt)) =>
+                {
                     tracing::info!(attempt, reason = %text, "SES throttled the send, trying again");
-                    tokio::time::sleep(Duration::from_millis(100 << (attempt - 1))).await;
+                    tokio::time::sleep(throttled_backoff(attempt)).await;
                     attempt += 1;
                 }
                 Err(Refusal::Throttled(text)) => return Err(MailError::Unavailable(text)),
@@ -112,8 +131,8 @@ impl SesMailer {
             .client
             .send_email()
             .from_email_address(match &mail.sender_name {
-                Some(name) => crate::mail::from_with_name(&self.from, name),
-                None => self.from.clone(),
+                Some(name) => self.from.header_with_org_name(name),
+                None => self.from.header(),
             })
             .set_email_tags(Some(tags))
             .destination(Destination::builder().to_addresses(&mail.to).build())

@@ -26,6 +26,7 @@ use send_passkey_link::config::{Config, DEFAULT_LINK_URL_TEMPLATE};
 use send_passkey_link::domain::{LinkPolicy, PasskeyLinks};
 use send_passkey_link::http::{Api, ClaimNames};
 use send_passkey_link::link::UrlTemplate;
+use send_passkey_link::mail::sender::Sender;
 use send_passkey_link::mailer::ses::SesMailer;
 use send_passkey_link::message_text::CustomTexts;
 use send_passkey_link::permissions::RolePermissions;
@@ -164,6 +165,15 @@ impl Harness {
 
     /// Seeds through the stack's endpoints, then points the handler's clients at `endpoints`.
     pub async fn with_endpoints(endpoints: Endpoints) -> Self {
+        Self::build(endpoints, Sender::parse("Passkeys <no-reply@demo.example>", None).unwrap()).await
+    }
+
+    /// A harness whose mails come from `sender` (the function's `MAIL_FROM`, `MAIL_FROM_NAME`).
+    pub async fn with_sender(sender: Sender) -> Self {
+        Self::build(Endpoints::default(), sender).await
+    }
+
+    async fn build(endpoints: Endpoints, sender: Sender) -> Self {
         // Before any AWS call: without the stack's endpoints the SDK would reach the
         // account of whatever credentials this machine holds.
         for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SESV2", "MAILBOX_URL"] {
@@ -193,11 +203,7 @@ impl Harness {
         let api = Api::new(
             PasskeyLinks {
                 store: Table::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), &table_name),
-                mailer: SesMailer::new(
-                    aws_sdk_sesv2::Client::from_conf(ses.build()),
-                    "Passkeys <no-reply@demo.example>",
-                    None,
-                ),
+                mailer: SesMailer::new(aws_sdk_sesv2::Client::from_conf(ses.build()), sender, None),
                 policy: LinkPolicy {
                     url_template: UrlTemplate::parse(DEFAULT_LINK_URL_TEMPLATE).unwrap(),
                     lifetime: Duration::from_secs(3600),
@@ -247,6 +253,11 @@ impl Harness {
     /// The whole Lambda invocation: raw event JSON in, the response JSON the source reads out.
     pub async fn invoke(&self, event: Value) -> Value {
         self.api.handle_event(event, None).await
+    }
+
+    /// [`Self::invoke`] as Lambda runs it, with `left` until the invocation's deadline.
+    pub async fn invoke_with_deadline(&self, event: Value, left: Duration) -> Value {
+        self.api.handle_event(event, Some(context_ending_in(left))).await
     }
 
     pub async fn call(&self, event: &Value) -> (u16, Value) {
@@ -343,6 +354,15 @@ pub fn parse_response(response: Response<Body>) -> (u16, Value) {
         other => panic!("unexpected body {other:?}"),
     };
     (status, serde_json::from_str(&body).expect("body is JSON"))
+}
+
+/// A Lambda context whose deadline is `left` from now, as the runtime hands one over.
+pub fn context_ending_in(left: Duration) -> lambda_http::Context {
+    let deadline = std::time::SystemTime::now() + left;
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    context
 }
 
 /// Status and body of a whole invocation's response, whatever the event's source.

@@ -158,9 +158,29 @@ fn mail_may_only_come_from_the_sender_address() {
         }
     }
     let env = &resource(&t, "Function")["Properties"]["Environment"]["Variables"];
-    let (condition, _, bare) = if_parts(&env["MAIL_FROM"]);
+    assert!(is_ref(&env["MAIL_FROM"], "SenderEmail"), "the bare address: {:?}", env["MAIL_FROM"]);
+    let (condition, name, unset) = if_parts(&env["MAIL_FROM_NAME"]);
     assert_eq!(condition, "HasSenderName");
-    assert!(is_ref(bare, "SenderEmail"));
+    assert!(is_ref(name, "SenderName"));
+    assert!(is_ref(unset, "AWS::NoValue"));
+}
+
+/// The function quotes and encodes the name itself: the pattern keeps out only what
+/// `MAIL_FROM_NAME` refuses (control characters, more than 64 characters).
+#[test]
+fn the_sender_name_may_hold_commas_quotes_and_umlauts_but_no_line_break() {
+    let t = template();
+    let pattern = t["Parameters"]["SenderName"]["AllowedPattern"].as_str().unwrap();
+    assert_eq!(pattern, r"^[^\x00-\x1F\x7F]{0,64}$");
+    let name_ok = |name: &str| {
+        send_passkey_link::mail::sender::Sender::parse("no-reply@example.com", Some(name)).is_ok()
+    };
+    for name in ["Acme, Inc.", "Anmeldung für Passkeys", r#"Say "hi" \o/"#, "=?x?=", &"ü".repeat(64)] {
+        assert!(name_ok(name), "{name:?}");
+    }
+    for name in ["a\r\nBcc: x@y", "tab\there", &"x".repeat(65)] {
+        assert!(!name_ok(name), "{name:?}");
+    }
 }
 
 #[test]

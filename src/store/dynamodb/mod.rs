@@ -141,7 +141,13 @@ impl Table {
         let mut found: Vec<Item> = Vec::with_capacity(wanted);
         for attempt in 0..BATCH_GET_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                let backoff = Duration::from_millis(25 << attempt);
+                if !crate::deadline::allows(backoff) {
+                    return Err(StoreError::Unavailable(
+                        "BatchGetItem: keys unprocessed at the invocation's deadline".into(),
+                    ));
+                }
+                tokio::time::sleep(backoff).await;
             }
             let out = self
                 .client
