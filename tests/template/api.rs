@@ -106,7 +106,10 @@ fn one_permission_lets_the_api_invoke_the_function_alias() {
 fn the_functions_publish_an_alias_that_a_rollback_moves_back() {
     let t = template();
     for function in FUNCTIONS {
-        assert_eq!(resource(&t, function)["Properties"]["AutoPublishAlias"], "live", "{function}");
+        let props = &resource(&t, function)["Properties"];
+        assert_eq!(props["AutoPublishAlias"], "live", "{function}");
+        // Else a change to, say, the Timeout would reach $LATEST and never the alias.
+        assert_eq!(props["AutoPublishAliasAllProperties"], true, "{function}");
     }
     let preference = &resource(&t, "Function")["Properties"]["DeploymentPreference"];
     assert!(is_ref(&preference["Type"], "DeploymentType"));
