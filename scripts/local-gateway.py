@@ -43,7 +43,8 @@ STATE = os.environ.get("PASSKEY_STACK_DIR", os.path.join(ROOT, ".stack"))
 KEY_FILE = os.path.join(STATE, "jwt-key.pem")
 ISSUER = "http://127.0.0.1/local-gateway"
 AUDIENCE = "passkey-api"
-# The template's routes with `Auth: Authorizer: NONE`: their events carry no authorizer.
+# The paths of the template's routes that run no authorizer (`security: [{NONE: []}]`, which
+# test_local_gateway.py holds this to): their events carry no identity.
 PAGE = "/ui/login/login/passwordless/init"
 ANONYMOUS_PATHS = {PAGE, f"{PAGE}/page.js", f"{PAGE}/page.css", f"{PAGE}/_begin", f"{PAGE}/_finish"}
 ROUTE_PREFIX = "/management/v1/users/"

@@ -16,7 +16,10 @@ deployed. What it changes, and why:
   page is http://localhost, where browsers allow WebAuthn on plain http);
 - the HTTP API's JWT authorizer, which SAM CLI does not run, becomes a Lambda authorizer
   (src/bin/local-authorizer.rs) that checks the local gateway's tokens (scripts/local-gateway.py),
-  with the gateway's rules (no scope is required, as on the deployed authorizer).
+  with the gateway's rules (no scope is required, as on the deployed authorizer);
+- each route of the API's OpenAPI body gets its own copy of the one integration the routes
+  share by `$ref` (SAM CLI follows no `$ref`), naming the function in the form SAM CLI reads
+  (sam_cli_uri).
 
   sam-local-template.py OUT --arch arm64|x86_64 --function-code DIR --feedback-code DIR \\
       --authorizer-code DIR --dynamodb URL --ses URL --table NAME --public-key B64 \\
@@ -32,6 +35,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # scripts/local-gateway.py's token issuer and audience.
 ISSUER = "http://127.0.0.1/local-gateway"
 AUDIENCE = "passkey-api"
+
+
+def sam_cli_uri(uri: dict) -> dict:
+    """`!Sub [TEXT, {NAME: !Ref FUNCTION.Alias}]` as `!Sub TEXT` with `${FUNCTION.Arn}` in place of
+    `${NAME}`: the one form whose function SAM CLI finds (it resolves `.Arn` to an ARN it reads the
+    name from, and a `.Alias` to no ARN at all); sam local runs the function itself, alias or not."""
+    text, variables = uri["Fn::Sub"]
+    for name, value in variables.items():
+        function = value["Ref"].removesuffix(".Alias")
+        text = text.replace(f"${{{name}}}", f"${{{function}.Arn}}")
+    return {"Fn::Sub": text}
+
+
+def inline_integrations(body: dict):
+    shared = body["components"]["x-amazon-apigateway-integrations"]
+    for path in body["paths"].values():
+        for method in path.values():
+            if isinstance(method, dict) and "x-amazon-apigateway-integration" in method:
+                name = method["x-amazon-apigateway-integration"]["$ref"].rsplit("/", 1)[1]
+                integration = dict(shared[name])
+                integration["uri"] = sam_cli_uri(integration["uri"])
+                method["x-amazon-apigateway-integration"] = integration
 
 
 def local_template(template: dict, args) -> dict:
@@ -93,6 +118,7 @@ def local_template(template: dict, args) -> dict:
             }},
         },
     }
+    inline_integrations(resources["HttpApi"]["Properties"]["DefinitionBody"])
     auth = resources["HttpApi"]["Properties"]["Auth"]
     auth["DefaultAuthorizer"] = "LocalToken"
     auth["Authorizers"] = {"LocalToken": {

@@ -358,6 +358,16 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(self.gw.KEY_FILE).st_mode), 0o600)
 
 
+class TemplateTest(unittest.TestCase):
+    def test_the_anonymous_paths_are_the_templates_routes_without_an_authorizer(self):
+        from samtranslator.yaml_helper import yaml_parse
+        with open(os.path.join(SCRIPTS, "..", "infra", "template.yaml")) as f:
+            paths = yaml_parse(f.read())["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+        anonymous = {path for path, item in paths.items() for method, definition in item.items()
+                     if method != "parameters" and definition.get("security") == [{"NONE": []}]}
+        self.assertEqual(load_gateway(temporary_directory(self)).ANONYMOUS_PATHS, anonymous)
+
+
 class KeyFileTest(unittest.TestCase):
     def test_the_key_is_created_0600_whatever_the_umask(self):
         state = temporary_directory(self)

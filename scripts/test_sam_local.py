@@ -6,6 +6,7 @@ scripts/sam-local.sh check. Run with the tools venv's Python:
 """
 import base64
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -50,7 +51,24 @@ class LocalTemplateTest(unittest.TestCase):
 
     def test_routes_and_settings_are_the_deployed_ones(self):
         fn, deployed_fn = self.local["Resources"]["Function"], self.deployed["Resources"]["Function"]
-        self.assertEqual(fn["Properties"]["Events"], deployed_fn["Properties"]["Events"])
+        body = self.local["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]
+        deployed_body = self.deployed["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]
+        self.assertEqual(list(body["paths"]), list(deployed_body["paths"]))
+        for path, item in body["paths"].items():
+            deployed_item = deployed_body["paths"][path]
+            self.assertEqual(list(item), list(deployed_item), path)
+            for method, definition in item.items():
+                if method == "parameters":
+                    self.assertEqual(definition, deployed_item[method], path)
+                    continue
+                # The same route, its integration written out (SAM CLI follows no $ref).
+                self.assertEqual(definition.get("security"), deployed_item[method].get("security"), (method, path))
+                integration = definition["x-amazon-apigateway-integration"]
+                self.assertEqual(integration["type"], "aws_proxy")
+                self.assertEqual(integration["payloadFormatVersion"], "2.0")
+                self.assertIn("/functions/${Function.Arn}/invocations", integration["uri"]["Fn::Sub"])
+        self.assertEqual(self.local["Resources"]["HttpApi"]["Properties"]["RouteSettings"],
+                         self.deployed["Resources"]["HttpApi"]["Properties"]["RouteSettings"])
         for name in ("MemorySize", "Timeout", "Runtime", "Handler", "Policies"):
             self.assertEqual(fn["Properties"][name], deployed_fn["Properties"][name], name)
         deployed_vars = deployed_fn["Properties"]["Environment"]["Variables"]
@@ -114,8 +132,27 @@ class LocalTemplateTest(unittest.TestCase):
         self.assertEqual(authorizer["Architectures"], ["x86_64"])
         self.assertEqual(authorizer["Environment"]["Variables"]["LOCAL_JWT_PUBLIC_KEY"], "AAAA")
         # The anonymous page routes keep no authorizer.
-        events = self.local["Resources"]["Function"]["Properties"]["Events"]
-        self.assertEqual(events["RegistrationPage"]["Properties"]["Auth"], {"Authorizer": "NONE"})
+        page = self.local["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]["/ui/login/login/passwordless/init"]
+        self.assertEqual(page["get"]["security"], [{"NONE": []}])
+
+    def test_sam_cli_serves_every_route_on_the_function_the_page_alone_without_the_authorizer(self):
+        from samcli.lib.providers.api_provider import ApiProvider
+        from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+        # Its warning that local authorizers may differ from AWS's, which the test does not need.
+        collector = logging.getLogger("samcli.lib.providers.api_collector")
+        self.addCleanup(collector.setLevel, collector.level)
+        collector.setLevel(logging.ERROR)
+        stacks, _ = SamLocalStackProvider.get_stacks(self.out)
+        served = {(method, route.path): route for route in ApiProvider(stacks).routes for method in route.methods}
+        deployed = self.deployed["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+        expected = {(method.upper(), path): definition for path, item in deployed.items()
+                    for method, definition in item.items() if method != "parameters"}
+        self.assertEqual(set(served), set(expected))
+        for key, route in served.items():
+            self.assertEqual(route.function_name, "Function", key)
+            anonymous = expected[key].get("security") == [{"NONE": []}]
+            self.assertEqual(route.authorizer_name, None if anonymous else "LocalToken", key)
+        self.assertTrue(any(route.authorizer_name is None for route in served.values()))
 
 
 class DocumentedStatusesTest(unittest.TestCase):

@@ -1,27 +1,134 @@
-//! The HTTP API: its routes, authorizer, throttles and access log.
+//! The HTTP API: its routes, authorizer, throttles and access log, and the function alias it
+//! invokes.
 
 use super::*;
+use send_passkey_link::http::routes::{Family, ROUTES};
+
+const INTEGRATION: &str = "#/components/x-amazon-apigateway-integrations/function";
+
+/// The API's OpenAPI body: (METHOD, path, the method's definition) for every route.
+fn api_routes(t: &Value) -> Vec<(String, String, &Value)> {
+    let mut routes = Vec::new();
+    for (path, item) in resource(t, "HttpApi")["Properties"]["DefinitionBody"]["paths"].as_mapping().unwrap()
+    {
+        for (method, definition) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method != "parameters" {
+                routes.push((method.to_uppercase(), path.as_str().unwrap().to_owned(), definition));
+            }
+        }
+    }
+    routes
+}
 
 #[test]
 fn every_route_of_the_code_is_a_route_of_the_api_and_no_other() {
     let t = template();
-    let mut deployed: Vec<(String, String)> = resource(&t, "Function")["Properties"]["Events"]
-        .as_mapping()
-        .unwrap()
-        .values()
-        .filter(|e| e["Type"] == "HttpApi")
-        .map(|e| {
-            let p = &e["Properties"];
-            (p["Method"].as_str().unwrap().to_owned(), p["Path"].as_str().unwrap().to_owned())
-        })
-        .collect();
-    let mut served: Vec<(String, String)> = send_passkey_link::http::routes::ROUTES
-        .iter()
-        .map(|r| (r.method.to_owned(), r.path.to_owned()))
-        .collect();
+    let mut deployed: Vec<(String, String)> = api_routes(&t).into_iter().map(|(m, p, _)| (m, p)).collect();
+    let mut served: Vec<(String, String)> =
+        ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned())).collect();
     deployed.sort();
     served.sort();
     assert_eq!(deployed, served);
+    // Each HttpApi event would bring an AWS::Lambda::Permission of its own (scripts/sam_translate.py
+    // checks the policy's size): the routes live in the API's body only.
+    let events = &resource(&t, "Function")["Properties"]["Events"];
+    assert!(events.as_mapping().is_none_or(|e| e.values().all(|e| e["Type"] != "HttpApi")), "{events:?}");
+}
+
+#[test]
+fn the_page_routes_alone_are_anonymous_and_every_route_reaches_the_function_alias() {
+    let t = template();
+    let api = &resource(&t, "HttpApi")["Properties"];
+    // Routes that name no security get the default authorizer (SAM's transform adds it).
+    assert_eq!(api["Auth"]["DefaultAuthorizer"], "ZitadelJwt");
+    let anonymous: Value = serde_yaml::from_str("[{NONE: []}]").unwrap();
+    for (method, path, definition) in api_routes(&t) {
+        let route = ROUTES.iter().find(|r| r.method == method && r.path == path).unwrap();
+        if route.family == Family::Page {
+            assert_eq!(definition["security"], anonymous, "{method} {path}");
+        } else {
+            assert!(definition.get("security").is_none(), "{method} {path}");
+        }
+        assert_eq!(definition["x-amazon-apigateway-integration"]["$ref"], INTEGRATION, "{method} {path}");
+    }
+    // Every path parameter is declared.
+    for (path, item) in api["DefinitionBody"]["paths"].as_mapping().unwrap() {
+        let path = path.as_str().unwrap();
+        let named: Vec<&str> =
+            path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+        let declared: Vec<&str> = item["parameters"]
+            .as_sequence()
+            .map(|p| p.iter().map(|p| p["name"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(declared, named, "{path}");
+    }
+    let integration = &api["DefinitionBody"]["components"]["x-amazon-apigateway-integrations"]["function"];
+    assert_eq!(integration["type"], "aws_proxy");
+    assert_eq!(integration["payloadFormatVersion"], "2.0");
+    let Value::Tagged(uri) = &integration["uri"] else { panic!("{integration:?}") };
+    assert_eq!(uri.tag, "Sub");
+    assert!(uri.value[0]
+        .as_str()
+        .unwrap()
+        .ends_with(":lambda:path/2015-03-31/functions/${Alias}/invocations"));
+    assert!(is_ref(&uri.value[1]["Alias"], "Function.Alias"));
+}
+
+/// One permission lets the API invoke the function, whatever the number of routes: Lambda refuses
+/// a resource policy past 20 KB, which one permission per route came near.
+#[test]
+fn one_permission_lets_the_api_invoke_the_function_alias() {
+    let t = template();
+    let permissions: Vec<_> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::Permission")
+        .map(|(name, r)| (name.as_str().unwrap(), &r["Properties"]))
+        .collect();
+    let [("ApiInvokePermission", permission)] = permissions[..] else { panic!("{permissions:?}") };
+    assert!(is_ref(&permission["FunctionName"], "Function.Alias"));
+    assert_eq!(permission["Principal"], "apigateway.amazonaws.com");
+    assert_eq!(permission["Action"], "lambda:InvokeFunction");
+    let Value::Tagged(source) = &permission["SourceArn"] else { panic!("{permission:?}") };
+    assert_eq!(source.tag, "Sub");
+    assert_eq!(
+        source.value,
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*"
+    );
+}
+
+/// A bad release is rolled back by moving the alias `live` back (docs/deploying.md): each deploy
+/// publishes a version, and CodeDeploy moves the API's function there, all at once or as a
+/// canary that its errors alarm rolls back.
+#[test]
+fn the_functions_publish_an_alias_that_a_rollback_moves_back() {
+    let t = template();
+    for function in FUNCTIONS {
+        let props = &resource(&t, function)["Properties"];
+        assert_eq!(props["AutoPublishAlias"], "live", "{function}");
+        // Else a change to, say, the Timeout would reach $LATEST and never the alias.
+        assert_eq!(props["AutoPublishAliasAllProperties"], true, "{function}");
+    }
+    let preference = &resource(&t, "Function")["Properties"]["DeploymentPreference"];
+    assert!(is_ref(&preference["Type"], "DeploymentType"));
+    // The errors alarm judges the canary only: CodeDeploy does not start while it is in ALARM,
+    // so with it all at once a fix could not be deployed during the errors it fixes.
+    let (condition, canary, at_once) = if_parts(&preference["Alarms"]);
+    assert_eq!(condition, "IsCanary");
+    assert!(matches!(canary.as_sequence().unwrap()[..], [ref alarm] if is_ref(alarm, "FunctionErrorsAlarm")));
+    assert_eq!(at_once.as_sequence().unwrap().len(), 0);
+    let is_canary: Value =
+        serde_yaml::from_str("!Equals [!Ref DeploymentType, Canary10Percent5Minutes]").unwrap();
+    assert_eq!(t["Conditions"]["IsCanary"], is_canary);
+    let parameter = &t["Parameters"]["DeploymentType"];
+    assert_eq!(parameter["Default"], "AllAtOnce");
+    let allowed: Value = serde_yaml::from_str("[AllAtOnce, Canary10Percent5Minutes]").unwrap();
+    assert_eq!(parameter["AllowedValues"], allowed);
+    // The translator would leave the feedback function's deployment group without the
+    // function's condition, naming an alarm DeliveryFeedback=disabled leaves out.
+    assert!(resource(&t, "DeliveryFeedbackFunction")["Properties"].get("DeploymentPreference").is_none());
 }
 
 /// ZITADEL's access tokens carry no scope claim: scopes on the authorizer (or on a route) would
@@ -59,9 +166,9 @@ fn the_anonymous_page_routes_throttle_only_as_a_cost_ceiling() {
     let t = template();
     let api = &resource(&t, "HttpApi")["Properties"];
     let settings = api["RouteSettings"].as_mapping().unwrap();
-    let page_routes: Vec<String> = send_passkey_link::http::routes::ROUTES
+    let page_routes: Vec<String> = ROUTES
         .iter()
-        .filter(|r| r.family == send_passkey_link::http::routes::Family::Page)
+        .filter(|r| r.family == Family::Page)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     let mut throttled: Vec<String> = settings.keys().map(|k| k.as_str().unwrap().to_owned()).collect();
