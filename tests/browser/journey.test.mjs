@@ -6,7 +6,7 @@
 // SCREENSHOT_DIR set; BROWSER_USER picks the seeded user (default Hal Helpdesk).
 //
 // The story: the demo org's owner has the link mailed, the test takes it from the mailbox, the
-// browser opens it and creates a passkey, the table holds the credential and the used code, the
+// browser opens it, names the passkey and creates it, the table holds the credential and the used code, the
 // API lists the passkey; the link opened again says "used", an expired link "expired", an unknown
 // code id "unknown"; removing the passkey empties the list. Each step's wall time is printed.
 import { test } from "node:test";
@@ -28,6 +28,7 @@ const USER = process.env.BROWSER_USER || "100000000000000012";
 const USER_MAIL = process.env.BROWSER_USER_MAIL || "helpdesk@demo.example";
 const USER_NAME = process.env.BROWSER_USER_NAME || "Hal Helpdesk";
 const ORG_NAME = "Demo Corp";
+const PASSKEY_NAME = "Hal's work laptop";
 const STEP_TIMEOUT = 30_000;
 
 for (const name of ["GATEWAY_URL", "MAILBOX_URL", "TOKEN_COMMAND", "CHROMIUM", "PYTHON", "TABLE_NAME", "SCREENSHOT_DIR"]) {
@@ -235,13 +236,16 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       assert.ok((await page.locator("#display-name").textContent()).includes(USER_NAME), `#display-name shows ${USER_NAME}`);
       assert.ok((await page.locator("#org-name").textContent()).includes(ORG_NAME), `#org-name shows ${ORG_NAME}`);
       assert.ok(await page.locator("button#create").isEnabled(), "button#create");
+      // Headless chromium on Linux names its platform so; the field starts with it.
+      assert.equal(await page.locator("#passkey-name").inputValue(), "Linux", "the name field's default");
       await shot(page, "page-ready.png");
       const item = dynamo("get", `USER#${USER}`, `PASSKEYLINK#${linkQuery.codeID}`);
       assert.ok(item, "the link's item is in the table");
       assert.equal(item.usedAt, undefined, `loading the page used the code: ${JSON.stringify(item)}`);
     });
 
-    await step("Create passkey: the browser registers a passkey", async () => {
+    await step("Create passkey: the browser registers a passkey with the name typed", async () => {
+      await page.locator("#passkey-name").fill(PASSKEY_NAME);
       await page.locator("button#create").click();
       await waitForState(page, "done");
       await shot(page, "page-done.png");
@@ -256,6 +260,7 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       const list = await listPasskeys();
       assert.equal(list.length, 1, JSON.stringify(list));
       assert.equal(list[0].state, "AUTH_FACTOR_STATE_READY");
+      assert.equal(list[0].name, PASSKEY_NAME, "the name typed on the page");
       passkey.id = list[0].id;
       console.log(`  passkey ${passkey.id} "${list[0].name}"`);
       const v1 = await apiOk("POST", `/management/v1/users/${USER}/passwordless/_search`, {});
