@@ -1,4 +1,4 @@
-// The passkey journey in a real browser (issue 17): Debian's headless chromium driven by
+// The passkey journey in a real browser: Debian's headless chromium driven by
 // playwright-core (pinned by tests/browser/package-lock.json) over the DevTools virtual
 // authenticator, against the local gateway, the function and the SES emulator.
 // Run by scripts/browser-check.sh with GATEWAY_URL (http://localhost:PORT: the host must be the
@@ -14,8 +14,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { browserWithAuthenticator, newestLink, pageReport as report, shot as shotIn, waitForState as waitFor } from "./lib.mjs";
 
 const GATEWAY = process.env.GATEWAY_URL;
 const MAILBOX = process.env.MAILBOX_URL;
@@ -29,7 +28,6 @@ const USER_MAIL = process.env.BROWSER_USER_MAIL || "helpdesk@demo.example";
 const USER_NAME = process.env.BROWSER_USER_NAME || "Hal Helpdesk";
 const ORG_NAME = "Demo Corp";
 const PASSKEY_NAME = "Hal's work laptop";
-const STEP_TIMEOUT = 30_000;
 
 for (const name of ["GATEWAY_URL", "MAILBOX_URL", "TOKEN_COMMAND", "CHROMIUM", "PYTHON", "TABLE_NAME", "SCREENSHOT_DIR"]) {
   assert.ok(process.env[name], `${name} is not set (run tests/browser through scripts/browser-check.sh)`);
@@ -106,31 +104,9 @@ const b64url = (s) => s.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "
 
 // What the browser did, kept for failure messages: console lines, page errors, the page's calls.
 const seen = [];
-async function pageReport(page) {
-  let state = "?";
-  let error = "";
-  let html = "";
-  try {
-    state = await page.evaluate(() => document.body?.dataset.state ?? "(no body)");
-    error = await page.evaluate(() => document.querySelector("#error")?.textContent ?? "");
-    html = (await page.content()).slice(0, 4000);
-  } catch (e) {
-    html = `(page unreadable: ${e.message})`;
-  }
-  return `url ${page.url()}\ndata-state=${state}\n#error: ${error}\n-- browser log:\n${seen.join("\n")}\n-- html:\n${html}`;
-}
-async function waitForState(page, state) {
-  try {
-    await page.waitForSelector(`body[data-state="${state}"]`, { timeout: STEP_TIMEOUT, state: "attached" });
-  } catch (e) {
-    assert.fail(`waiting for data-state=${state}: ${e.message.split("\n")[0]}\n${await pageReport(page)}`);
-  }
-}
-async function shot(page, name) {
-  const path = join(SHOTS, name);
-  await page.screenshot({ path, fullPage: true });
-  console.log(`  screenshot ${path}`);
-}
+const pageReport = (page) => report(page, seen);
+const waitForState = (page, state) => waitFor(page, state, seen);
+const shot = (page, name) => shotIn(page, SHOTS, name);
 
 test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) => {
   const began = performance.now();
@@ -173,53 +149,19 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
     await step("the admin has the link mailed; the test takes it from the mailbox", async () => {
       const before = (await mailsTo(USER_MAIL)).length;
       await apiOk("POST", `/management/v1/users/${USER}/passwordless/_send_link`, {});
-      const mails = await mailsTo(USER_MAIL);
-      assert.equal(mails.length, before + 1, `one new mail to ${USER_MAIL}`);
-      const html = mails.at(-1).body.html ?? "";
-      const href = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, "&")).find((h) => h.includes("codeID="));
-      assert.ok(href, `a link with codeID= in the mail's HTML:\n${html.slice(0, 2000)}`);
-      link = new URL(href);
-      assert.equal(link.origin, new URL(GATEWAY).origin, `the link points at the local gateway: ${href}`);
+      const newest = await newestLink(MAILBOX, USER_MAIL);
+      assert.equal(newest?.count, before + 1, `one new mail to ${USER_MAIL}`);
+      link = newest.url;
+      assert.equal(link.origin, new URL(GATEWAY).origin, `the link points at the local gateway: ${link.href}`);
       linkQuery = Object.fromEntries(link.searchParams);
-      for (const key of ["userID", "orgID", "codeID", "code"]) assert.ok(linkQuery[key], `${key} in ${href}`);
+      for (const key of ["userID", "orgID", "codeID", "code"]) assert.ok(linkQuery[key], `${key} in the link`);
       assert.equal(linkQuery.userID, USER);
       assert.equal(linkQuery.orgID, DEMO_ORG);
       console.log(`  link ${link.origin}${link.pathname}?userID=${USER}&orgID=${DEMO_ORG}&codeID=${linkQuery.codeID}&code=...`);
     });
 
     await step("headless chromium with a virtual authenticator", async () => {
-      browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"], headless: true });
-      const context = await browser.newContext({ viewport: { width: 800, height: 640 }, locale: "en-US" });
-      page = await context.newPage();
-      page.on("console", (m) => seen.push(`console.${m.type()}: ${m.text()}`));
-      page.on("pageerror", (e) => seen.push(`pageerror: ${e.message}`));
-      page.on("requestfailed", (r) => seen.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-      page.on("response", async (r) => {
-        const line = `${r.request().method()} ${r.url().replace(/code=[^&]+/, "code=...")} -> ${r.status()}`;
-        if (r.status() >= 400) {
-          let body = "";
-          try {
-            body = (await r.text()).slice(0, 1000);
-          } catch {
-            // the body may be gone after a navigation
-          }
-          seen.push(`${line} ${body}`);
-        } else {
-          seen.push(line);
-        }
-      });
-      cdp = await context.newCDPSession(page);
-      await cdp.send("WebAuthn.enable", { enableUI: false });
-      ({ authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-        options: {
-          protocol: "ctap2",
-          transport: "internal",
-          hasResidentKey: true,
-          hasUserVerification: true,
-          isUserVerified: true,
-          automaticPresenceSimulation: true,
-        },
-      }));
+      ({ browser, page, cdp, authenticatorId } = await browserWithAuthenticator(process.env.CHROMIUM, seen));
       console.log(`  ${browser.version()}, authenticator ${authenticatorId}`);
     });
 
