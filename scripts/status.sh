@@ -51,7 +51,7 @@ status() {
     echo "  ${stack_dir}scripts/lambda.sh invoke events/ses/delivery.json   (SES's event, to delivery-feedback)"
   fi
   if running dynamodb; then
-    echo "  eval \"\$(${stack_dir}scripts/stack.sh env)\" && cargo run -q --bin passkey-admin -- links 100000000000000011"
+    echo "  eval \"\$(${stack_dir}scripts/stack.sh env)\" && scripts/passkey-admin links 100000000000000011"
   fi
   if running gateway; then
     echo "  curl -i -X POST -H 'content-type: application/json' -d '{}' \\"
