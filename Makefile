@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools tools-stack run test sam-local sam-api bench bench-size bench-peer dev status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test sam-local sam-api bench bench-size bench-peer dev mail try-passkey status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -43,6 +43,12 @@ bench-size: tools-stack ## each knob's effect on size and speed (~10-15 min a kn
 dev: tools-stack ## keep the stack, the function and the gateway up; run again to apply changed settings
 	@$(STACK) up
 	@eval "$$($(STACK) env)" && scripts/dev.sh
+
+mail: ## the newest mail the running `make dev` stack's SES emulator caught: recipient, subject, link
+	@python3 scripts/show-mail.py
+
+try-passkey: ## headless chromium registers a passkey through the newest mailed link of `make dev`; screenshots to a new temp folder
+	@scripts/try-passkey.sh
 
 status: ## what runs where (ports, PIDs, logs), healthy or not, and what to try
 	@scripts/status.sh

@@ -5,10 +5,10 @@
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use serde_json::{json, Value};
 
-// The same runtime flavour as the function (src/bin/send-passkey-link.rs).
+// The same runtime flavour and loop as the function (src/bin/send-passkey-link.rs).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
+    lambda_runtime::run_concurrent(service_fn(|_: LambdaEvent<Value>| async {
         Ok::<_, lambda_runtime::Error>(json!({"statusCode": 200, "headers": {}, "body": "{}"}))
     }))
     .await

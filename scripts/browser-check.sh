@@ -4,7 +4,8 @@
 # DevTools virtual authenticator, through the local gateway to the function, the demo table and
 # the SES emulator. Saves a screenshot of each page state in docs/ (SCREENSHOT_DIR to change).
 # Needs the stack's environment (run it under `scripts/stack.sh with`); starts the function and
-# the gateway when they are not up.
+# the gateway when they are not up. Then `make try-passkey` (scripts/try-passkey.sh) on the same
+# stack.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/lib.sh
@@ -26,5 +27,23 @@ export CHROMIUM PYTHON  # the SAM venv's Python has boto3, for the table's items
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$ROOT/docs}"
 # Node resolves an ES module's imports from where the file is: the test runs beside its
 # node_modules, a copy refreshed each run.
-cp "$ROOT/tests/browser/journey.test.mjs" "$PLAYWRIGHT/"
+cp "$ROOT/tests/browser/lib.mjs" "$ROOT/tests/browser/journey.test.mjs" "$PLAYWRIGHT/"
 node --test "$PLAYWRIGHT/journey.test.mjs"
+
+# `make try-passkey` on this stack: a fresh link to Hal (the journey's user, whose passkey the
+# journey removes first when it runs again), registered in a new folder, docs/ untouched.
+echo "== make try-passkey"
+TOKEN="$($TOKEN_COMMAND --sub 100000000000000010 --org 100000000000000001)"
+curl -fsS -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}' \
+  "http://127.0.0.1:$(port_of gateway 18080)/management/v1/users/100000000000000012/passwordless/_send_link" >/dev/null
+before="$(stat -c %Y "$SCREENSHOT_DIR/page-done.png")"
+PASSKEY_NAME="try-passkey check" "$ROOT/scripts/try-passkey.sh" helpdesk@demo.example | tee "$STATE/try-passkey.out"
+folder="$(sed -n 's/^try-passkey: screenshots in //p' "$STATE/try-passkey.out")"
+[[ -d "$folder" && "$folder" != "$SCREENSHOT_DIR" ]] || { echo "try-passkey: no fresh folder printed" >&2; exit 1; }
+for png in page-ready.png page-done.png; do
+  [[ -s "$folder/$png" ]] || { echo "try-passkey: no $png in $folder" >&2; exit 1; }
+done
+grep -q 'passkey "try-passkey check" registered' "$STATE/try-passkey.out" || { echo "try-passkey: no passkey registered" >&2; exit 1; }
+[[ "$(stat -c %Y "$SCREENSHOT_DIR/page-done.png")" == "$before" ]] || { echo "try-passkey: wrote over $SCREENSHOT_DIR" >&2; exit 1; }
+rm -r "$folder"
+echo "== make try-passkey: a passkey registered, screenshots in a fresh folder"

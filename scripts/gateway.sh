@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # The local JWT gateway (scripts/local-gateway.py) on 127.0.0.1:$GATEWAY_PORT, by PID.
-#   gateway.sh up | down | token SUB ORG
+#   gateway.sh up | down | token SUB ORG | token NAME   (NAME: a demo user, scripts/demo_users.py)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 usage() {
-  echo "usage: $0 up | down | token SUB ORG   (token: prints a bearer token for user id SUB, org claim ORG)" >&2
+  echo "usage: $0 up | down | token SUB ORG | token NAME   (token: prints a bearer token for user id SUB," >&2
+  echo "  org claim ORG; or for the demo user NAME of seed/demo.json: ada, alice, hal, bob, root, ...)" >&2
   exit 2
 }
 # Arguments first: a wrong call is told so at once, before any tool is looked up or installed.
 case "${1:-}" in
   up | down) ;;
-  token) [[ $# -eq 3 ]] || usage ;;
+  token)
+    if [[ $# -eq 2 ]]; then
+      # An unknown name exits 2 here, listing the names.
+      IDS="$(python3 "$ROOT/scripts/demo_users.py" "$2")"
+      read -r SUB ORG <<<"$IDS"
+      set -- token "$SUB" "$ORG"
+    fi
+    [[ $# -eq 3 ]] || usage
+    ;;
   *) usage ;;
 esac
 

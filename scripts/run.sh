@@ -27,7 +27,7 @@ if ! echo "$response" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys
   echo "run: the call did not succeed" >&2
   if [[ "$response" == *USER-Em6Bq* ]]; then
     echo "run: Alice's address is marked undeliverable (an SES bounce or complaint event was recorded for it);" >&2
-    echo "  clear it: eval \"\$(scripts/stack.sh env)\" && cargo run -q --bin passkey-admin -- undeliverable --clear 100000000000000011" >&2
+    echo "  clear it: eval \"\$(scripts/stack.sh env)\" && scripts/passkey-admin undeliverable --clear 100000000000000011" >&2
   fi
   exit 1
 fi

@@ -1,17 +1,12 @@
 #!/usr/bin/env python3
-"""Prints the newest mail the SES emulator holds for a recipient: sender, recipient, subject,
-link. Usage: show-mail.py MAILBOX_URL RECIPIENT"""
-import re
+"""Prints the newest mail the SES emulator holds (for RECIPIENT when given): sender, recipient,
+subject, link. Without MAILBOX_URL it reads the running stack's mailbox (`make mail`).
+Usage: show-mail.py [MAILBOX_URL [RECIPIENT]]"""
 import sys
 
-from mailbox_store import newest_mail
+from mailbox_store import newest_mail, running_mailbox, summary
 
-mailbox, recipient = sys.argv[1], sys.argv[2]
-mail = newest_mail(mailbox, recipient)
-link = re.search(r"https?://\S+", mail["body"].get("text", ""))
-if not link or re.search(r"[{}]", link.group(0)) or "code=" not in link.group(0):
-    sys.exit(f"the mail to {recipient} has no complete link: {link.group(0) if link else '(none)'}")
-print(f"  from:    {mail['from']}")
-print(f"  to:      {', '.join(mail['destination']['to'])}")
-print(f"  subject: {mail['subject']}")
-print(f"  link:    {link.group(0)}")
+if len(sys.argv) > 3 or sys.argv[1:2] in (["-h"], ["--help"]):
+    sys.exit(__doc__.strip())
+mailbox = sys.argv[1] if len(sys.argv) > 1 else running_mailbox()
+print(summary(newest_mail(mailbox, sys.argv[2] if len(sys.argv) > 2 else None)))

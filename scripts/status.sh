@@ -42,13 +42,16 @@ status() {
   local stack_dir=""
   if [[ "$STATE" != "$ROOT/.stack" ]]; then stack_dir="PASSKEY_STACK_DIR=$STATE "; fi
   if running dynamodb || running ses || running lambda || running gateway; then echo "try:"; fi
-  if running ses; then echo "  mailbox web UI: http://127.0.0.1:$(port_of ses 18005)/"; fi
+  if running ses; then
+    echo "  mailbox web UI: http://127.0.0.1:$(port_of ses 18005)/"
+    echo "  ${stack_dir}make mail   (the newest mail: recipient, subject, link)"
+  fi
   if running lambda; then
     echo "  ${stack_dir}scripts/lambda.sh invoke events/send-link.json"
     echo "  ${stack_dir}scripts/lambda.sh invoke events/ses/delivery.json   (SES's event, to delivery-feedback)"
   fi
   if running dynamodb; then
-    echo "  eval \"\$(${stack_dir}scripts/stack.sh env)\" && cargo run -q --bin passkey-admin -- links 100000000000000011"
+    echo "  eval \"\$(${stack_dir}scripts/stack.sh env)\" && scripts/passkey-admin links 100000000000000011"
   fi
   if running gateway; then
     echo "  curl -i -X POST -H 'content-type: application/json' -d '{}' \\"

@@ -391,7 +391,7 @@ class KeyFileTest(unittest.TestCase):
 class GatewayShTest(unittest.TestCase):
     def test_token_without_its_arguments_prints_the_usage(self):
         state = temporary_directory(self)
-        for args in [["token"], ["token", "100000000000000010"], ["token", "a", "b", "c"], []]:
+        for args in [["token"], ["token", "a", "b", "c"], []]:
             with self.subTest(args=args):
                 done = subprocess.run(["bash", os.path.join(SCRIPTS, "gateway.sh"), *args],
                                       env={**os.environ, "PASSKEY_STACK_DIR": state},
@@ -400,6 +400,26 @@ class GatewayShTest(unittest.TestCase):
                 self.assertEqual(done.stdout, "")
                 self.assertRegex(done.stderr, r"^usage: \S*gateway\.sh up \| down \| token SUB ORG")
                 self.assertNotIn("line ", done.stderr)
+
+    def test_token_for_a_demo_user_by_name(self):
+        state = temporary_directory(self)
+        gateway_sh = os.path.join(SCRIPTS, "gateway.sh")
+        env = {**os.environ, "PASSKEY_STACK_DIR": state}
+        done = subprocess.run(["bash", gateway_sh, "token", "Ada"], env=env, capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        claims = load_gateway(state).verify_token(done.stdout.strip())
+        self.assertEqual(claims["sub"], "100000000000000010")
+        self.assertEqual(claims["urn:zitadel:iam:user:resourceowner:id"], "100000000000000001")
+        # An unknown name (a user id alone is none) is refused at once, listing the names.
+        for name in ["zed", "100000000000000010"]:
+            with self.subTest(name=name):
+                done = subprocess.run(["bash", gateway_sh, "token", name], env=env, capture_output=True,
+                                      text=True, timeout=60)
+                self.assertEqual(done.returncode, 2)
+                self.assertEqual(done.stdout, "")
+                self.assertIn(f"no demo user '{name}'", done.stderr)
+                self.assertIn("ada, admin, alice, bob,", done.stderr)
 
 
 if __name__ == "__main__":

@@ -150,3 +150,106 @@ async fn ses_refusals_are_logged_and_stored_by_code_without_their_message() {
         assert!(!failed[0].contains(SES_REJECTED_ADDRESS), "an address stored: {failed:?}");
     }
 }
+
+/// The Lambda Runtime API's part in [`start_is_clean`]: the first `/next` gets one event, later
+/// ones wait; the path of the function's answer (`/response` or `/error`) is sent on `answered`.
+fn runtime_api_stub(answered: std::sync::mpsc::Sender<String>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let event_sent = Arc::new(AtomicBool::new(false));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (answered, event_sent) = (answered.clone(), event_sent.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap();
+                            }
+                        }
+                    }
+                    reader.read_exact(&mut vec![0; length]).unwrap();
+                    let answer = if path.ends_with("/invocation/next") {
+                        if event_sent.swap(true, Ordering::SeqCst) {
+                            std::thread::sleep(std::time::Duration::from_secs(120));
+                            return;
+                        }
+                        let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                             lambda-runtime-aws-request-id: request-1\r\nlambda-runtime-deadline-ms: {deadline}\r\n\
+                             lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
+                             content-length: 2\r\n\r\n{{}}"
+                        )
+                    } else {
+                        let _ = answered.send(path);
+                        "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+                            .to_owned()
+                    };
+                    stream.write_all(answer.as_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The real binary's output from its start through one event, with `AWS_LAMBDA_MAX_CONCURRENCY`
+/// set to `concurrency`.
+fn start_is_clean(binary: &str, concurrency: &str) -> String {
+    let (answered, answer) = std::sync::mpsc::channel();
+    let child = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api_stub(answered))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency)
+        .env("TABLE_NAME", "start-check")
+        .env("MAIL_FROM", "Passkeys <no-reply@demo.example>")
+        .env("RUST_LOG", "info")
+        .env_remove("LOG_FORMAT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let path = answer.recv_timeout(std::time::Duration::from_secs(30));
+    let mut child = child;
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let path = path.unwrap_or_else(|_| panic!("{binary} answered no event within 30 s:\n{output}"));
+    assert!(path.starts_with("/2018-06-01/runtime/invocation/request-1/"), "{path}");
+    output
+}
+
+/// The start says nothing at WARN where Lambda sets `AWS_LAMBDA_MAX_CONCURRENCY` (cargo-lambda
+/// sets 1 for each instance, Lambda Managed Instances more): the runtime honours it rather than
+/// warning at every start that it is ignored. Each Lambda binary, with a stub Runtime API.
+#[test]
+fn the_functions_start_without_warnings_where_lambda_sets_their_concurrency() {
+    for binary in [env!("CARGO_BIN_EXE_send-passkey-link"), env!("CARGO_BIN_EXE_delivery-feedback")] {
+        for concurrency in ["1", "2"] {
+            let output = start_is_clean(binary, concurrency);
+            assert!(!output.contains("AWS_LAMBDA_MAX_CONCURRENCY"), "{binary} {concurrency}: {output}");
+            assert!(!output.contains("\"WARN\""), "{binary} {concurrency}: {output}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::*;
 use send_passkey_link::link::hash_code;
+use send_passkey_link::store::dynamodb::admin::{LinkState, OperatorLink};
 use serde_json::Value;
 
 fn attr_s<'a>(
@@ -280,11 +281,15 @@ async fn expired_links_are_gone_on_read_whatever_ttl_has_deleted() {
     h.table.client().put_item().table_name(h.table.name()).set_item(Some(expired)).send().await.unwrap();
 
     let user = send_passkey_link::model::UserId::parse(ALICE).unwrap();
-    let active = h.table.active_links(&user, chrono::Utc::now().timestamp()).await.unwrap();
+    let usable = |links: Vec<OperatorLink>| {
+        links.into_iter().filter(|l| l.state == LinkState::Usable).map(|l| l.link).collect::<Vec<_>>()
+    };
+    let active = usable(h.table.operator_links(&user, chrono::Utc::now().timestamp(), 5).await.unwrap());
     assert_eq!(active.iter().map(|l| l.code_id.as_str()).collect::<Vec<_>>(), [fresh.as_str()]);
     assert!(!serde_json::to_string(&active).unwrap().contains("codeHash"), "operators never see the hash");
     // An hour later the fresh one is gone too.
-    let later = h.table.active_links(&user, chrono::Utc::now().timestamp() + 3601).await.unwrap();
+    let later =
+        usable(h.table.operator_links(&user, chrono::Utc::now().timestamp() + 3601, 5).await.unwrap());
     assert!(later.is_empty());
 }
 

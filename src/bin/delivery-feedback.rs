@@ -36,12 +36,16 @@ async fn serve() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let sdk = aws::load().await;
     let feedback = DeliveryFeedback { store: Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name) };
-    let feedback = &feedback;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        // Boxed: the nested futures are too deep for rustc's layout otherwise.
-        Box::pin(feedback.invoke_within(&event.payload, Some(&event.context)))
-            .await
-            .map_err(|e| Error::from(e.to_string()))
+    let feedback = std::sync::Arc::new(feedback);
+    // run_concurrent, not run: see send-passkey-link's main.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let feedback = feedback.clone();
+        async move {
+            // Boxed: the nested futures are too deep for rustc's layout otherwise.
+            Box::pin(feedback.invoke_within(&event.payload, Some(&event.context)))
+                .await
+                .map_err(|e| Error::from(e.to_string()))
+        }
     }))
     .await
 }

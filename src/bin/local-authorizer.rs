@@ -23,18 +23,22 @@ fn main() -> ExitCode {
 async fn serve() -> Result<(), Error> {
     telemetry::init(LogSettings::from_env().unwrap_or_default());
     let verifier = TokenVerifier::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let verifier = &verifier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let verdict = verifier.verify(authorization(&event.payload), now);
-        match &verdict {
-            Ok(claims) => {
-                let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-                tracing::info!(sub, "token accepted")
+    let verifier = std::sync::Arc::new(verifier);
+    // run_concurrent, not run: see send-passkey-link's main.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let verifier = verifier.clone();
+        async move {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+            let verdict = verifier.verify(authorization(&event.payload), now);
+            match &verdict {
+                Ok(claims) => {
+                    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+                    tracing::info!(sub, "token accepted")
+                }
+                Err(reason) => tracing::info!(%reason, "token refused"),
             }
-            Err(reason) => tracing::info!(%reason, "token refused"),
+            Ok::<_, std::convert::Infallible>(response(&verdict))
         }
-        Ok::<_, std::convert::Infallible>(response(&verdict))
     }))
     .await
 }

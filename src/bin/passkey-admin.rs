@@ -5,18 +5,21 @@
 use std::process::ExitCode;
 
 use send_passkey_link::aws;
-use send_passkey_link::config::valid_template_name;
+use send_passkey_link::config::{valid_template_name, DEFAULT_CODE_MAX_ATTEMPTS};
 use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::put_template;
 use send_passkey_link::model::UserId;
 use send_passkey_link::permissions::RolePermissions;
 use send_passkey_link::seed::{Moves, Seed, SeedError};
+use send_passkey_link::store::dynamodb::admin::LinkState;
 use send_passkey_link::store::dynamodb::Table;
 
-const USAGE: &str = "usage: passkey-admin create-table | seed [--allow-move] FILE.json | links USER_ID |\n\
-    undeliverable [--clear] USER_ID | create-template NAME\n\
-    Uses TABLE_NAME, ROLE_PERMISSIONS and the standard AWS_* variables (AWS_ENDPOINT_URL_DYNAMODB,\n\
-    AWS_REGION, ...).";
+const USAGE: &str = "usage: passkey-admin create-table | seed [--allow-move] FILE.json |\n\
+    links [--all] USER_ID | undeliverable [--clear] USER_ID | create-template NAME\n\
+    links: the user's usable links (not used, not expired, not locked), newest first; --all adds\n\
+    the others, each with its state.\n\
+    Uses TABLE_NAME, ROLE_PERMISSIONS, PASSKEY_CODE_MAX_ATTEMPTS and the standard AWS_* variables\n\
+    (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...).";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -68,8 +71,12 @@ enum Refused {
 enum Action {
     CreateTable,
     Seed(Seed, Moves),
-    /// The user's links that can still be used, for support ("did the mail go out?").
-    Links(UserId),
+    /// The user's links, newest first, for support ("did the mail go out?", "why does the
+    /// link not work?"): only the usable ones unless `all`.
+    Links {
+        user: UserId,
+        all: bool,
+    },
     /// Whether the user's address is marked as not taking mail (`--clear` removes the mark).
     Undeliverable {
         user: UserId,
@@ -92,7 +99,10 @@ fn parse(args: &[String]) -> Result<Parsed, Refused> {
         ["seed", "--allow-move", path] | ["seed", path, "--allow-move"] => {
             Action::Seed(read_seed(path)?, Moves::Allow)
         }
-        ["links", user] => Action::Links(user_id(user)?),
+        ["links", user] => Action::Links { user: user_id(user)?, all: false },
+        ["links", "--all", user] | ["links", user, "--all"] => {
+            Action::Links { user: user_id(user)?, all: true }
+        }
         ["undeliverable", user] => Action::Undeliverable { user: user_id(user)?, clear: false },
         ["undeliverable", "--clear", user] | ["undeliverable", user, "--clear"] => {
             Action::Undeliverable { user: user_id(user)?, clear: true }
@@ -118,16 +128,20 @@ async fn run(action: Action) -> Result<String, String> {
             let created = table.create().await.map_err(|e| at(&sdk, &table, e))?;
             Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
         }
-        Action::Links(user) => {
+        Action::Links { user, all } => {
+            let max_attempts = code_max_attempts()?;
             let table = table(&sdk)?;
             // An empty list must mean "no usable link", never "no such user".
             if !table.user_exists(&user).await.map_err(|e| at(&sdk, &table, e))? {
                 return Err(format!("no user {user} in table {}", table.name()));
             }
-            let links = table
-                .active_links(&user, chrono::Utc::now().timestamp())
+            let mut links = table
+                .operator_links(&user, chrono::Utc::now().timestamp(), max_attempts)
                 .await
                 .map_err(|e| at(&sdk, &table, e))?;
+            if !all {
+                links.retain(|l| l.state == LinkState::Usable);
+            }
             serde_json::to_string_pretty(&links).map_err(|e| e.to_string())
         }
         Action::Undeliverable { user, clear } => {
@@ -213,6 +227,19 @@ fn read_seed(path: &str) -> Result<Seed, String> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     Seed::from_json_with(&text, &roles).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Wrong codes that lock a link, as the function counts them (`PASSKEY_CODE_MAX_ATTEMPTS`, 1-100).
+fn code_max_attempts() -> Result<u32, String> {
+    match std::env::var("PASSKEY_CODE_MAX_ATTEMPTS") {
+        Ok(raw) if !raw.trim().is_empty() => raw
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| format!("invalid configuration: PASSKEY_CODE_MAX_ATTEMPTS: {raw:?} is not a whole number from 1 to 100")),
+        _ => Ok(DEFAULT_CODE_MAX_ATTEMPTS),
+    }
 }
 
 fn table(sdk: &aws_config::SdkConfig) -> Result<Table, String> {

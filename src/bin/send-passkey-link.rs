@@ -76,13 +76,18 @@ async fn serve() -> Result<(), Error> {
         },
         ClaimNames { user: config.user_claim.clone(), org: config.org_claim.clone() },
     );
-    let api = &api;
+    let api = std::sync::Arc::new(api);
     // Raw JSON in, not lambda_http's adapter: it panics or fails the invocation on events it
     // cannot read, before any handler code runs (see send_passkey_link::event).
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        // Boxed: the request future nested in the runtime's is too deep for rustc's layout.
-        let answer = Box::pin(api.handle_event(event.payload, Some(event.context))).await;
-        Ok::<_, std::convert::Infallible>(answer)
+    // run_concurrent, not run: it honours AWS_LAMBDA_MAX_CONCURRENCY (one event at a time when
+    // unset or 1, as cargo-lambda sets it) where run only warns that it ignores it.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let api = api.clone();
+        async move {
+            // Boxed: the request future nested in the runtime's is too deep for rustc's layout.
+            let answer = Box::pin(api.handle_event(event.payload, Some(event.context))).await;
+            Ok::<_, std::convert::Infallible>(answer)
+        }
     }))
     .await
 }

@@ -5,6 +5,7 @@
   const texts = document.getElementById("texts").dataset;
   const button = document.getElementById("create");
   const error = document.getElementById("error");
+  const nameField = document.getElementById("passkey-name");
   const query = new URLSearchParams(window.location.search);
   const proof = { userId: query.get("userID"), codeId: query.get("codeID"), code: query.get("code") };
 
@@ -14,6 +15,28 @@
   };
   const toB64 = (buffer) =>
     btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+  // The device the passkey lives on is what tells passkeys apart in a list: the platform's
+  // name (User-Agent Client Hints where the browser has them, else the user agent string).
+  const platform = () => {
+    const hinted = navigator.userAgentData && navigator.userAgentData.platform;
+    const ua = navigator.userAgent;
+    const known = [
+      [/iPhone/, "iPhone"],
+      [/iPad/, "iPad"],
+      [/Android/, "Android"],
+      [/Windows/, "Windows"],
+      [/Mac/, "Mac"],
+      [/CrOS|Chrome OS/, "ChromeOS"],
+      [/Linux/, "Linux"],
+    ];
+    // An iPad asks for desktop pages as a Mac; its touch screen gives it away.
+    if (/Mac/.test(ua) && navigator.maxTouchPoints > 1) return "iPad";
+    for (const [pattern, name] of known) if (pattern.test(hinted || "") || pattern.test(ua)) return name;
+    return "";
+  };
+  const defaultName = platform() || `${texts.passkeyName} ${new Date().toLocaleDateString()}`;
+  nameField.value = defaultName;
 
   const post = async (path, body) => {
     const response = await fetch(path, {
@@ -54,13 +77,18 @@
         return texts.locked;
       case "PAGE-Rl3Sl":
         return texts.limited;
+      // Of the fields the page sends, the name is the one a person types.
+      case "REQ-Fd3Kw":
+        return texts.nameInvalid;
       default:
         return texts.failed;
     }
   };
 
   button.addEventListener("click", async () => {
+    const name = nameField.value.trim() || defaultName;
     button.disabled = true;
+    nameField.disabled = true;
     button.textContent = texts.working;
     error.hidden = true;
     try {
@@ -82,7 +110,6 @@
         },
         extensions: credential.getClientExtensionResults(),
       };
-      const name = `${texts.passkeyName} ${new Date().toLocaleDateString()}`;
       await post("init/_finish", { ...proof, passkeyId: begun.passkeyId, publicKeyCredential, passkeyName: name });
       show("done", texts.doneTitle);
     } catch (e) {
@@ -93,6 +120,7 @@
       error.textContent = explain(e);
       error.hidden = false;
       button.disabled = false;
+      nameField.disabled = false;
       button.textContent = texts.create;
     }
   });

@@ -191,6 +191,8 @@ pub struct StoredLink {
     /// When its code registered a passkey; a used link is no longer outstanding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used_at: Option<String>,
+    /// Wrong codes tried with it; at `PASSKEY_CODE_MAX_ATTEMPTS` it is locked.
+    pub failed_attempts: u32,
     /// What SES last reported about its mail; none before the first event (or without
     /// delivery feedback).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,4 @@
-// The passkey journey in a real browser (issue 17): Debian's headless chromium driven by
+// The passkey journey in a real browser: Debian's headless chromium driven by
 // playwright-core (pinned by tests/browser/package-lock.json) over the DevTools virtual
 // authenticator, against the local gateway, the function and the SES emulator.
 // Run by scripts/browser-check.sh with GATEWAY_URL (http://localhost:PORT: the host must be the
@@ -6,7 +6,7 @@
 // SCREENSHOT_DIR set; BROWSER_USER picks the seeded user (default Hal Helpdesk).
 //
 // The story: the demo org's owner has the link mailed, the test takes it from the mailbox, the
-// browser opens it and creates a passkey, the table holds the credential and the used code, the
+// browser opens it, names the passkey and creates it, the table holds the credential and the used code, the
 // API lists the passkey; the link opened again says "used", an expired link "expired", an unknown
 // code id "unknown"; removing the passkey empties the list. Each step's wall time is printed.
 import { test } from "node:test";
@@ -14,8 +14,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { browserWithAuthenticator, newestLink, pageReport as report, shot as shotIn, waitForState as waitFor } from "./lib.mjs";
 
 const GATEWAY = process.env.GATEWAY_URL;
 const MAILBOX = process.env.MAILBOX_URL;
@@ -28,7 +27,7 @@ const USER = process.env.BROWSER_USER || "100000000000000012";
 const USER_MAIL = process.env.BROWSER_USER_MAIL || "helpdesk@demo.example";
 const USER_NAME = process.env.BROWSER_USER_NAME || "Hal Helpdesk";
 const ORG_NAME = "Demo Corp";
-const STEP_TIMEOUT = 30_000;
+const PASSKEY_NAME = "Hal's work laptop";
 
 for (const name of ["GATEWAY_URL", "MAILBOX_URL", "TOKEN_COMMAND", "CHROMIUM", "PYTHON", "TABLE_NAME", "SCREENSHOT_DIR"]) {
   assert.ok(process.env[name], `${name} is not set (run tests/browser through scripts/browser-check.sh)`);
@@ -105,31 +104,9 @@ const b64url = (s) => s.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "
 
 // What the browser did, kept for failure messages: console lines, page errors, the page's calls.
 const seen = [];
-async function pageReport(page) {
-  let state = "?";
-  let error = "";
-  let html = "";
-  try {
-    state = await page.evaluate(() => document.body?.dataset.state ?? "(no body)");
-    error = await page.evaluate(() => document.querySelector("#error")?.textContent ?? "");
-    html = (await page.content()).slice(0, 4000);
-  } catch (e) {
-    html = `(page unreadable: ${e.message})`;
-  }
-  return `url ${page.url()}\ndata-state=${state}\n#error: ${error}\n-- browser log:\n${seen.join("\n")}\n-- html:\n${html}`;
-}
-async function waitForState(page, state) {
-  try {
-    await page.waitForSelector(`body[data-state="${state}"]`, { timeout: STEP_TIMEOUT, state: "attached" });
-  } catch (e) {
-    assert.fail(`waiting for data-state=${state}: ${e.message.split("\n")[0]}\n${await pageReport(page)}`);
-  }
-}
-async function shot(page, name) {
-  const path = join(SHOTS, name);
-  await page.screenshot({ path, fullPage: true });
-  console.log(`  screenshot ${path}`);
-}
+const pageReport = (page) => report(page, seen);
+const waitForState = (page, state) => waitFor(page, state, seen);
+const shot = (page, name) => shotIn(page, SHOTS, name);
 
 test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) => {
   const began = performance.now();
@@ -172,53 +149,19 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
     await step("the admin has the link mailed; the test takes it from the mailbox", async () => {
       const before = (await mailsTo(USER_MAIL)).length;
       await apiOk("POST", `/management/v1/users/${USER}/passwordless/_send_link`, {});
-      const mails = await mailsTo(USER_MAIL);
-      assert.equal(mails.length, before + 1, `one new mail to ${USER_MAIL}`);
-      const html = mails.at(-1).body.html ?? "";
-      const href = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, "&")).find((h) => h.includes("codeID="));
-      assert.ok(href, `a link with codeID= in the mail's HTML:\n${html.slice(0, 2000)}`);
-      link = new URL(href);
-      assert.equal(link.origin, new URL(GATEWAY).origin, `the link points at the local gateway: ${href}`);
+      const newest = await newestLink(MAILBOX, USER_MAIL);
+      assert.equal(newest?.count, before + 1, `one new mail to ${USER_MAIL}`);
+      link = newest.url;
+      assert.equal(link.origin, new URL(GATEWAY).origin, `the link points at the local gateway: ${link.href}`);
       linkQuery = Object.fromEntries(link.searchParams);
-      for (const key of ["userID", "orgID", "codeID", "code"]) assert.ok(linkQuery[key], `${key} in ${href}`);
+      for (const key of ["userID", "orgID", "codeID", "code"]) assert.ok(linkQuery[key], `${key} in the link`);
       assert.equal(linkQuery.userID, USER);
       assert.equal(linkQuery.orgID, DEMO_ORG);
       console.log(`  link ${link.origin}${link.pathname}?userID=${USER}&orgID=${DEMO_ORG}&codeID=${linkQuery.codeID}&code=...`);
     });
 
     await step("headless chromium with a virtual authenticator", async () => {
-      browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"], headless: true });
-      const context = await browser.newContext({ viewport: { width: 800, height: 640 }, locale: "en-US" });
-      page = await context.newPage();
-      page.on("console", (m) => seen.push(`console.${m.type()}: ${m.text()}`));
-      page.on("pageerror", (e) => seen.push(`pageerror: ${e.message}`));
-      page.on("requestfailed", (r) => seen.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-      page.on("response", async (r) => {
-        const line = `${r.request().method()} ${r.url().replace(/code=[^&]+/, "code=...")} -> ${r.status()}`;
-        if (r.status() >= 400) {
-          let body = "";
-          try {
-            body = (await r.text()).slice(0, 1000);
-          } catch {
-            // the body may be gone after a navigation
-          }
-          seen.push(`${line} ${body}`);
-        } else {
-          seen.push(line);
-        }
-      });
-      cdp = await context.newCDPSession(page);
-      await cdp.send("WebAuthn.enable", { enableUI: false });
-      ({ authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-        options: {
-          protocol: "ctap2",
-          transport: "internal",
-          hasResidentKey: true,
-          hasUserVerification: true,
-          isUserVerified: true,
-          automaticPresenceSimulation: true,
-        },
-      }));
+      ({ browser, page, cdp, authenticatorId } = await browserWithAuthenticator(process.env.CHROMIUM, seen));
       console.log(`  ${browser.version()}, authenticator ${authenticatorId}`);
     });
 
@@ -235,13 +178,16 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       assert.ok((await page.locator("#display-name").textContent()).includes(USER_NAME), `#display-name shows ${USER_NAME}`);
       assert.ok((await page.locator("#org-name").textContent()).includes(ORG_NAME), `#org-name shows ${ORG_NAME}`);
       assert.ok(await page.locator("button#create").isEnabled(), "button#create");
+      // Headless chromium on Linux names its platform so; the field starts with it.
+      assert.equal(await page.locator("#passkey-name").inputValue(), "Linux", "the name field's default");
       await shot(page, "page-ready.png");
       const item = dynamo("get", `USER#${USER}`, `PASSKEYLINK#${linkQuery.codeID}`);
       assert.ok(item, "the link's item is in the table");
       assert.equal(item.usedAt, undefined, `loading the page used the code: ${JSON.stringify(item)}`);
     });
 
-    await step("Create passkey: the browser registers a passkey", async () => {
+    await step("Create passkey: the browser registers a passkey with the name typed", async () => {
+      await page.locator("#passkey-name").fill(PASSKEY_NAME);
       await page.locator("button#create").click();
       await waitForState(page, "done");
       await shot(page, "page-done.png");
@@ -256,6 +202,7 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       const list = await listPasskeys();
       assert.equal(list.length, 1, JSON.stringify(list));
       assert.equal(list[0].state, "AUTH_FACTOR_STATE_READY");
+      assert.equal(list[0].name, PASSKEY_NAME, "the name typed on the page");
       passkey.id = list[0].id;
       console.log(`  passkey ${passkey.id} "${list[0].name}"`);
       const v1 = await apiOk("POST", `/management/v1/users/${USER}/passwordless/_search`, {});

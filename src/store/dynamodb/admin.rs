@@ -340,10 +340,62 @@ impl Table {
         self.get(keys::user(user)).await?.as_ref().map(super::item::user_from_item).transpose()
     }
 
-    /// The user's links that can still be used at `now` (epoch seconds).
-    pub async fn active_links(&self, user: &UserId, now: i64) -> Result<Vec<StoredLink>, StoreError> {
-        let mut links = self.list_links(user).await?;
-        links.retain(|l| l.expires_at > now);
+    /// Every stored link of the user, newest first, each with its state at `now` (epoch
+    /// seconds) for a link that locks after `max_attempts` wrong codes.
+    pub async fn operator_links(
+        &self,
+        user: &UserId,
+        now: i64,
+        max_attempts: u32,
+    ) -> Result<Vec<OperatorLink>, StoreError> {
+        let mut links: Vec<OperatorLink> = self
+            .list_links(user)
+            .await?
+            .into_iter()
+            .map(|link| OperatorLink { state: LinkState::of(&link, now, max_attempts), link })
+            .collect();
+        // createdAt is RFC 3339 in one fixed form (UTC, milliseconds): its text sorts as its time.
+        links.sort_by(|a, b| {
+            b.link.created_at.cmp(&a.link.created_at).then(a.link.code_id.cmp(&b.link.code_id))
+        });
         Ok(links)
     }
+}
+
+/// Whether a link's code can still register a passkey, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    Usable,
+    /// Its code registered a passkey.
+    Used,
+    /// Past its lifetime (TTL deletes it late; emulators never do).
+    Expired,
+    /// Its wrong codes reached `PASSKEY_CODE_MAX_ATTEMPTS`.
+    Locked,
+}
+
+impl LinkState {
+    /// The first reason that applies, in the order a user would meet them: a used code stays
+    /// used, and a link past its lifetime is expired whatever was tried with it.
+    pub fn of(link: &StoredLink, now: i64, max_attempts: u32) -> Self {
+        if link.used_at.is_some() {
+            LinkState::Used
+        } else if link.expires_at <= now {
+            LinkState::Expired
+        } else if link.failed_attempts >= max_attempts {
+            LinkState::Locked
+        } else {
+            LinkState::Usable
+        }
+    }
+}
+
+/// A stored link as `passkey-admin links` shows it: with its state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorLink {
+    #[serde(flatten)]
+    pub link: StoredLink,
+    pub state: LinkState,
 }

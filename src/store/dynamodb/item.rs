@@ -217,6 +217,11 @@ pub fn stored_link_from_item(item: &Item) -> StoredLink {
         delivery: get_s(item, "delivery").unwrap_or("mail").to_owned(),
         message_id: get_s(item, "messageId").map(str::to_owned),
         used_at: get_s(item, "usedAt").map(str::to_owned),
+        failed_attempts: item
+            .get("failedAttempts")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .map_or(0, |n| n.min(u64::from(u32::MAX)) as u32),
         mail_delivery: delivery_status_from(item),
     }
 }
