@@ -119,6 +119,10 @@ def local_template(template: dict, args) -> dict:
         },
     }
     inline_integrations(resources["HttpApi"]["Properties"]["DefinitionBody"])
+    # SAM CLI cannot evaluate the !If around the CORS settings and would answer OPTIONS on every
+    # route; the template's default (no CorsAllowedOrigins) is no CORS, as here.
+    resources["HttpApi"]["Properties"].pop("CorsConfiguration", None)
+    template["Conditions"].pop("HasCors", None)
     auth = resources["HttpApi"]["Properties"]["Auth"]
     auth["DefaultAuthorizer"] = "LocalToken"
     auth["Authorizers"] = {"LocalToken": {

@@ -134,6 +134,9 @@ class LocalTemplateTest(unittest.TestCase):
         # The anonymous page routes keep no authorizer.
         page = self.local["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]["/ui/login/login/passwordless/init"]
         self.assertEqual(page["get"]["security"], [{"NONE": []}])
+        # As the template's default: no CORS (SAM CLI would read the !If as CORS on).
+        self.assertIn("CorsConfiguration", self.deployed["Resources"]["HttpApi"]["Properties"])
+        self.assertNotIn("CorsConfiguration", self.local["Resources"]["HttpApi"]["Properties"])
 
     def test_sam_cli_serves_every_route_on_the_function_the_page_alone_without_the_authorizer(self):
         from samcli.lib.providers.api_provider import ApiProvider
