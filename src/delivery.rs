@@ -467,7 +467,7 @@ impl<S: DeliveryStore + Sync> DeliveryFeedback<S> {
         envelope: &Value,
         context: Option<&lambda_http::Context>,
     ) -> Result<Value, FeedbackError> {
-        let handled = crate::deadline::run(context, self.handle(envelope))
+        let handled = crate::deadline::run(context, Box::pin(self.handle(envelope)))
             .await
             .unwrap_or_else(|e| Err(FeedbackError::Store(Error::OutOfTime(e.to_string()))));
         match handled {

@@ -136,7 +136,9 @@ where
                     None => req,
                 };
                 let span = tracing::info_span!("request", request_id = %request_id(&req));
-                match deadline::run(context.as_ref(), self.handle(req)).await {
+                // Boxed: the handler's future is large, and the deadline's wrappers would
+                // otherwise move it about on the stack (a test thread's 2 MB overflowed).
+                match deadline::run(context.as_ref(), Box::pin(self.handle(req))).await {
                     Ok(response) => response,
                     Err(e) => {
                         failure_response(Error::OutOfTime(e.to_string()), family).instrument(span).await
