@@ -33,13 +33,19 @@ pub struct OutOfTime;
 
 /// Runs `work` under `context`'s deadline less [`MARGIN`], and drops it, `Err(OutOfTime)`, if
 /// it still runs [`BACKSTOP_DELAY`] later. Without a context, or one without a deadline (the
-/// runtime always sets one), `work` runs unbounded.
+/// runtime always sets one) or with one already passed, `work` runs unbounded.
 pub async fn run<F: Future>(context: Option<&Context>, work: F) -> Result<F::Output, OutOfTime> {
-    let Some(lambda_deadline) = context.and_then(|c| (c.deadline != 0).then(|| c.deadline())) else {
+    // Lambda hands out an invocation with its whole timeout ahead, so a deadline already
+    // passed at the start is none Lambda gave: cargo-lambda's emulator sends a fixed 600000
+    // (ten minutes after 1970).
+    let left = context
+        .filter(|c| c.deadline != 0)
+        .and_then(|c| c.deadline().duration_since(SystemTime::now()).ok())
+        .filter(|left| !left.is_zero());
+    let Some(left) = left else {
         return Ok(work.await);
     };
     let now = Instant::now();
-    let left = lambda_deadline.duration_since(SystemTime::now()).unwrap_or_default();
     let work_deadline = now + left.saturating_sub(MARGIN);
     let backstop = tokio::time::Instant::from_std(work_deadline + BACKSTOP_DELAY);
     WORK_DEADLINE.scope(work_deadline, tokio::time::timeout_at(backstop, work)).await.map_err(|_| OutOfTime)
@@ -93,6 +99,17 @@ mod tests {
         assert!(allows(Duration::from_secs(3600)));
         assert_eq!(run(Some(&Context::default()), async { left() }).await, Ok(None));
         assert_eq!(bounded(async { 7 }).await, Ok(7));
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_before_the_invocation_began_is_no_deadline() {
+        // What cargo-lambda's emulator sends.
+        let mut context = Context::default();
+        context.deadline = 600_000;
+        assert_eq!(
+            run(Some(&context), async { (left(), allows(Duration::from_secs(60))) }).await,
+            Ok((None, true))
+        );
     }
 
     #[tokio::test]
