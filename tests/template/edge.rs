@@ -108,6 +108,13 @@ fn the_page_edge_distribution_carries_the_web_acl_the_secret_and_the_viewer_addr
         assert!(!forwarded.iter().any(|h| h == never), "{never} is forwarded from the viewer");
     }
     assert_eq!(request["QueryStringsConfig"]["QueryStringBehavior"], "all");
+    // No access logs: CloudFront's record the query string, which carries the link's code.
+    assert!(config["Logging"].is_null());
+    assert!(t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .all(|r| r["Type"] != "AWS::WAFv2::LoggingConfiguration"));
 
     assert!(is_get_att(&t["Outputs"]["DistributionDomainName"]["Value"], "Distribution.DomainName"));
 }
