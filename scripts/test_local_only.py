@@ -128,6 +128,17 @@ class RequireLocalStackTest(unittest.TestCase):
                 self.assertEqual(done.returncode, 1, done.stdout)
                 self.assertIn("not a private or loopback IPv4 address", done.stderr)
 
+    def test_a_fragment_or_query_cannot_dress_a_remote_host_as_local(self):
+        # attack branch: the host is cut at the last '@' before any '/', so '#@127.0.0.1' or
+        # '?@localhost' after a real AWS host passed; URL parsers (the SDKs') read the host
+        # as the AWS one and the rest as fragment/query.
+        for url in ["http://dynamodb.us-east-1.amazonaws.com#@127.0.0.1",
+                    "https://dynamodb.us-east-1.amazonaws.com?@localhost"]:
+            with self.subTest(url=url):
+                done = self.check(url, "http://127.0.0.1:18005")
+                self.assertEqual(done.returncode, 1, done.stdout)
+                self.assertIn("not the local stack", done.stderr)
+
     def test_no_profile_and_only_dummy_credentials_once_passed(self):
         done = self.check(
             "http://127.0.0.1:18000", "http://127.0.0.1:18005",

@@ -501,6 +501,16 @@ mod tests {
     /// A non-ASCII name is sent as an encoded-word, which clients decode: the address syntax
     /// inside it came out as a second, fake address (sender.rs strips it at send).
     #[test]
+    fn fullwidth_lookalikes_cannot_make_a_sender_name_read_as_an_address() {
+        // attack branch: U+FF20 FULLWIDTH COMMERCIAL AT and U+FF1C/U+FF1E render like @ < >;
+        // seeded, this name reached SES as the From line
+        // `security＠bank.example ＜security＠bank.example＞ <no-reply@demo.example>`.
+        let name = "security\u{FF20}bank.example \u{FF1C}security\u{FF20}bank.example\u{FF1E}";
+        assert!(crate::message_text::check_sender_name(name).is_err(), "accepted {name}");
+        assert!(!sender_text(name).contains('\u{FF20}'), "{}", sender_text(name));
+    }
+
+    #[test]
     fn sender_names_cannot_carry_an_address() {
         for name in ["Bänk Security <security@bank.example>", "CEO, Bank <ceo@bank.example>", "a@b", "x\"y"]
         {
