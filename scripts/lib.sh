@@ -36,8 +36,10 @@ require_local_stack() { # [NAME]: the script's name for the message (default: $0
     [[ -z "$problem" ]] || break
     url="${!name:-}"
     if [[ -z "$url" ]]; then problem="$name is not set"; break; fi
+    # The authority ends at the first /, ? or #: a `#@127.0.0.1` after a remote host must
+    # not pass for the host.
     host="${url#*://}"
-    host="${host%%/*}"
+    host="${host%%[/?#]*}"
     host="${host##*@}"
     if [[ "$host" == \[* ]]; then host="${host%%]*}]"; else host="${host%%:*}"; fi
     case "$host" in

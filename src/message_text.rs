@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::invisible::is_invisible;
-use crate::mail::{has_encoded_word, ADDRESS_SYNTAX};
+use crate::mail::{has_encoded_word, is_address_syntax};
 
 /// ZITADEL's name for this message type (in events and templates).
 pub const MESSAGE_TYPE: &str = "PasswordlessRegistration";
@@ -210,7 +210,7 @@ impl CustomTexts {
 
 /// Refuses a sender name that could read as an address or spoof the From line.
 pub fn check_sender_name(name: &str) -> Result<(), String> {
-    if let Some(c) = name.chars().find(|c| ADDRESS_SYNTAX.contains(c)) {
+    if let Some(c) = name.chars().find(|c| is_address_syntax(*c)) {
         return Err(format!("senderName: {c:?} is not allowed (a display name must not read as an address)"));
     }
     if has_encoded_word(name) {

@@ -105,6 +105,12 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err("the display name must not hold line breaks or other control characters".into());
     }
+    if let Some(c) = name.chars().find(|c| crate::invisible::is_invisible(*c)) {
+        return Err(format!(
+            "the display name must not hold invisible or direction-changing characters (U+{:04X})",
+            c as u32
+        ));
+    }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(format!("the display name must be at most {MAX_NAME_CHARS} characters"));
     }
@@ -234,7 +240,10 @@ mod tests {
             assert_eq!(Sender::parse(bad, None).unwrap_err().0, "MAIL_FROM", "{bad:?}");
         }
         assert_eq!(Sender::parse("Line\nbreak <a@b>", None).unwrap_err().0, "MAIL_FROM");
-        for bad in ["Line\r\nBcc: x@y", &"x".repeat(MAX_NAME_CHARS + 1)] {
+        // A right-to-left override shows the name's end first; a zero-width space hides.
+        for bad in
+            ["Line\r\nBcc: x@y", &"x".repeat(MAX_NAME_CHARS + 1), "Bank\u{202E}moc.knab", "Ba\u{200B}nk"]
+        {
             assert_eq!(Sender::parse("a@b", Some(bad)).unwrap_err().0, "MAIL_FROM_NAME", "{bad:?}");
         }
         assert_eq!(
