@@ -2,6 +2,7 @@
 tools' Python, whose SAM CLI brings the translator: make test runs it so)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,24 @@ class SamTranslateTest(unittest.TestCase):
         self.assertEqual(resources[stage]["Type"], "AWS::ApiGatewayV2::Stage")
         self.assertEqual(mapping["Properties"]["ApiMappingKey"], "")
         self.assertEqual(mapping["Condition"], "HasDomain")
+
+class ParameterPatternTest(unittest.TestCase):
+    """The template's AllowedPatterns, as CloudFormation applies them (a whole-value match)."""
+
+    def pattern(self, name):
+        from samtranslator.yaml_helper import yaml_parse
+        with open(TEMPLATE) as f:
+            return re.compile(yaml_parse(f.read())["Parameters"][name]["AllowedPattern"])
+
+    def test_cors_origins_are_https_or_the_developers_own_machine(self):
+        cors = self.pattern("CorsAllowedOrigins")
+        for good in ["", "https://console.example.com", "https://a.example:8443,http://localhost:3000",
+                     "http://127.0.0.1:5173"]:
+            self.assertTrue(cors.fullmatch(good), good)
+        for bad in ["*", "http://console.example.com", "https://a.example/", "https://*.example.com",
+                    "null", "https://a.example,", "http://localhost.evil.example"]:
+            self.assertFalse(cors.fullmatch(bad), bad)
+
 
 if __name__ == "__main__":
     unittest.main()

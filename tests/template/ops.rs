@@ -397,6 +397,8 @@ fn cors_is_off_unless_origins_are_given_and_then_covers_the_routes() {
     assert_eq!(split.tag, "Split");
     assert_eq!(split.value[0], ",");
     assert!(is_ref(&split.value[1], "CorsAllowedOrigins"));
+    // A caller on another origin may read when to try again and what a 405 takes.
+    assert_eq!(strings(&cors["ExposeHeaders"]), ["retry-after", "allow"]);
     // No credentials (cookies): callers send a bearer token.
     assert!(cors["AllowCredentials"].is_null());
     let headers = strings(&cors["AllowHeaders"]);
