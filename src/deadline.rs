@@ -61,6 +61,11 @@ pub fn allows(backoff: Duration) -> bool {
     left().is_none_or(|left| left >= backoff + MIN_ATTEMPT)
 }
 
+/// Whether at least `needed` is left before the deadline (always, outside [`run`]).
+pub fn has_left(needed: Duration) -> bool {
+    left().is_none_or(|left| left >= needed)
+}
+
 /// `call`, dropped at the deadline.
 pub async fn bounded<F: Future>(call: F) -> Result<F::Output, OutOfTime> {
     match left() {
@@ -110,6 +115,18 @@ mod tests {
             run(Some(&context), async { (left(), allows(Duration::from_secs(60))) }).await,
             Ok((None, true))
         );
+    }
+
+    #[tokio::test]
+    async fn has_left_counts_down_to_the_deadline() {
+        assert!(has_left(Duration::from_secs(3600)), "no deadline outside run");
+        let context = context_ending_in(Duration::from_millis(1500));
+        let (some, much) = run(Some(&context), async {
+            (has_left(Duration::from_millis(500)), has_left(Duration::from_secs(2)))
+        })
+        .await
+        .unwrap();
+        assert!(some && !much);
     }
 
     #[tokio::test]

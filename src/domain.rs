@@ -20,6 +20,9 @@ use crate::permissions::{RolePermissions, USER_READ};
 use crate::registration::RegistrationPolicy;
 use crate::store::{LinkDelivery, LinkRemoval, NewLink, Store, StoredLink, TextsRecord, WindowChange};
 
+/// What storing a link and sending its mail need of the invocation's time at the least: SES
+/// answers in well under it, and a send is cut at the deadline anyway.
+const SEND_RESERVE: Duration = Duration::from_secs(1);
 /// How often a write that lost a sequence race is re-read and retried before answering
 /// `Aborted`: enough for bursts of concurrent admin actions on one user (and more than the
 /// default rate limit, so a burst against the limit ends in 429s, not 409s), bounded so a
@@ -349,6 +352,11 @@ where
         ];
         if let Some(deployment) = &self.policy.deployment_tag {
             message.tags.push(("deployment".to_owned(), deployment.clone()));
+        }
+        // A link stored now would be revoked again if the send cannot fit before the
+        // invocation's deadline: two writes and two events for nothing.
+        if !crate::deadline::has_left(SEND_RESERVE) {
+            return Err(Error::OutOfTime("no time left to store the link and send its mail".into()));
         }
         self.store.commit_link(&link).await?;
         match self.mailer.send(&message).await {

@@ -277,7 +277,8 @@ async fn a_stalled_dynamodb_is_answered_503_before_the_invocations_deadline() {
 #[tokio::test]
 async fn a_stalled_ses_is_an_unknown_outcome_before_the_invocations_deadline() {
     let (h, stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
-    let deadline = Duration::from_millis(1200);
+    // Room for the reads and the link's write before the send (domain.rs's SEND_RESERVE).
+    let deadline = Duration::from_millis(2500);
     let started = std::time::Instant::now();
     let response = h.invoke_with_deadline(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), deadline).await;
     let took = started.elapsed();
@@ -287,6 +288,24 @@ async fn a_stalled_ses_is_an_unknown_outcome_before_the_invocations_deadline() {
     assert!(took < deadline - Duration::from_millis(300), "took {took:?}");
     assert_eq!(stub.requests(), 1);
     assert_eq!(h.items(ALICE, "PASSKEYLINK#").await.len(), 1, "the link stays: the mail may be out");
+}
+
+/// Too little time left to store a link and send its mail: nothing is written (a link stored
+/// then would be revoked at once, two writes and two events for nothing) and the caller may
+/// try again.
+#[tokio::test]
+async fn a_send_without_time_for_it_writes_nothing_and_answers_503() {
+    let (h, stub) = Harness::with_ses_stub(vec![SES_SILENT]).await;
+    // 400 ms of work after the margin: the reads fit, the send's reserve does not.
+    let response = h
+        .invoke_with_deadline(event(Some((DEMO_ADMIN, DEMO_ORG)), ALICE, None), Duration::from_millis(900))
+        .await;
+    let (status, body) = parse_invocation(&response);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_id(&body), "CALL-Tm6Dl");
+    assert_eq!(stub.requests(), 0, "nothing sent");
+    assert!(h.items(ALICE, "PASSKEYLINK#").await.is_empty(), "no link stored");
+    assert_eq!(h.user_sequence(ALICE).await, 0);
 }
 
 /// The delivery-feedback function fails the invocation (Lambda retries it) instead of being
