@@ -5,7 +5,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
-export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-eu-central-1}}"
 export SAM_CLI_TELEMETRY=0
 STAGE="${STAGE:-default}"
 cd "$ROOT/infra"
@@ -13,6 +12,8 @@ cd "$ROOT/infra"
 build() {
   # The arm64 standard library for cross-compiling; rustup does nothing when it is there.
   rustup target add aarch64-unknown-linux-gnu >/dev/null
+  echo "package: sam build cross-compiles both functions' release bootstraps for arm64 (about 8" \
+    "minutes on 2 cores the first time; sam shows no cargo output until it is done)"
   sam build --config-env "$STAGE"
   local function bootstrap
   for function in Function DeliveryFeedbackFunction; do
@@ -26,6 +27,9 @@ build() {
 
 case "${1:-}" in
   validate)
+    # Offline: any region's rules do; a package or deploy takes the caller's (AWS_REGION, or the
+    # profile's), never this one.
+    export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-eu-central-1}}"
     checkov="$("$ROOT/scripts/tools.sh" checkov)"
     # page-edge.yaml lives in us-east-1 (CloudFront's web ACLs), whatever the stack's region.
     for template in template.yaml page-edge.yaml; do
@@ -48,6 +52,11 @@ case "${1:-}" in
     ;;
   package) build ;;
   deploy)
+    case "$STAGE" in
+      default | staging | prod) ;;
+      *) echo "deploy: STAGE is default (the dev stage), staging or prod, not '$STAGE'" >&2; exit 2 ;;
+    esac
+    echo "deploy: stage $STAGE in region ${AWS_REGION:-${AWS_DEFAULT_REGION:-of your AWS profile}}"
     # A stage deploys from what its own section of samconfig.toml saved; the first deployment
     # of a stage asks for the parameters (SAM saves them there). A pipeline (CI set) cannot
     # answer questions: it is told what is missing, and does not wait for a confirmation.

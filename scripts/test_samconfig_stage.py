@@ -1,5 +1,6 @@
 """scripts/samconfig_stage.py: a stage deploys without questions only with its own parameters."""
 import os
+import subprocess
 import tomllib
 import unittest
 
@@ -47,6 +48,17 @@ parameter_overrides = "Stage=staging LogLevel=info"
             config = tomllib.load(f)
         for stage in ["default", "staging", "prod"]:
             self.assertEqual(len(missing(config, stage)), 5, stage)
+
+
+
+class DeployStageTest(unittest.TestCase):
+    def test_a_stage_samconfig_does_not_know_is_refused_before_anything_runs(self):
+        # `dev` is the default stage: taken as its own, it would deploy a second stack.
+        infra = os.path.join(os.path.dirname(os.path.abspath(__file__)), "infra.sh")
+        done = subprocess.run(["bash", infra, "deploy"], env=dict(os.environ, STAGE="dev", CI="true"),
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn("STAGE is default (the dev stage), staging or prod, not 'dev'", done.stderr)
 
 
 if __name__ == "__main__":
