@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PATH="$("$ROOT/scripts/tools.sh" python):$PATH"
 export SAM_CLI_TELEMETRY=0
+# SAM (botocore) reads AWS_DEFAULT_REGION; the docs and the Rust SDK say AWS_REGION.
+if [[ -n "${AWS_REGION:-}" && -z "${AWS_DEFAULT_REGION:-}" ]]; then export AWS_DEFAULT_REGION="$AWS_REGION"; fi
 STAGE="${STAGE:-default}"
 cd "$ROOT/infra"
 
