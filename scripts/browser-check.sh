@@ -37,13 +37,15 @@ TOKEN="$($TOKEN_COMMAND --sub 100000000000000010 --org 100000000000000001)"
 curl -fsS -X POST -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:$(port_of gateway 18080)/management/v1/users/100000000000000012/passwordless/_send_link" >/dev/null
 before="$(stat -c %Y "$SCREENSHOT_DIR/page-done.png")"
-PASSKEY_NAME="try-passkey check" "$ROOT/scripts/try-passkey.sh" helpdesk@demo.example | tee "$STATE/try-passkey.out"
+PASSKEY_NAME="try-passkey check" PASSKEY_LOCALE=de-DE "$ROOT/scripts/try-passkey.sh" helpdesk@demo.example | tee "$STATE/try-passkey.out"
 folder="$(sed -n 's/^try-passkey: screenshots in //p' "$STATE/try-passkey.out")"
 [[ -d "$folder" && "$folder" != "$SCREENSHOT_DIR" ]] || { echo "try-passkey: no fresh folder printed" >&2; exit 1; }
 for png in page-ready.png page-done.png; do
   [[ -s "$folder/$png" ]] || { echo "try-passkey: no $png in $folder" >&2; exit 1; }
 done
 grep -q 'passkey "try-passkey check" registered' "$STATE/try-passkey.out" || { echo "try-passkey: no passkey registered" >&2; exit 1; }
+# Hal has no preferred language: the page takes the browser's, PASSKEY_LOCALE.
+grep -q '^try-passkey: the page in de (browser locale de-DE)$' "$STATE/try-passkey.out" || { echo "try-passkey: PASSKEY_LOCALE=de-DE did not give a German page" >&2; exit 1; }
 [[ "$(stat -c %Y "$SCREENSHOT_DIR/page-done.png")" == "$before" ]] || { echo "try-passkey: wrote over $SCREENSHOT_DIR" >&2; exit 1; }
 rm -r "$folder"
 echo "== make try-passkey: a passkey registered, screenshots in a fresh folder"

@@ -5,6 +5,8 @@
 # done to a fresh temporary folder it prints (never over docs/).
 #   try-passkey.sh [RECIPIENT]   whose newest mail (default: the newest of all)
 # PASSKEY_NAME: the name to type on the page (default: the page's own, the platform's name).
+# PASSKEY_LOCALE: the browser's language, a BCP 47 tag such as de-DE (default en-US); the page
+# takes it when the user has no preferred language.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
@@ -12,7 +14,11 @@ STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 source "$ROOT/scripts/lib.sh"
 
 if [[ $# -gt 1 || "${1:-}" == -* ]]; then
-  echo "usage: $0 [RECIPIENT]   (the newest mail's link; PASSKEY_NAME names the passkey)" >&2
+  echo "usage: $0 [RECIPIENT]   (the newest mail's link; PASSKEY_NAME names the passkey, PASSKEY_LOCALE sets the browser's language)" >&2
+  exit 2
+fi
+if [[ -n "${PASSKEY_LOCALE:-}" && ! "$PASSKEY_LOCALE" =~ ^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$ ]]; then
+  echo "try-passkey: PASSKEY_LOCALE=$PASSKEY_LOCALE is no language tag: use one such as de-DE, fr or es-ES" >&2
   exit 2
 fi
 # The link opens the page through the gateway, which calls the function: all three must run

@@ -142,6 +142,16 @@ pub(crate) fn hidden_or_control(c: char) -> bool {
     c.is_control() || crate::invisible::is_invisible(c)
 }
 
+/// A passkey's name as stored: trimmed, 1-[`MAX_PASSKEY_NAME`] characters, none of them
+/// [`hidden_or_control`].
+pub fn checked_passkey_name(raw: &str) -> Result<&str, Error> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_PASSKEY_NAME || name.chars().any(hidden_or_control) {
+        return Err(Error::InvalidField(crate::error::FieldProblem::PasskeyName));
+    }
+    Ok(name)
+}
+
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -315,10 +325,7 @@ where
     /// passkey and spends the code. Of concurrent or replayed finishes exactly one wins; the
     /// others find the ceremony gone.
     pub async fn finish_registration(&self, cmd: &FinishRegistration) -> Result<Details, Error> {
-        let name = cmd.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_PASSKEY_NAME || name.chars().any(hidden_or_control) {
-            return Err(Error::InvalidField(crate::error::FieldProblem::PasskeyName));
-        }
+        let name = checked_passkey_name(&cmd.name)?;
         retry_conflicts(|| self.try_finish(cmd, name)).await
     }
 

@@ -1,7 +1,8 @@
 //! The name the registration page sends with its passkey, through the real handler on the local
 //! stack: the page offers a field for it, the server stores it trimmed and refuses what ZITADEL's
 //! API refuses (empty, over 200 characters) and what would hide or reorder text where admins
-//! read it, with the catalogue's error, leaving the ceremony and the code usable.
+//! read it, with the catalogue's error, leaving the ceremony and the code usable. `_begin` refuses
+//! a bad name before it starts a ceremony, so the browser never makes a credential for it.
 
 mod common;
 
@@ -76,4 +77,39 @@ async fn the_page_stores_the_name_trimmed_and_refuses_a_bad_one_leaving_the_code
     let (status, body) = finish_named(&h, &finish, &longest).await;
     assert_eq!(status, 200, "{body}");
     assert!(names(&h).await.contains(&longest));
+}
+
+#[tokio::test]
+async fn a_bad_name_is_refused_at_begin_before_a_ceremony_starts_leaving_the_link_usable() {
+    let h = Harness::new().await;
+    let (code_id, code) = code_for(&h, ALICE, ADMIN).await;
+    let proof = json!({"userId": ALICE, "codeId": code_id, "code": code});
+    let link = format!("PASSKEYLINK#{code_id}");
+    let before = h.items(ALICE, &link).await;
+    let too_long = "x".repeat(201);
+    let bad_names =
+        [json!(""), json!("   "), json!(too_long), json!("Phone\u{200B}"), json!("Phone\nWork"), json!(7)];
+    for bad in bad_names {
+        let mut body = proof.clone();
+        body["passkeyName"] = bad.clone();
+        let (status, answer) = call(&h, "POST", &format!("{PAGE}/_begin"), None, body).await;
+        assert_eq!((status, error_id(&answer)), (400, "REQ-Fd3Kw"), "{bad}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("passkeyName"), "{answer}");
+    }
+    assert!(h.items(ALICE, "PASSKEYREG#").await.is_empty(), "a refused name starts no ceremony");
+    assert_eq!(h.items(ALICE, &link).await, before, "a refused name counts no attempt on the code");
+
+    let mut body = proof.clone();
+    body["passkeyName"] = "  Work laptop  ".into();
+    let (status, begun) = call(&h, "POST", &format!("{PAGE}/_begin"), None, body).await;
+    assert_eq!(status, 200, "the link outlives the refusals: {begun}");
+    assert_eq!(h.items(ALICE, "PASSKEYREG#").await.len(), 1);
+    let credential =
+        SoftAuthenticator::new().register(&begun["publicKeyCredentialCreationOptions"], PAGE_ORIGIN).unwrap();
+    let mut finish = proof;
+    finish["passkeyId"] = begun["passkeyId"].clone();
+    finish["publicKeyCredential"] = credential;
+    let (status, body) = finish_named(&h, &finish, "  Work laptop  ").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&h).await, ["Work laptop"]);
 }

@@ -24,7 +24,8 @@ use crate::mailer::Mailer;
 use crate::model::UserId;
 use crate::page::{PageRenderer, PageState, SCRIPT, STYLE};
 use crate::registration::{
-    constant_time_eq, Actor, BeginRegistration, CodeProof, FinishRegistration, LinkState,
+    checked_passkey_name, constant_time_eq, Actor, BeginRegistration, CodeProof, FinishRegistration,
+    LinkState,
 };
 use crate::store::Store;
 
@@ -171,13 +172,21 @@ fn proof_of(body: &Map<String, Value>) -> Result<(UserId, CodeProof), Error> {
     }
 }
 
-/// `POST .../init/_begin`: RegisterPasskey for whoever holds the code.
+/// `POST .../init/_begin`: RegisterPasskey for whoever holds the code, with the name the
+/// passkey will get (`passkeyName`), checked as `_finish` checks it.
 async fn begin<S: Store, M: Mailer + Sync>(
     links: &PasskeyLinks<S, M>,
     req: &Request,
 ) -> Result<Value, Error> {
     let body = json_body(req)?;
     let (user_id, proof) = proof_of(&body)?;
+    // The name is checked before the browser makes a credential for it: refused only at
+    // `_finish`, it would leave a passkey on the device that the service never stores.
+    // `_finish` checks the name it is sent again; a page loaded before `_begin` took the name
+    // sends none here.
+    if let Some(name) = passkeys::passkey_name(&body)? {
+        checked_passkey_name(&name)?;
+    }
     links
         .admit_page_request(
             &source(req, links.registration.page_limits.edge_secret_sha256),

@@ -207,11 +207,17 @@ pub(super) fn credential_and_name(body: &Map<String, Value>) -> Result<(Value, S
         Some(v @ Value::Object(_)) => v.clone(),
         _ => return Err(Error::InvalidField(FieldProblem::PublicKeyCredential)),
     };
-    let name = match set(body, "passkeyName", "passkey_name")? {
-        Some(Value::String(name)) => name.clone(),
-        _ => return Err(Error::InvalidField(FieldProblem::PasskeyName)),
-    };
+    let name = passkey_name(body)?.ok_or(Error::InvalidField(FieldProblem::PasskeyName))?;
     Ok((credential, name))
+}
+
+/// `passkeyName` if set: a string (the domain checks it).
+pub(super) fn passkey_name(body: &Map<String, Value>) -> Result<Option<String>, Error> {
+    match set(body, "passkeyName", "passkey_name")? {
+        None => Ok(None),
+        Some(Value::String(name)) => Ok(Some(name.clone())),
+        Some(_) => Err(Error::InvalidField(FieldProblem::PasskeyName)),
+    }
 }
 
 #[cfg(test)]

@@ -161,4 +161,20 @@ mod tests {
             assert!(!html.contains("page.js"), "only the ready page runs a script");
         }
     }
+
+    #[test]
+    fn the_done_page_says_the_passkey_is_saved_and_promises_no_sign_in() {
+        // Whether the passkey signs anyone in is up to the login sharing its RP id, not this
+        // service.
+        let r = PageRenderer::new().unwrap();
+        for (lang, done) in [
+            ("en", "Your passkey is saved. You can close this page."),
+            ("de", "Ihr Passkey ist gespeichert. Sie können diese Seite schließen."),
+            ("fr", "Votre clé d&#x27;accès est enregistrée. Vous pouvez fermer cette page."),
+            ("es", "Su llave de acceso se ha guardado. Puede cerrar esta página."),
+        ] {
+            let html = r.render(lang, PageState::Ready, "", "").unwrap();
+            assert!(html.contains(&format!("<p>{done}</p>")), "{lang}: {html}");
+        }
+    }
 }

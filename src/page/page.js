@@ -92,7 +92,9 @@
     button.textContent = texts.working;
     error.hidden = true;
     try {
-      const begun = await post("init/_begin", proof);
+      // The server checks the name before the browser makes a credential: one it refused
+      // only at the finish would stay on the device, stored nowhere else.
+      const begun = await post("init/_begin", { ...proof, passkeyName: name });
       const options = begun.publicKeyCredentialCreationOptions.publicKey;
       options.challenge = fromB64(options.challenge);
       options.user.id = fromB64(options.user.id);

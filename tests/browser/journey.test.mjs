@@ -186,6 +186,17 @@ test("the passkey journey in a real browser", { timeout: 300_000 }, async (t) =>
       assert.equal(item.usedAt, undefined, `loading the page used the code: ${JSON.stringify(item)}`);
     });
 
+    await step("a name the server refuses is explained before the browser makes a credential", async () => {
+      await page.locator("#passkey-name").fill("Phone\u200B");
+      await page.locator("button#create").click();
+      await page.locator("#error").waitFor({ state: "visible" });
+      assert.match(await page.locator("#error").textContent(), /1-200 characters/, await pageReport(page));
+      assert.equal(await page.evaluate(() => document.body.dataset.state), "ready");
+      assert.ok(await page.locator("button#create").isEnabled(), "button#create is usable again");
+      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+      assert.deepEqual(credentials, [], "no credential left on the device");
+    });
+
     await step("Create passkey: the browser registers a passkey with the name typed", async () => {
       await page.locator("#passkey-name").fill(PASSKEY_NAME);
       await page.locator("button#create").click();

@@ -22,10 +22,11 @@ export async function newestLink(mailbox, recipient) {
 }
 
 // Headless chromium, one page, a virtual platform authenticator that says yes. `seen` collects
-// the browser's console lines, page errors and the page's calls, for failure messages.
-export async function browserWithAuthenticator(executablePath, seen) {
+// the browser's console lines, page errors and the page's calls, for failure messages; `locale`
+// is the browser's language (its Accept-Language and navigator.language).
+export async function browserWithAuthenticator(executablePath, seen, locale = "en-US") {
   const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true });
-  const context = await browser.newContext({ viewport: { width: 800, height: 640 }, locale: "en-US" });
+  const context = await browser.newContext({ viewport: { width: 800, height: 640 }, locale });
   const page = await context.newPage();
   page.on("console", (m) => seen.push(`console.${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => seen.push(`pageerror: ${e.message}`));

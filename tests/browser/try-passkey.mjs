@@ -1,10 +1,12 @@
 // `make try-passkey`: the newest mailed link of the running stack in headless chromium with a
 // virtual authenticator, through to a registered passkey, with a screenshot of the page ready
 // and done. Run by scripts/try-passkey.sh with MAILBOX_URL, CHROMIUM and SCREENSHOT_DIR set;
-// RECIPIENT picks whose newest mail, PASSKEY_NAME the name typed on the page.
+// RECIPIENT picks whose newest mail, PASSKEY_NAME the name typed on the page, PASSKEY_LOCALE the
+// browser's language (default en-US).
 import { browserWithAuthenticator, newestLink, pageReport, shot, waitForState } from "./lib.mjs";
 
-const { MAILBOX_URL, CHROMIUM, SCREENSHOT_DIR, RECIPIENT, PASSKEY_NAME } = process.env;
+const { MAILBOX_URL, CHROMIUM, SCREENSHOT_DIR, RECIPIENT, PASSKEY_NAME, PASSKEY_LOCALE } = process.env;
+const locale = PASSKEY_LOCALE || "en-US";
 const seen = [];
 
 const newest = await newestLink(MAILBOX_URL, RECIPIENT || undefined);
@@ -14,10 +16,12 @@ if (!newest) {
 }
 const { url, to } = newest;
 console.log(`try-passkey: the newest link, mailed to ${to.join(", ")}: ${url.origin}${url.pathname}?codeID=${url.searchParams.get("codeID")}&...`);
-const { browser, page, cdp, authenticatorId } = await browserWithAuthenticator(CHROMIUM, seen);
+const { browser, page, cdp, authenticatorId } = await browserWithAuthenticator(CHROMIUM, seen, locale);
 try {
   await page.goto(url.href);
   const state = await page.evaluate(() => document.body?.dataset.state);
+  // The user's preferred language comes before the browser's: say which the page chose.
+  console.log(`try-passkey: the page in ${await page.evaluate(() => document.documentElement.lang)} (browser locale ${locale})`);
   if (state !== "ready") {
     await shot(page, SCREENSHOT_DIR, `page-${state}.png`);
     console.error(`try-passkey: the page says "${state}", not "ready": send a new link, then try again`);
