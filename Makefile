@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := scripts/stack.sh
 
-.PHONY: help tools tools-stack run test sam-local sam-api bench bench-size bench-peer dev mail try-passkey status logs reset stop lint validate package deploy clean
+.PHONY: help tools tools-stack run test fuzz sam-local sam-api bench bench-size bench-peer dev mail try-passkey status logs reset stop lint validate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: tools lint validate ## lint, unit + integration tests on the local stack, 
 	@scripts/check-first-hour.sh
 	@scripts/sam-local.sh check
 	@echo "make test: all passed"
+
+fuzz: tools-stack ## schemathesis's deep run on the local stack: SCHEMATHESIS_EXAMPLES (default 100) examples per operation and phase, where make test takes 10
+	@$(STACK) with bash -c 'source scripts/lib.sh && require_local_stack "make fuzz" && SCHEMATHESIS_EXAMPLES="$${SCHEMATHESIS_EXAMPLES:-100}" scripts/api-check.sh'
 
 sam-local: tools-stack ## every events/ file through `sam local invoke`, then start-api with a token (root: own dockerd; SAM_LOCAL_ARCH=arm64 for qemu)
 	@scripts/sam-local.sh check

@@ -10,7 +10,7 @@ source "$ROOT/scripts/lib.sh"
 require_local_stack
 STATE="${PASSKEY_STACK_DIR:-$ROOT/.stack}"
 export TABLE_NAME="${TABLE_NAME:-passkeys-demo}"
-EXAMPLES="${SCHEMATHESIS_EXAMPLES:-20}"
+EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
 PYTHON="$("$ROOT/scripts/tools.sh" python)/python"
 SCHEMATHESIS="$("$ROOT/scripts/tools.sh" schemathesis)"
 
