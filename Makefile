@@ -77,9 +77,11 @@ package: tools-stack ## sam build: the arm64 bootstraps via cargo-lambda + zig; 
 deploy: tools-stack ## sam build + sam deploy (guided the first time; STAGE=prod for prod)
 	@scripts/infra.sh deploy
 
-lint: ## formatting and clippy, warnings are errors
+lint: ## formatting, clippy (warnings are errors), no import circle in src/ and no source file over 500 lines but the listed ones
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	python3 scripts/import_cycles.py
+	python3 scripts/file_lengths.py
 
 clean: stop ## remove build output and stack state (the tool cache stays)
 	rm -rf target .stack infra/.aws-sam
