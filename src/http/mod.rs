@@ -6,6 +6,7 @@
 //! [`routes`] maps method + path template to their handlers.
 
 mod auth;
+mod family;
 mod management;
 mod page;
 mod passkeys;

@@ -4,7 +4,7 @@
 use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::user_v2::{set, user_and_body};
 use super::Call;
 use crate::ceremony::Attachment;

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::user_v2::set;
 use super::Call;
 use crate::domain::PasskeyLinks;

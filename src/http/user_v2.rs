@@ -5,7 +5,7 @@
 use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::Call;
 use crate::delivery::DeliveryStatus;
 use crate::domain::{Authority, CreateLink, Delivery, LinkTarget, PasskeyLinks, Scope};
