@@ -58,7 +58,7 @@ impl Query {
         if let Some(raw) = event.get("rawQueryString").and_then(Value::as_str) {
             for pair in raw.split('&').filter(|p| !p.is_empty()) {
                 let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let decode = |s: &str| crate::http::percent_decode(&s.replace('+', " "));
+                let decode = |s: &str| percent_decode(&s.replace('+', " "));
                 if let (Some(name), Some(value)) = (decode(name), decode(value)) {
                     params.entry(name).or_insert(value);
                 }
@@ -72,6 +72,25 @@ impl Query {
         }
         Self(params)
     }
+}
+
+/// `%XX` escapes decoded; `None` for a broken escape or a result that is not UTF-8.
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            // Two hex digits exactly: from_str_radix alone also takes a sign ("%+1").
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The request in `event`, or why it cannot be one.
@@ -240,5 +259,14 @@ mod tests {
         assert_eq!(v1["multiValueHeaders"]["content-type"][0], "application/json");
         let alb = response_for(Origin::LoadBalancer { multi: false }, response());
         assert_eq!(alb["statusDescription"], "400 Bad Request");
+    }
+
+    #[test]
+    fn percent_escapes_decode_and_broken_ones_do_not() {
+        assert_eq!(percent_decode("alice%40example.com").as_deref(), Some("alice@example.com"));
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        for bad in ["%", "%4", "%zz", "%ff", "a%e2%82", "%+1e", "%-1"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! [`routes`] maps method + path template to their handlers.
 
 mod auth;
+mod family;
 mod management;
 mod page;
 mod passkeys;
@@ -27,7 +28,7 @@ use crate::config::{DEFAULT_ORG_CLAIM, DEFAULT_USER_CLAIM};
 use crate::deadline;
 use crate::domain::PasskeyLinks;
 use crate::error::Error;
-use crate::event::{self, Origin};
+use crate::event::{self, percent_decode, Origin};
 use crate::mailer::Mailer;
 use crate::model::{Caller, OrgId, UserId};
 use crate::page::PageRenderer;
@@ -242,25 +243,6 @@ fn request_path(req: &Request) -> &str {
     }
 }
 
-/// `%XX` escapes decoded; `None` for a broken escape or a result that is not UTF-8.
-pub(crate) fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            // Two hex digits exactly: from_str_radix alone also takes a sign ("%+1").
-            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Identity comes only from the authorizer's part of the request context, which API Gateway
 /// fills and clients cannot set; headers and body are never consulted.
 fn caller(req: &Request, names: &ClaimNames) -> Result<Caller, Error> {
@@ -311,18 +293,4 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
         .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_escapes_decode_and_broken_ones_do_not() {
-        assert_eq!(percent_decode("alice%40example.com").as_deref(), Some("alice@example.com"));
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        for bad in ["%", "%4", "%zz", "%ff", "a%e2%82", "%+1e", "%-1"] {
-            assert_eq!(percent_decode(bad), None, "{bad}");
-        }
-    }
 }

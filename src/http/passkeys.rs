@@ -4,12 +4,13 @@
 use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::user_v2::{set, user_and_body};
 use super::Call;
 use crate::ceremony::Attachment;
 use crate::domain::{Authority, LinkTarget, PasskeyLinks, Scope};
 use crate::error::{Error, FieldProblem};
+use crate::event::percent_decode;
 use crate::mailer::Mailer;
 use crate::permissions::{USER_CREDENTIAL_WRITE, USER_READ};
 use crate::registration::{Actor, BeginRegistration, CodeProof, FinishRegistration};
@@ -124,11 +125,8 @@ pub(super) async fn remove_human_passwordless<S: Store, M: Mailer + Sync>(
 ) -> Result<Value, Error> {
     let target = v1_target(call, USER_CREDENTIAL_WRITE)?;
     call.body()?;
-    let token_id = call
-        .params
-        .get("tokenId")
-        .and_then(|raw| super::percent_decode(raw))
-        .ok_or(Error::PasskeyNotFound)?;
+    let token_id =
+        call.params.get("tokenId").and_then(|raw| percent_decode(raw)).ok_or(Error::PasskeyNotFound)?;
     let details = links.remove_passkey(&target, &token_id).await?;
     Ok(json!({ "details": details.v1_changed_json() }))
 }
@@ -169,7 +167,7 @@ fn passkey_id(
             Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
             _ => Err(Error::InvalidField(FieldProblem::PasskeyIdMissing)),
         },
-        _ => call.params.get("passkeyId").and_then(|raw| super::percent_decode(raw)).ok_or(unknown),
+        _ => call.params.get("passkeyId").and_then(|raw| percent_decode(raw)).ok_or(unknown),
     }
 }
 

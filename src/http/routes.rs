@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+pub use super::family::Family;
 use super::text::TextCall;
 use super::{auth, management, passkeys, text, user_v2, Call};
 use crate::domain::{Delivery, PasskeyLinks};
@@ -55,18 +56,6 @@ pub enum Operation {
     /// The page's RegisterPasskey and VerifyPasskeyRegistration, anonymous.
     PageBegin,
     PageFinish,
-}
-
-/// How a route's requests and errors are framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// grpc-gateway REST: ids in the path, errors `{"code":5,"message",...}`.
-    Rest,
-    /// Connect (what ZITADEL's SDKs send): ids in the body, errors `{"code":"not_found",...}`.
-    Connect,
-    /// The registration page and its calls: no token (API Gateway runs no authorizer on
-    /// them), the link's code is the proof; errors as REST.
-    Page,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

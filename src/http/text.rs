@@ -5,11 +5,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::user_v2::set;
-use super::{percent_decode, Call};
+use super::Call;
 use crate::domain::PasskeyLinks;
 use crate::error::Error;
+use crate::event::percent_decode;
 use crate::mailer::Mailer;
 use crate::message_text::{shorten, MessageText, FIELDS};
 use crate::store::Store;

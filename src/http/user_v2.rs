@@ -5,11 +5,12 @@
 use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
-use super::routes::Family;
+use super::family::Family;
 use super::Call;
 use crate::delivery::DeliveryStatus;
 use crate::domain::{Authority, CreateLink, Delivery, LinkTarget, PasskeyLinks, Scope};
 use crate::error::{Error, FieldProblem};
+use crate::event::percent_decode;
 use crate::link::UrlTemplate;
 use crate::mailer::Mailer;
 use crate::model::UserId;
@@ -122,7 +123,7 @@ pub(super) async fn revoke_registration_links<S: Store, M: Mailer + Sync>(
     call.body()?;
     let code_id = match call.params.get("codeId") {
         None => None,
-        Some(raw) => Some(super::percent_decode(raw).ok_or(Error::LinkNotFound)?),
+        Some(raw) => Some(percent_decode(raw).ok_or(Error::LinkNotFound)?),
     };
     let details = links.revoke_links(&target, code_id.as_deref()).await?;
     Ok(json!({ "details": details.v2_json() }))
