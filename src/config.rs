@@ -118,6 +118,17 @@ pub struct PageLimits {
 pub const DEFAULT_PAGE_LIMITS: PageLimits =
     PageLimits { per_source: 30, per_code: 10, edge_secret_sha256: None };
 pub const DEFAULT_CODE_MAX_ATTEMPTS: u32 = 5;
+
+/// `PASSKEY_CODE_MAX_ATTEMPTS` (unset or blank: the default), as the function and the admin
+/// tool, which shows which links are locked, both read it.
+pub fn code_max_attempts(raw: Option<&str>) -> Result<u32, ConfigError> {
+    match raw.filter(|v| !v.trim().is_empty()) {
+        None => Ok(DEFAULT_CODE_MAX_ATTEMPTS),
+        Some(raw) => parse_bounded(raw, 1, 100)
+            .map(|v| v as u32)
+            .map_err(|reason| ConfigError { variable: "PASSKEY_CODE_MAX_ATTEMPTS", reason }),
+    }
+}
 pub const DEFAULT_RP_NAME: &str = "ZITADEL";
 
 /// At most `links` links to one user in any `window`.
@@ -203,7 +214,7 @@ impl Config {
                 .map(|v| v as u32)
                 .map_err(|reason| ConfigError { variable: name, reason }),
         };
-        let code_max_attempts = bounded("PASSKEY_CODE_MAX_ATTEMPTS", DEFAULT_CODE_MAX_ATTEMPTS, 100)?;
+        let code_max_attempts = code_max_attempts(get("PASSKEY_CODE_MAX_ATTEMPTS").as_deref())?;
         let page_limits = PageLimits {
             per_source: bounded("PAGE_RATE_LIMIT_PER_SOURCE", DEFAULT_PAGE_LIMITS.per_source, 100_000)?,
             per_code: bounded("PAGE_RATE_LIMIT_PER_CODE", DEFAULT_PAGE_LIMITS.per_code, 10_000)?,

@@ -58,7 +58,7 @@ pub fn left() -> Option<Duration> {
 
 /// Whether waiting `backoff` and then trying once more still fits before the deadline.
 pub fn allows(backoff: Duration) -> bool {
-    left().is_none_or(|left| left >= backoff + MIN_ATTEMPT)
+    has_left(backoff + MIN_ATTEMPT)
 }
 
 /// Whether at least `needed` is left before the deadline (always, outside [`run`]).

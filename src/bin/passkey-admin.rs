@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use send_passkey_link::aws;
-use send_passkey_link::config::{valid_template_name, DEFAULT_CODE_MAX_ATTEMPTS};
+use send_passkey_link::config::{self, valid_template_name};
 use send_passkey_link::mail::MailRenderer;
 use send_passkey_link::mailer::ses::put_template;
 use send_passkey_link::model::UserId;
@@ -129,7 +129,9 @@ async fn run(action: Action) -> Result<String, String> {
             Ok(format!("table {} {}", table.name(), if created { "created" } else { "already exists" }))
         }
         Action::Links { user, all } => {
-            let max_attempts = code_max_attempts()?;
+            let max_attempts =
+                config::code_max_attempts(std::env::var("PASSKEY_CODE_MAX_ATTEMPTS").ok().as_deref())
+                    .map_err(|e| e.to_string())?;
             let table = table(&sdk)?;
             // An empty list must mean "no usable link", never "no such user".
             if !table.user_exists(&user).await.map_err(|e| at(&sdk, &table, e))? {
@@ -227,19 +229,6 @@ fn read_seed(path: &str) -> Result<Seed, String> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     Seed::from_json_with(&text, &roles).map_err(|e| format!("{path}: {e}"))
-}
-
-/// Wrong codes that lock a link, as the function counts them (`PASSKEY_CODE_MAX_ATTEMPTS`, 1-100).
-fn code_max_attempts() -> Result<u32, String> {
-    match std::env::var("PASSKEY_CODE_MAX_ATTEMPTS") {
-        Ok(raw) if !raw.trim().is_empty() => raw
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| format!("invalid configuration: PASSKEY_CODE_MAX_ATTEMPTS: {raw:?} is not a whole number from 1 to 100")),
-        _ => Ok(DEFAULT_CODE_MAX_ATTEMPTS),
-    }
 }
 
 fn table(sdk: &aws_config::SdkConfig) -> Result<Table, String> {
